@@ -1,0 +1,145 @@
+// `rightsize serve`: run the gateway.
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <thread>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "app/commands.h"
+#include "config/config.h"
+#include "http/server.h"
+#include "http/workers.h"
+#include "server/gateway.h"
+
+namespace rightsize::app {
+
+namespace {
+
+namespace asio = boost::asio;
+
+std::string dataDir() {
+  if (const char* d = std::getenv("RIGHTSIZE_DATA_DIR"); d && *d) return d;
+#ifdef RIGHTSIZE_SOURCE_DATA_DIR
+  if (std::filesystem::exists(RIGHTSIZE_SOURCE_DATA_DIR)) return RIGHTSIZE_SOURCE_DATA_DIR;
+#endif
+  return "data";
+}
+
+void setupLogging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("rightsize");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+}
+
+struct ServeOptions {
+  std::string config_path;
+  bool check = false;
+};
+
+int runServe(const ServeOptions& opt) {
+  Result<config::Config> cfg = opt.config_path.empty() ? config::embeddedDefaults(dataDir())
+                                                       : config::loadConfigFile(opt.config_path, config::processEnv());
+  if (!cfg) {
+    std::cerr << "rightsize: invalid configuration: " << cfg.error().message << "\n";
+    return 2;
+  }
+  setupLogging(cfg->server.log_level);
+  auto shared = std::make_shared<const config::Config>(std::move(*cfg));
+  auto gw = server::Gateway::make(shared);
+  if (!gw) {
+    std::cerr << "rightsize: cannot start: " << gw.error().message << "\n";
+    return 2;
+  }
+  if (opt.check) {
+    std::cout << "configuration OK (" << shared->source << "): " << shared->providers.size() << " provider(s), "
+              << shared->models.size() << " model(s), " << shared->routes.size() << " route(s)\n";
+    return 0;
+  }
+  if (shared->ledger.kind != "off")
+    spdlog::warn("ledger kind '{}' is configured, but this build has no ledger yet: no request rows are written",
+                 shared->ledger.kind);
+
+  const auto& sc = shared->server;
+  size_t threads = sc.threads > 0 ? static_cast<size_t>(sc.threads) : std::max(1u, std::thread::hardware_concurrency());
+  http::Workers workers(threads);
+  http::ServerLimits limits{sc.max_body_bytes, sc.max_header_bytes, sc.header_timeout, sc.read_timeout,
+                            sc.idle_timeout,   sc.write_timeout,    sc.max_connections};
+  server::Gateway* g = gw->get();
+  http::Server srv(
+      workers, limits, [g](http::Request& req, http::ResponseWriter& w) { return g->handle(req, w); },
+      [g](int status, std::string msg) { return g->errorResponse(status, std::move(msg)); });
+  auto ep = srv.listen(sc.listen_host, sc.listen_port);
+  if (!ep) {
+    std::cerr << "rightsize: " << ep.error().message << "\n";
+    return 2;
+  }
+
+  // Shutdown: the first SIGTERM/SIGINT drains (stop accepting, finish in-flight requests up to
+  // drain_timeout); a second one stops at once.
+  std::promise<void> stopped;
+  std::atomic<bool> stopping{false};
+  auto& ctl = workers.context(0);
+  auto signals_owner = std::make_unique<asio::signal_set>(ctl, SIGINT, SIGTERM);
+  auto timer_owner = std::make_unique<asio::steady_timer>(ctl);
+  auto& signals = *signals_owner;
+  auto& drain_timer = *timer_owner;
+  std::function<void(std::chrono::steady_clock::time_point)> poll_drain = [&](auto deadline) {
+    if (srv.inFlight() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      if (srv.inFlight() > 0) spdlog::warn("drain deadline passed with {} request(s) in flight", srv.inFlight());
+      if (!stopping.exchange(true)) stopped.set_value();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(10));
+    drain_timer.async_wait([&, deadline](boost::system::error_code) { poll_drain(deadline); });
+  };
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (srv.draining()) {
+      spdlog::warn("second signal: stopping now");
+      if (!stopping.exchange(true)) stopped.set_value();
+      return;
+    }
+    spdlog::info("signal {}: draining; {} request(s) in flight, waiting up to {} ms", sig, srv.inFlight(),
+                 sc.drain_timeout.count());
+    srv.stopAccepting();
+    g->setDraining();
+    poll_drain(std::chrono::steady_clock::now() + sc.drain_timeout);
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+
+  srv.start();
+  workers.start();
+  spdlog::info("rightsize listening on {}:{} ({} thread(s), config {})", ep->address().to_string(), ep->port(), threads,
+               shared->source);
+  stopped.get_future().wait();
+  // Teardown order matters: stop the threads; release every I/O object that outlives the
+  // coroutines (listener, signal set, timer, upstream pools); then destroy the contexts, which
+  // destroys suspended sessions while the server and gateway they reference still exist.
+  workers.stop();
+  srv.closeAcceptor();
+  signals_owner.reset();
+  timer_owner.reset();
+  g->shutdown();
+  workers.destroy();
+  spdlog::info("stopped after serving {} request(s)", srv.requestsServed());
+  spdlog::default_logger()->flush();
+  return 0;
+}
+
+}  // namespace
+
+void addServeCommand(CLI::App& root, int& exit_code) {
+  auto opt = std::make_shared<ServeOptions>();
+  auto* cmd = root.add_subcommand("serve", "Run the gateway (without --config: the embedded defaults, serving "
+                                           "recorded answers through the replay provider)");
+  cmd->add_option("--config,-c", opt->config_path, "YAML configuration file")->check(CLI::ExistingFile);
+  cmd->add_flag("--check", opt->check, "Validate the configuration (and load replay data and router files), then exit");
+  cmd->callback([opt, &exit_code] { exit_code = runServe(*opt); });
+}
+
+}  // namespace rightsize::app

@@ -1,0 +1,15 @@
+#pragma once
+// Each subcommand lives in its own file and registers itself on the root CLI11 app.
+// The callbacks set the process exit code through the returned int reference.
+
+#include <CLI/CLI.hpp>
+
+namespace rightsize::app {
+
+// Each add* registers one subcommand; when it runs, its callback stores the process exit
+// code in `exit_code`.
+void addServeCommand(CLI::App& root, int& exit_code);
+void addRouterCommands(CLI::App& root, int& exit_code);   // train, decide, score, simulate
+void addRouteCommand(CLI::App& root, int& exit_code);     // route (explain one decision)
+
+}  // namespace rightsize::app

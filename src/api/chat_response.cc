@@ -1,0 +1,92 @@
+#include "api/chat_response.h"
+
+#include <simdjson.h>
+
+namespace rightsize::api {
+
+namespace {
+
+namespace od = simdjson::ondemand;
+
+std::optional<Usage> readUsage(od::value v) {
+  od::object u;
+  if (v.get_object().get(u) != simdjson::SUCCESS) return std::nullopt;
+  Usage usage;
+  for (auto f : u) {
+    std::string_view key;
+    if (f.unescaped_key().get(key) != simdjson::SUCCESS) return std::nullopt;
+    int64_t n = 0;
+    if (key == "prompt_tokens" || key == "input_tokens") {
+      if (f.value().get_int64().get(n) == simdjson::SUCCESS) usage.prompt_tokens = n;
+    } else if (key == "completion_tokens" || key == "output_tokens") {
+      if (f.value().get_int64().get(n) == simdjson::SUCCESS) usage.completion_tokens = n;
+    }
+  }
+  return usage;
+}
+
+// The JSON text arrives without simdjson's padding; copy into a padded buffer (reused).
+simdjson::padded_string_view pad(std::string_view s) {
+  thread_local std::string buf;
+  buf.assign(s);
+  buf.reserve(s.size() + simdjson::SIMDJSON_PADDING);
+  return simdjson::padded_string_view(buf.data(), buf.size(), buf.capacity());
+}
+
+}  // namespace
+
+std::optional<Usage> responseUsage(std::string_view body) {
+  thread_local od::parser parser;
+  od::document doc;
+  if (parser.iterate(pad(body)).get(doc) != simdjson::SUCCESS) return std::nullopt;
+  od::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) return std::nullopt;
+  for (auto f : obj) {
+    std::string_view key;
+    if (f.unescaped_key().get(key) != simdjson::SUCCESS) return std::nullopt;
+    if (key == "usage") {
+      od::value v;
+      if (f.value().get(v) != simdjson::SUCCESS) return std::nullopt;
+      return readUsage(v);
+    }
+  }
+  return std::nullopt;
+}
+
+ChunkInfo inspectChunk(std::string_view data) {
+  ChunkInfo info;
+  // Fast path: most chunks carry neither usage nor an error.
+  bool maybe_usage = data.find("\"usage\"") != std::string_view::npos;
+  bool maybe_error = data.find("\"error\"") != std::string_view::npos;
+  bool maybe_empty = data.find("\"choices\":[]") != std::string_view::npos ||
+                     data.find("\"choices\": []") != std::string_view::npos;
+  if (!maybe_usage && !maybe_error && !maybe_empty) return info;
+  thread_local od::parser parser;
+  od::document doc;
+  od::object obj;
+  if (parser.iterate(pad(data)).get(doc) != simdjson::SUCCESS || doc.get_object().get(obj) != simdjson::SUCCESS) {
+    info.valid_json = false;
+    return info;
+  }
+  for (auto f : obj) {
+    std::string_view key;
+    if (f.unescaped_key().get(key) != simdjson::SUCCESS) break;
+    od::value v;
+    if (f.value().get(v) != simdjson::SUCCESS) break;
+    if (key == "usage") {
+      bool is_null = false;
+      if (v.is_null().get(is_null) == simdjson::SUCCESS && !is_null) info.usage = readUsage(v);
+    } else if (key == "choices") {
+      od::array a;
+      if (v.get_array().get(a) == simdjson::SUCCESS) {
+        size_t n = 0;
+        if (a.count_elements().get(n) == simdjson::SUCCESS) info.empty_choices = (n == 0);
+      }
+    } else if (key == "error") {
+      info.is_error = true;
+    }
+  }
+  return info;
+}
+
+}  // namespace rightsize::api

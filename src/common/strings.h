@@ -1,0 +1,20 @@
+#pragma once
+// Small string helpers. No I/O.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rightsize {
+
+// Appends `s` to `out` as a JSON string literal (with quotes), escaping per RFC 8259.
+// Invalid UTF-8 is passed through byte for byte (callers feed text they got as JSON).
+void appendJsonString(std::string& out, std::string_view s);
+std::string jsonString(std::string_view s);
+
+bool iequals(std::string_view a, std::string_view b);
+std::string_view trim(std::string_view s);
+std::vector<std::string_view> split(std::string_view s, char sep);
+std::string toLower(std::string_view s);
+
+}  // namespace rightsize

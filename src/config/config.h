@@ -1,0 +1,133 @@
+#pragma once
+// The validated configuration: plain structs built from YAML by loadConfig().
+// Immutable after load; shared as std::shared_ptr<const Config>.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace rightsize::config {
+
+using Millis = std::chrono::milliseconds;
+
+struct ServerConfig {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8080;            // 0 = pick a free port (tests); the bound port is logged
+  int threads = 0;                        // 0 = one per core
+  uint64_t max_body_bytes = 8 * 1024 * 1024;
+  uint32_t max_header_bytes = 16 * 1024;
+  Millis header_timeout{10'000};          // whole request head must arrive within this
+  Millis read_timeout{30'000};            // whole request body must arrive within this
+  Millis idle_timeout{60'000};            // keep-alive connection with no request
+  Millis write_timeout{30'000};           // one write to a slow reader
+  Millis drain_timeout{30'000};           // SIGTERM: in-flight requests get this long
+  uint32_t max_connections = 10'000;      // over this, new connections are closed at once
+  std::string log_level = "info";         // trace|debug|info|warn|error|off
+};
+
+enum class ProviderKind { kOpenAI, kAnthropic, kReplay };
+enum class Locality { kRemote, kOnPrem };
+
+struct RetryConfig {
+  int max_attempts = 3;                   // per provider, including the first try
+  Millis base_backoff{100};               // exponential with full jitter
+  Millis max_backoff{2'000};
+  Millis max_retry_after{10'000};         // a longer Retry-After is not waited for: go to fallback
+};
+
+struct BreakerConfig {
+  int failure_threshold = 5;              // consecutive failures that open the circuit
+  Millis open_for{30'000};                // then one half-open probe is let through
+};
+
+struct ProviderConfig {
+  std::string name;
+  ProviderKind kind = ProviderKind::kOpenAI;
+  std::string base_url;                   // openai: ".../v1"; anthropic: "https://api.anthropic.com"
+  std::string api_key;                    // after ${VAR} expansion; never logged
+  Locality locality = Locality::kRemote;
+  std::map<std::string, std::string> headers;  // extra headers sent upstream
+  Millis connect_timeout{5'000};
+  Millis first_byte_timeout{60'000};      // request sent -> response head
+  Millis idle_timeout{60'000};            // gap between body bytes (streaming)
+  uint32_t max_idle_connections = 64;     // keep-alive pool size per host
+  uint64_t max_response_bytes = 64 * 1024 * 1024;
+  RetryConfig retry;
+  BreakerConfig breaker;
+  // replay only
+  std::string data;                       // outcomes file (.jsonl or .jsonl.gz)
+  Millis replay_latency{0};               // simulated time to first byte
+  Millis replay_chunk_interval{0};        // simulated gap between streamed chunks
+};
+
+struct ModelConfig {
+  std::string name;                       // the name clients and the ledger use
+  std::string provider;                   // key into Config::providers
+  std::string id;                         // the provider's model id (sent upstream)
+  double input_usd_per_mtok = 0;
+  double output_usd_per_mtok = 0;
+  std::optional<uint32_t> max_output_tokens;  // cap applied on the way out (optional)
+};
+
+struct RouteConfig {
+  std::string name;
+  std::vector<std::string> candidates;    // model names, non-empty
+  std::string policy = "fixed";           // a registered policy name (fixed, cheapest, learned, ...)
+  std::string router;                     // learned: path to the router file
+  std::optional<double> quality;          // learned: target in (0, 1]
+  std::string reference;                  // model savings are measured against; default: last candidate
+  std::vector<std::string> fallback;      // tried in order after the chosen model fails
+};
+
+struct LedgerConfig {
+  std::string kind = "sqlite";            // sqlite | postgres | off
+  std::string path = "rightsize.db";
+  std::string dsn;
+};
+
+struct LimitsConfig {
+  std::string kind = "memory";            // memory | redis
+  std::string url;
+};
+
+struct Config {
+  ServerConfig server;
+  std::map<std::string, ProviderConfig> providers;
+  std::map<std::string, ModelConfig> models;
+  std::map<std::string, RouteConfig> routes;
+  LedgerConfig ledger;
+  LimitsConfig limits;
+  std::string source;                     // file name or "<embedded defaults>", for messages
+};
+
+// Looks up an environment variable; returns nullopt when unset. Injected so tests need
+// no real environment.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup processEnv();
+
+// Parses and validates YAML text. `source` names it in error messages.
+// Errors (kInvalidArgument) name the source and line: "config.yaml:12: unknown key 'polcy' in routes.auto".
+// Checks: unknown keys, types and ranges, ${VAR} defined, every model's provider exists, every
+// route candidate/fallback/reference is a model, route names don't collide with model names,
+// replay providers have `data`, openai/anthropic have base_url with http:// or https://.
+// Relative paths (replay data, router, sqlite path) are resolved against `base_dir` when non-empty.
+Result<Config> parseConfig(const std::string& yaml_text, const std::string& source, const EnvLookup& env,
+                           const std::string& base_dir = "");
+
+// Reads `path` and parses it; relative paths inside resolve against the file's directory.
+Result<Config> loadConfigFile(const std::string& path, const EnvLookup& env);
+
+// The built-in defaults `rightsize serve` runs with when no --config is given: listen on
+// 127.0.0.1:8080, the replay provider over the shipped MT-Bench answers, a `cheapest`
+// and a `fixed` route, SQLite ledger, in-memory limits. `data_dir` is where the shipped data lives.
+Result<Config> embeddedDefaults(const std::string& data_dir);
+
+const char* providerKindName(ProviderKind k);
+
+}  // namespace rightsize::config

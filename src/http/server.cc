@@ -1,0 +1,213 @@
+#include "http/server.h"
+
+#include <spdlog/spdlog.h>
+
+namespace rightsize::http {
+
+namespace {
+
+constexpr size_t kFirstReadBytes = 4096;
+
+bool isTimeout(const beast::error_code& ec) { return ec == beast::error::timeout; }
+
+}  // namespace
+
+asio::awaitable<bool> ResponseWriter::send(Response res) {
+  if (failed_) co_return false;
+  res.keep_alive(keep_alive_);
+  res.prepare_payload();
+  stream_.expires_after(write_timeout_);
+  auto [ec, n] = co_await bhttp::async_write(stream_, res, use_nothrow);
+  stream_.expires_never();
+  head_sent_ = true;
+  if (ec) failed_ = true;
+  co_return !failed_;
+}
+
+asio::awaitable<bool> ResponseWriter::beginChunked(bhttp::response<bhttp::empty_body> head) {
+  if (failed_) co_return false;
+  head.keep_alive(keep_alive_);
+  head.chunked(true);
+  bhttp::response_serializer<bhttp::empty_body> sr{head};
+  stream_.expires_after(write_timeout_);
+  auto [ec, n] = co_await bhttp::async_write_header(stream_, sr, use_nothrow);
+  stream_.expires_never();
+  head_sent_ = true;
+  chunked_open_ = true;
+  if (ec) failed_ = true;
+  co_return !failed_;
+}
+
+asio::awaitable<bool> ResponseWriter::sendChunk(std::string_view data) {
+  if (failed_) co_return false;
+  if (data.empty()) co_return true;
+  stream_.expires_after(write_timeout_);
+  auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data.data(), data.size())),
+                                            use_nothrow);
+  stream_.expires_never();
+  if (ec) failed_ = true;
+  co_return !failed_;
+}
+
+asio::awaitable<bool> ResponseWriter::endChunked(const bhttp::fields* trailer) {
+  if (failed_) co_return false;
+  stream_.expires_after(write_timeout_);
+  bhttp::fields empty;
+  auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(trailer ? *trailer : empty), use_nothrow);
+  stream_.expires_never();
+  chunked_open_ = false;
+  if (ec) failed_ = true;
+  co_return !failed_;
+}
+
+Server::Server(Workers& workers, ServerLimits limits, Handler handler, ErrorResponder on_error)
+    : workers_(workers), limits_(limits), handler_(std::move(handler)), on_error_(std::move(on_error)),
+      acceptor_(std::make_unique<tcp::acceptor>(workers.context(0))) {}
+
+Server::~Server() = default;
+
+Result<tcp::endpoint> Server::listen(const std::string& host, uint16_t port) {
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return fail(ErrorCode::kInvalidArgument, "listen address '" + host + "' is not an IP address");
+  tcp::endpoint ep{addr, port};
+  acceptor_->open(ep.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(ep, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(ErrorCode::kIo, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  return acceptor_->local_endpoint();
+}
+
+void Server::start() { asio::co_spawn(acceptor_->get_executor(), acceptLoop(), asio::detached); }
+
+void Server::stopAccepting() {
+  draining_ = true;
+  asio::post(acceptor_->get_executor(), [this] {
+    beast::error_code ec;
+    if (acceptor_) acceptor_->close(ec);
+  });
+}
+
+asio::awaitable<void> Server::acceptLoop() {
+  while (!draining_) {
+    auto [ec, socket] = co_await acceptor_->async_accept(workers_.next(), use_nothrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_ || !acceptor_->is_open()) break;
+      // EMFILE and friends: log, back off briefly, keep accepting.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer t(acceptor_->get_executor(), std::chrono::milliseconds(50));
+      co_await t.async_wait(use_nothrow);
+      continue;
+    }
+    if (connections_.load() >= limits_.max_connections) {
+      spdlog::warn("connection limit {} reached; closing new connection", limits_.max_connections);
+      beast::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto exec = socket.get_executor();
+    asio::co_spawn(exec, session(std::move(socket)), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("session ended by exception: {}", ex.what());
+      }
+    });
+  }
+}
+
+asio::awaitable<void> Server::session(tcp::socket socket) {
+  ++connections_;
+  struct Guard {
+    std::atomic<size_t>& n;
+    ~Guard() { --n; }
+  } guard{connections_};
+
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  bool first = true;
+  while (true) {
+    // Wait for the first byte of the next request: header_timeout on a new connection,
+    // idle_timeout between keep-alive requests. Then the whole head within header_timeout.
+    if (buffer.size() == 0) {
+      stream.expires_after(first ? limits_.header_timeout : limits_.idle_timeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(kFirstReadBytes), use_nothrow);
+      if (ec) break;  // closed, reset or idle: nothing in flight, nothing to answer
+      buffer.commit(n);
+    }
+    first = false;
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(limits_.max_header_bytes);
+    parser.body_limit(limits_.max_body_bytes);
+    stream.expires_after(limits_.header_timeout);
+    auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow);
+    ResponseWriter early(stream, limits_.write_timeout, false);
+    if (hec) {
+      if (isTimeout(hec)) {
+        spdlog::debug("client too slow sending request head; closing");
+        break;
+      }
+      if (hec == bhttp::error::header_limit) {
+        co_await early.send(on_error_(431, "request header fields too large (limit " +
+                                               std::to_string(limits_.max_header_bytes) + " bytes)"));
+      } else if (hec != bhttp::error::end_of_stream && hec != asio::error::eof &&
+                 hec != asio::error::connection_reset) {
+        co_await early.send(on_error_(400, "malformed HTTP request: " + hec.message()));
+      }
+      break;
+    }
+    auto& head = parser.get();
+    if (auto len = parser.content_length(); len && *len > limits_.max_body_bytes) {
+      co_await early.send(on_error_(413, "request body of " + std::to_string(*len) + " bytes exceeds the limit of " +
+                                             std::to_string(limits_.max_body_bytes) + " bytes"));
+      break;
+    }
+    if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
+      stream.expires_after(limits_.write_timeout);
+      auto [cec, cn] = co_await bhttp::async_write(stream, cont, use_nothrow);
+      if (cec) break;
+    }
+    stream.expires_after(limits_.read_timeout);
+    auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, use_nothrow);
+    stream.expires_never();
+    if (bec) {
+      if (bec == bhttp::error::body_limit) {
+        co_await early.send(on_error_(413, "request body exceeds the limit of " +
+                                               std::to_string(limits_.max_body_bytes) + " bytes"));
+      } else if (isTimeout(bec)) {
+        spdlog::debug("client too slow sending request body; closing");
+      } else if (bec != asio::error::eof && bec != asio::error::connection_reset && bec != bhttp::error::partial_message) {
+        co_await early.send(on_error_(400, "malformed HTTP request body: " + bec.message()));
+      }
+      break;
+    }
+
+    Request req = parser.release();
+    ResponseWriter writer(stream, limits_.write_timeout, req.keep_alive() && !draining_);
+    ++in_flight_;
+    bool threw = false;
+    try {
+      co_await handler_(req, writer);
+    } catch (const std::exception& e) {
+      // Handlers report failures as values; reaching here is a bug of ours. Answer if we can.
+      spdlog::error("handler threw: {}", e.what());
+      threw = true;
+    }
+    if (threw) {
+      if (!writer.headSent()) co_await writer.send(on_error_(500, "internal error"));
+      writer.setKeepAlive(false);
+    }
+    --in_flight_;
+    ++served_;
+    if (!writer.keepAlive() || draining_) break;
+  }
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.close();
+}
+
+}  // namespace rightsize::http

@@ -1,0 +1,37 @@
+#include "http/workers.h"
+
+namespace rightsize::http {
+
+Workers::Workers(size_t n) {
+  if (n == 0) n = 1;
+  for (size_t i = 0; i < n; ++i) {
+    contexts_.push_back(std::make_unique<asio::io_context>(1));
+    guards_.push_back(asio::make_work_guard(*contexts_.back()));
+  }
+}
+
+Workers::~Workers() {
+  stop();
+  destroy();
+}
+
+void Workers::destroy() {
+  guards_.clear();
+  contexts_.clear();
+}
+
+asio::io_context& Workers::next() { return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()]; }
+
+void Workers::start() {
+  for (auto& ctx : contexts_) threads_.emplace_back([c = ctx.get()] { c->run(); });
+}
+
+void Workers::stop() {
+  for (auto& g : guards_) g.reset();
+  for (auto& ctx : contexts_) ctx->stop();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+}  // namespace rightsize::http

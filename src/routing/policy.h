@@ -1,0 +1,77 @@
+#pragma once
+// Routing policies: given the human's ask and a route's candidates, choose the model to call
+// and the order in which to try the rest. Pure: no I/O on the decision path, thread-safe
+// (decide() is const and may run concurrently on every io thread).
+//
+// A new policy is a new .cc file defining a factory plus one registration line in
+// policy_registry.cc.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "config/config.h"
+
+namespace rightsize::routing {
+
+struct CandidateState {
+  const config::ModelConfig* model = nullptr;  // never null; owned by the Config snapshot
+  bool available = true;                       // false when its provider's circuit is open
+  bool on_prem = false;
+  // Estimated cost of this request on this model in micro-dollars, from config prices, the
+  // prompt's estimated tokens and the request's max tokens (or a typical output length).
+  double est_cost_micros = 0;
+};
+
+struct DecisionInput {
+  std::string_view ask;                        // system prompt + last user turn (see api::humanAsk)
+  std::span<const CandidateState> candidates;  // in the route's configured order
+  std::optional<double> quality;               // per-request target (rightsize.quality), in (0, 1]
+};
+
+struct Decision {
+  // Indices into DecisionInput::candidates: order[0] is the chosen model; the rest are
+  // tried next if it fails (the route's `fallback` list comes after these). Never empty on success.
+  std::vector<size_t> order;
+  double knob = -1;                            // learned: the knob used; -1 when not applicable
+  // Predicted success probability per candidate (same indexing), empty when not applicable.
+  std::vector<double> predicted_quality;
+  std::string reason;                          // one line for logs and `rightsize route`
+};
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  // Chooses among the available candidates. Fails with kUnavailable when no candidate is
+  // available.
+  virtual Result<Decision> decide(const DecisionInput& in) const = 0;
+  virtual std::string_view name() const = 0;
+};
+
+// What a factory gets to build a policy for one route. References live as long as the
+// Config snapshot the route belongs to.
+struct PolicyContext {
+  const config::Config& config;
+  const config::RouteConfig& route;
+};
+
+using PolicyFactory = std::function<Result<std::unique_ptr<Policy>>(const PolicyContext&)>;
+
+// Builds the policy named by route.policy. kInvalidArgument for an unknown name; factories
+// report their own failures (e.g. a bad router file is kCorruptData).
+Result<std::unique_ptr<Policy>> makePolicy(const PolicyContext& ctx);
+
+// Names of the registered policies, for error messages and --help.
+std::vector<std::string> policyNames();
+
+// Helper shared by policies: indices of available candidates, cheapest estimated cost
+// first (ties keep configured order).
+std::vector<size_t> availableByCost(std::span<const CandidateState> candidates);
+
+}  // namespace rightsize::routing

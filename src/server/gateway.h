@@ -1,0 +1,64 @@
+#pragma once
+// The gateway: turns one client request into a routing decision and upstream calls with
+// retries, fallbacks and circuit breakers, and answers in OpenAI's shapes. Built once from a
+// validated Config; handle() runs concurrently on every worker thread.
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "http/server.h"
+#include "routing/policy.h"
+#include "upstream/breaker.h"
+#include "upstream/provider.h"
+
+namespace rightsize::server {
+
+namespace asio = boost::asio;
+
+class Gateway {
+ public:
+  // Builds providers (replay data is loaded here), breakers and route policies. Any failure —
+  // a bad replay file, an unknown policy, a bad router file — is returned; nothing half-starts.
+  static Result<std::unique_ptr<Gateway>> make(std::shared_ptr<const config::Config> cfg);
+
+  // The http::Handler.
+  asio::awaitable<void> handle(http::Request& req, http::ResponseWriter& w);
+  // The http::ErrorResponder: an OpenAI error body with the given status.
+  http::Response errorResponse(int status, std::string message) const;
+
+  // /readyz answers 503 from now on.
+  void setDraining() { draining_ = true; }
+  // After the worker threads stopped: releases upstream connection pools.
+  void shutdown() {
+    for (auto& [_, p] : providers_) p.provider->shutdown();
+  }
+
+  struct ProviderState {
+    std::unique_ptr<upstream::Provider> provider;
+    std::unique_ptr<upstream::CircuitBreaker> breaker;
+  };
+  struct RouteState {
+    const config::RouteConfig* route = nullptr;
+    std::unique_ptr<routing::Policy> policy;
+  };
+
+ private:
+  explicit Gateway(std::shared_ptr<const config::Config> cfg);
+
+  asio::awaitable<void> chat(http::Request& req, http::ResponseWriter& w);
+  http::Response models() const;
+  http::Response ready() const;
+
+  std::shared_ptr<const config::Config> cfg_;
+  std::unique_ptr<asio::ssl::context> tls_;
+  std::map<std::string, ProviderState> providers_;
+  std::map<std::string, RouteState> routes_;
+  std::string models_body_;
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace rightsize::server

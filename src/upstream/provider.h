@@ -1,0 +1,81 @@
+#pragma once
+// One interface for every upstream model provider kind (openai-compatible, replay, ...).
+// Implementations are created once per configured provider and shared by all worker threads:
+// complete() and stream() must be safe to call concurrently.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+#include "api/chat_request.h"
+#include "api/chat_response.h"
+#include "common/result.h"
+#include "config/config.h"
+#include "http/asio.h"
+
+namespace rightsize::upstream {
+
+namespace asio = boost::asio;
+using Millis = std::chrono::milliseconds;
+
+// A failed call, with what the resilience layer needs to decide what to do next.
+struct CallError {
+  Error error;
+  bool retryable = false;        // same provider again may succeed (connect error, 429, 5xx, timeout)
+  bool breaker_failure = false;  // counts toward opening the provider's circuit
+  bool fallback_ok = true;       // another model may succeed (false: the request itself is bad)
+  std::optional<Millis> retry_after;
+};
+
+template <typename T>
+using CallResult = tl::expected<T, CallError>;
+
+struct ChatCall {
+  const api::ChatRequest* request = nullptr;  // the client's parsed request (never null)
+  std::string body;                           // the request rewritten for this upstream (OpenAI shape)
+  std::string model_id;                       // the provider's model id
+  bool stream = false;
+};
+
+struct Completion {
+  std::string body;                           // response JSON as the client will receive it
+  std::optional<api::Usage> usage;
+};
+
+// Streamed reply: SSE event payloads one by one, as they arrive.
+class ChatStream {
+ public:
+  virtual ~ChatStream() = default;
+  // The next event's data payload (a chat.completion.chunk JSON, or an error object); nullopt
+  // when the stream ended normally. An Error means the stream broke (reset, timeout, truncated).
+  virtual asio::awaitable<Result<std::optional<std::string>>> next() = 0;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  virtual asio::awaitable<CallResult<Completion>> complete(const ChatCall& call) = 0;
+  // Returns once the upstream accepted the request (response head 200, or the first event);
+  // failures before that are CallErrors and may be retried.
+  virtual asio::awaitable<CallResult<std::unique_ptr<ChatStream>>> stream(const ChatCall& call) = 0;
+  virtual const config::ProviderConfig& config() const = 0;
+  // Releases pooled connections; called once the worker threads have stopped.
+  virtual void shutdown() {}
+};
+
+// Builds the provider for `cfg`. Replay loads its data file here (kIo/kCorruptData on failure).
+// `tls` must outlive the provider.
+Result<std::unique_ptr<Provider>> makeProvider(const config::ProviderConfig& cfg, asio::ssl::context& tls);
+
+// Retry-After header: delay-seconds or an HTTP date; nullopt if absent or unparseable.
+std::optional<Millis> parseRetryAfter(std::string_view value);
+
+// Turns an upstream's non-2xx status and body into a CallError with a readable message
+// ("upstream openai returned 401: Incorrect API key provided").
+CallError statusError(std::string_view provider, int status, std::string_view body, std::optional<Millis> retry_after);
+
+}  // namespace rightsize::upstream
