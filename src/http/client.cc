@@ -166,8 +166,8 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> HttpClient::connect() {
   auto exec = co_await asio::this_coro::executor;
   tcp::resolver resolver(exec);
   asio::steady_timer timer(exec, opts_.connect_timeout);
-  auto resolved = co_await (resolver.async_resolve(url_.host, std::to_string(url_.port), use_nothrow) ||
-                            timer.async_wait(use_nothrow));
+  const std::string port = std::to_string(url_.port);
+  auto resolved = co_await (resolver.async_resolve(url_.host, port, use_nothrow) || timer.async_wait(use_nothrow));
   if (resolved.index() == 1)
     co_return fail(ErrorCode::kTimeout, fmt::format("upstream {}: DNS lookup timed out", url_.host));
   auto [rec, results] = std::get<0>(resolved);

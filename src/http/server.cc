@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include <array>
+
 #include <spdlog/spdlog.h>
 
 namespace rightsize::http {
@@ -9,6 +11,26 @@ namespace {
 constexpr size_t kFirstReadBytes = 4096;
 
 bool isTimeout(const beast::error_code& ec) { return ec == beast::error::timeout; }
+
+// After an early error response (413, 431, 400) the client may still be sending its body;
+// closing at once would make the kernel reset the connection and the client could lose our
+// answer. Like nginx's lingering close: stop writing, then read and discard for a bounded
+// time and size before closing.
+asio::awaitable<void> lingeringClose(beast::tcp_stream& stream) {
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  constexpr uint64_t kMaxDiscard = 64 * 1024 * 1024;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  uint64_t discarded = 0;
+  std::array<char, 16 * 1024> sink;
+  while (discarded < kMaxDiscard && std::chrono::steady_clock::now() < deadline) {
+    stream.expires_after(std::chrono::seconds(1));
+    auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), use_nothrow);
+    if (rec) break;
+    discarded += n;
+  }
+  stream.expires_never();
+}
 
 }  // namespace
 
@@ -145,25 +167,40 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
     stream.expires_after(limits_.header_timeout);
     auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow);
     ResponseWriter early(stream, limits_.write_timeout, false);
+    bool linger = false;
     if (hec) {
       if (isTimeout(hec)) {
         spdlog::debug("client too slow sending request head; closing");
         break;
       }
       if (hec == bhttp::error::header_limit) {
-        co_await early.send(on_error_(431, "request header fields too large (limit " +
-                                               std::to_string(limits_.max_header_bytes) + " bytes)"));
+        auto res = on_error_(431, "request header fields too large (limit " +
+                                      std::to_string(limits_.max_header_bytes) + " bytes)");
+        co_await early.send(std::move(res));
+        linger = true;
+      } else if (hec == bhttp::error::body_limit) {  // Content-Length over the limit, seen in the head
+        auto res = on_error_(413, "request body exceeds the limit of " + std::to_string(limits_.max_body_bytes) + " bytes");
+        co_await early.send(std::move(res));
+        linger = true;
       } else if (hec != bhttp::error::end_of_stream && hec != asio::error::eof &&
                  hec != asio::error::connection_reset) {
-        co_await early.send(on_error_(400, "malformed HTTP request: " + hec.message()));
+        auto res = on_error_(400, "malformed HTTP request: " + hec.message());
+        co_await early.send(std::move(res));
+        linger = true;
+      }
+      if (linger) {
+        co_await lingeringClose(stream);
+        co_return;
       }
       break;
     }
     auto& head = parser.get();
     if (auto len = parser.content_length(); len && *len > limits_.max_body_bytes) {
-      co_await early.send(on_error_(413, "request body of " + std::to_string(*len) + " bytes exceeds the limit of " +
-                                             std::to_string(limits_.max_body_bytes) + " bytes"));
-      break;
+      auto res = on_error_(413, "request body of " + std::to_string(*len) + " bytes exceeds the limit of " +
+                                    std::to_string(limits_.max_body_bytes) + " bytes");
+      co_await early.send(std::move(res));
+      co_await lingeringClose(stream);
+      co_return;
     }
     if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
       bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, head.version()};
@@ -176,12 +213,15 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
     stream.expires_never();
     if (bec) {
       if (bec == bhttp::error::body_limit) {
-        co_await early.send(on_error_(413, "request body exceeds the limit of " +
-                                               std::to_string(limits_.max_body_bytes) + " bytes"));
+        auto res = on_error_(413, "request body exceeds the limit of " + std::to_string(limits_.max_body_bytes) + " bytes");
+        co_await early.send(std::move(res));
+        co_await lingeringClose(stream);
+        co_return;
       } else if (isTimeout(bec)) {
         spdlog::debug("client too slow sending request body; closing");
       } else if (bec != asio::error::eof && bec != asio::error::connection_reset && bec != bhttp::error::partial_message) {
-        co_await early.send(on_error_(400, "malformed HTTP request body: " + bec.message()));
+        auto res = on_error_(400, "malformed HTTP request body: " + bec.message());
+        co_await early.send(std::move(res));
       }
       break;
     }
@@ -198,7 +238,10 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
       threw = true;
     }
     if (threw) {
-      if (!writer.headSent()) co_await writer.send(on_error_(500, "internal error"));
+      if (!writer.headSent()) {
+        auto res = on_error_(500, "internal error");
+        co_await writer.send(std::move(res));
+      }
       writer.setKeepAlive(false);
     }
     --in_flight_;

@@ -139,7 +139,8 @@ asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::
                      info.chosen ? info.chosen->name : "?", n.error().message);
         Error e{n.error().code == ErrorCode::kTimeout ? ErrorCode::kTimeout : ErrorCode::kUpstreamError,
                 "upstream stream failed after the response started: " + n.error().message, 0};
-        if (co_await w.sendChunk(api::errorEvent(e))) co_await finish();
+        const std::string event = api::errorEvent(e);
+        if (co_await w.sendChunk(event)) co_await finish();
         co_return;
       }
       if (!*n) break;
@@ -155,7 +156,8 @@ asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::
     bool drop = c.usage && c.empty_choices && !chat.include_usage;
     if (!drop) {
       ++chunks;
-      if (!co_await w.sendChunk(api::sseEvent(*ev))) {
+      const std::string event = api::sseEvent(*ev);
+      if (!co_await w.sendChunk(event)) {
         spdlog::info("[{}] client went away mid-stream; cancelling the upstream request", info.request_id);
         co_return;
       }
@@ -240,23 +242,28 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
   const bool get = req.method() == bhttp::verb::get || req.method() == bhttp::verb::head;
   if (target == "/v1/chat/completions" || target == "/chat/completions") {
     if (req.method() != bhttp::verb::post) {
-      co_await w.send(errorResponse(405, "use POST for " + std::string(target)));
+      auto res = errorResponse(405, "use POST for " + std::string(target));
+      co_await w.send(std::move(res));
       co_return;
     }
     co_await chat(req, w);
     co_return;
   }
+  // GCC 12 can destroy temporaries of a co_await full-expression twice: responses are built into
+  // named locals first, everywhere in this file.
+  http::Response res;
   if (target == "/healthz" && get) {
-    co_await w.send(jsonResponse(200, R"({"status":"ok"})"));
+    res = jsonResponse(200, R"({"status":"ok"})");
   } else if (target == "/readyz" && get) {
-    co_await w.send(ready());
+    res = ready();
   } else if ((target == "/v1/models" || target == "/models") && get) {
-    co_await w.send(models());
+    res = models();
   } else if (target == "/healthz" || target == "/readyz" || target == "/v1/models") {
-    co_await w.send(errorResponse(405, "use GET for " + std::string(target)));
+    res = errorResponse(405, "use GET for " + std::string(target));
   } else {
-    co_await w.send(errorResponse(404, "no such endpoint: " + std::string(req.method_string()) + " " + std::string(target)));
+    res = errorResponse(404, "no such endpoint: " + std::string(req.method_string()) + " " + std::string(target));
   }
+  co_await w.send(std::move(res));
 }
 
 asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w) {
@@ -280,7 +287,8 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
     double q = 0;
     auto r = std::from_chars(h.data(), h.data() + h.size(), q);
     if (r.ec != std::errc() || r.ptr != h.data() + h.size() || !(q > 0 && q <= 1)) {
-      co_await reply_error(Error{ErrorCode::kInvalidArgument, "x-rightsize-quality: must be a number in (0, 1]", 0});
+      const Error err{ErrorCode::kInvalidArgument, "x-rightsize-quality: must be a number in (0, 1]", 0};
+      co_await reply_error(err);
       co_return;
     }
     if (!chat.rightsize.quality) chat.rightsize.quality = q;
@@ -299,12 +307,15 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
     info.reference = &cfg_->models.at(route->route->reference.empty() ? route->route->candidates.back()
                                                                        : route->route->reference);
   } else if (auto mt = cfg_->models.find(chat.model); mt != cfg_->models.end()) {
+    // A model named directly is its own one-candidate route.
+    info.route = mt->first;
     candidates.push_back(&mt->second);
     info.reference = &mt->second;
   } else {
-    co_await reply_error(Error{ErrorCode::kNotFound,
-                               "the model '" + chat.model + "' does not exist: it is neither a configured model nor a "
-                               "route (see GET /v1/models)", 0});
+    const Error err{ErrorCode::kNotFound,
+                    "the model '" + chat.model + "' does not exist: it is neither a configured model nor a "
+                    "route (see GET /v1/models)", 0};
+    co_await reply_error(err);
     co_return;
   }
 
@@ -333,9 +344,10 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
       states.push_back(s);
     }
     if (!any_cost_ok) {
-      co_await reply_error(Error{ErrorCode::kRateLimited,
-                                 fmt::format("no candidate of route '{}' fits rightsize.max_cost_usd = {} for this request",
-                                             info.route, *chat.rightsize.max_cost_usd), 0});
+      const Error err{ErrorCode::kRateLimited,
+                      fmt::format("no candidate of route '{}' fits rightsize.max_cost_usd = {} for this request",
+                                  info.route, *chat.rightsize.max_cost_usd), 0};
+      co_await reply_error(err);
       co_return;
     }
     std::string ask = api::humanAsk(chat.messages);

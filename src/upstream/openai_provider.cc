@@ -64,7 +64,8 @@ class OpenAIProvider final : public Provider {
   }
 
   asio::awaitable<CallResult<Completion>> complete(const ChatCall& call) override {
-    auto resp = co_await client_->send(makeRequest(call, false));
+    auto req = makeRequest(call, false);  // a named local: see the note on GCC 12 in gateway.cc
+    auto resp = co_await client_->send(std::move(req));
     if (!resp) co_return tl::unexpected(transportFailure(resp.error()));
     auto& r = **resp;
     auto body = co_await r.readAll();
@@ -78,7 +79,8 @@ class OpenAIProvider final : public Provider {
   }
 
   asio::awaitable<CallResult<std::unique_ptr<ChatStream>>> stream(const ChatCall& call) override {
-    auto resp = co_await client_->send(makeRequest(call, true));
+    auto req = makeRequest(call, true);
+    auto resp = co_await client_->send(std::move(req));
     if (!resp) co_return tl::unexpected(transportFailure(resp.error()));
     auto& r = **resp;
     if (r.status() < 200 || r.status() >= 300) {
