@@ -7,6 +7,7 @@ namespace rightsize::routing {
 // Factories, one per policy file.
 Result<std::unique_ptr<Policy>> makeFixedPolicy(const PolicyContext& ctx);
 Result<std::unique_ptr<Policy>> makeCheapestPolicy(const PolicyContext& ctx);
+Result<std::unique_ptr<Policy>> makeLearnedPolicy(const PolicyContext& ctx);
 
 namespace {
 
@@ -14,6 +15,7 @@ const std::map<std::string, PolicyFactory>& registry() {
   static const std::map<std::string, PolicyFactory> kRegistry = {
       {"fixed", makeFixedPolicy},
       {"cheapest", makeCheapestPolicy},
+      {"learned", makeLearnedPolicy},
   };
   return kRegistry;
 }

@@ -115,7 +115,8 @@ asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::
   head.set(bhttp::field::server, "rightsize");
   head.set(bhttp::field::trailer, "x-rightsize-cost-usd, x-rightsize-reference-cost-usd");
   setInfoHeaders(head, info, false);
-  if (!co_await w.beginChunked(std::move(head))) co_return;
+  const bool started = co_await w.beginChunked(std::move(head));
+  if (!started) co_return;
 
   int64_t chunks = 0;
   auto finish = [&]() -> asio::awaitable<void> {
@@ -140,7 +141,8 @@ asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::
         Error e{n.error().code == ErrorCode::kTimeout ? ErrorCode::kTimeout : ErrorCode::kUpstreamError,
                 "upstream stream failed after the response started: " + n.error().message, 0};
         const std::string event = api::errorEvent(e);
-        if (co_await w.sendChunk(event)) co_await finish();
+        const bool sent = co_await w.sendChunk(event);
+        if (sent) co_await finish();
         co_return;
       }
       if (!*n) break;
@@ -157,14 +159,16 @@ asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::
     if (!drop) {
       ++chunks;
       const std::string event = api::sseEvent(*ev);
-      if (!co_await w.sendChunk(event)) {
+      const bool sent = co_await w.sendChunk(event);
+      if (!sent) {
         spdlog::info("[{}] client went away mid-stream; cancelling the upstream request", info.request_id);
         co_return;
       }
     }
     ev.reset();
   }
-  if (co_await w.sendChunk(api::kSseDone)) co_await finish();
+  const bool sent = co_await w.sendChunk(api::kSseDone);
+  if (sent) co_await finish();
 }
 
 }  // namespace

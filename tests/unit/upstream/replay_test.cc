@@ -5,13 +5,18 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 namespace rightsize::upstream {
 namespace {
 
 namespace asio = boost::asio;
 
+// ctest runs each test in its own process, in parallel: temp names carry the pid and test name.
 std::string writeTemp(const std::string& name, const std::string& text) {
-  auto path = std::filesystem::temp_directory_path() / name;
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  auto path = std::filesystem::temp_directory_path() /
+              (std::to_string(::getpid()) + "_" + (info ? info->name() : "x") + "_" + name);
   std::ofstream(path) << text;
   return path.string();
 }

@@ -1,0 +1,56 @@
+#pragma once
+// One ledger row: everything rightsize knows about one client request once it is answered.
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+namespace rightsize::ledger {
+
+// Ledger money is integer nano-dollars (1 USD = 1e9). The gateway prices tokens in
+// fractional micro-dollars (common/money.h tokenCostMicros); a cheap local model can cost
+// far less than one micro-dollar per request, so micros would round it to zero. Nano-dollars
+// keep three more digits and still sum exactly in SQL (int64 holds 9.2e9 USD).
+using Nanos = int64_t;
+
+inline Nanos microsToNanos(double micros) { return static_cast<Nanos>(std::llround(micros * 1e3)); }
+inline double nanosToUsd(Nanos n) { return static_cast<double>(n) / 1e9; }
+
+struct LedgerRecord {
+  // When the request arrived. Stored with microsecond precision.
+  std::chrono::system_clock::time_point time{};
+  std::string request_id;   // x-request-id; unique per request (the ledger ignores a repeat)
+  std::string key_id;       // virtual key id; empty when the request used no key
+  std::string route;        // route name (or the model name when a model was named directly)
+  std::string model;        // chosen model's name in the config
+  std::string provider;     // provider that answered (or was last tried)
+  std::string candidates;   // candidate model names considered, comma-joined
+  double knob = -1;         // the learned policy's knob; -1 when the policy has none
+  std::chrono::microseconds decision{0};  // routing decision time
+  int64_t tokens_in = 0;
+  int64_t tokens_out = 0;
+  Nanos cost_nanos = 0;
+  std::string reference_model;
+  Nanos reference_cost_nanos = 0;
+  std::chrono::microseconds latency{0};   // request arrival to last byte sent
+  std::chrono::microseconds ttft{-1};     // time to first token; -1 when not streamed
+  int status = 0;                         // HTTP status sent to the client
+  std::string error;                      // error message sent, empty on success
+  int attempts = 0;                       // upstream calls made (x-rightsize-attempts)
+  bool sensitive = false;
+  bool stream = false;
+
+  bool operator==(const LedgerRecord&) const = default;
+};
+
+// Microseconds since the Unix epoch, the unit the ledger stores time in.
+inline int64_t toEpochMicros(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+inline std::chrono::system_clock::time_point fromEpochMicros(int64_t us) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::microseconds(us)));
+}
+
+}  // namespace rightsize::ledger

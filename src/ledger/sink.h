@@ -1,0 +1,29 @@
+#pragma once
+// LedgerSink: where ledger rows end up (SQLite by default, PostgreSQL for several replicas).
+
+#include <span>
+
+#include "common/result.h"
+#include "ledger/record.h"
+
+namespace rightsize::ledger {
+
+// A sink is used by one thread at a time (the LedgerWriter's thread); implementations
+// need not be thread-safe.
+class LedgerSink {
+ public:
+  virtual ~LedgerSink() = default;
+
+  // Brings the schema up to the newest version this binary knows. Idempotent: on an
+  // up-to-date database it changes nothing. Fails (kCorruptData) on a database whose
+  // schema is newer than this binary's, and on any database error.
+  virtual Result<void> migrate() = 0;
+
+  // Writes all of `records` atomically (one transaction): on success every record is
+  // stored, on failure none is. A record whose request_id is already stored is skipped,
+  // so writing a batch twice (a retry after an ambiguous failure, a spill replay after a
+  // crash) stores each request once.
+  virtual Result<void> writeBatch(std::span<const LedgerRecord> records) = 0;
+};
+
+}  // namespace rightsize::ledger

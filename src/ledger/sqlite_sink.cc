@@ -1,0 +1,288 @@
+#include "ledger/sqlite_sink.h"
+
+#include <sqlite3.h>
+
+#include <fmt/format.h>
+
+namespace rightsize::ledger {
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Append-only: a released migration is never edited; a schema change is a new entry.
+// Money columns are integer nano-dollars, times integer microseconds (since the epoch for
+// ts_us). NULL marks "not applicable": key_id without a key, knob without a knob, ttft_us
+// for a non-streamed request.
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE requests (
+  id                   INTEGER PRIMARY KEY,
+  ts_us                INTEGER NOT NULL,
+  request_id           TEXT    NOT NULL,
+  key_id               TEXT,
+  route                TEXT    NOT NULL,
+  model                TEXT    NOT NULL,
+  provider             TEXT    NOT NULL,
+  candidates           TEXT    NOT NULL,
+  knob                 REAL,
+  decision_us          INTEGER NOT NULL,
+  tokens_in            INTEGER NOT NULL,
+  tokens_out           INTEGER NOT NULL,
+  cost_nanos           INTEGER NOT NULL,
+  reference_model      TEXT    NOT NULL,
+  reference_cost_nanos INTEGER NOT NULL,
+  latency_us           INTEGER NOT NULL,
+  ttft_us              INTEGER,
+  status               INTEGER NOT NULL,
+  error                TEXT    NOT NULL,
+  attempts             INTEGER NOT NULL,
+  sensitive            INTEGER NOT NULL,
+  stream               INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX requests_request_id ON requests(request_id);
+CREATE INDEX requests_ts ON requests(ts_us);
+CREATE INDEX requests_route_ts ON requests(route, ts_us);
+CREATE INDEX requests_key_ts ON requests(key_id, ts_us);
+)sql"},
+};
+
+constexpr int kLatest = kMigrations[std::size(kMigrations) - 1].version;
+
+constexpr const char* kInsertSql = R"sql(
+INSERT OR IGNORE INTO requests (ts_us, request_id, key_id, route, model, provider, candidates,
+  knob, decision_us, tokens_in, tokens_out, cost_nanos, reference_model, reference_cost_nanos,
+  latency_us, ttft_us, status, error, attempts, sensitive, stream)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+  ?20, ?21))sql";
+
+// Finalizes a statement on every path out of a scope.
+struct StmtGuard {
+  sqlite3_stmt* s = nullptr;
+  ~StmtGuard() { sqlite3_finalize(s); }
+};
+
+void bindText(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
+
+std::string columnText(sqlite3_stmt* s, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i))) : std::string();
+}
+
+}  // namespace
+
+int SqliteSink::latestSchemaVersion() { return kLatest; }
+
+Result<std::unique_ptr<SqliteSink>> SqliteSink::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  // NOMUTEX: a sink is used by one thread at a time (see sink.h).
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return fail(ErrorCode::kIo, fmt::format("ledger: cannot open {}: {}", path, msg));
+  }
+  std::unique_ptr<SqliteSink> sink(new SqliteSink(db));
+  sqlite3_extended_result_codes(db, 1);
+  // Several processes (a `rightsize report` next to the server) may share the file.
+  sqlite3_busy_timeout(db, 5000);
+  // journal_mode returns a row; exec() ignores it. A file that is not a database fails here.
+  if (auto r = sink->exec("PRAGMA journal_mode=WAL"); !r) {
+    return fail(ErrorCode::kCorruptData, r.error().message);
+  }
+  // NORMAL in WAL: a commit survives a process crash; a power loss can lose the last
+  // commits but never corrupts the file.
+  if (auto r = sink->exec("PRAGMA synchronous=NORMAL"); !r) return fail(r.error());
+  if (auto r = sink->migrate(); !r) return fail(r.error());
+  return sink;
+}
+
+SqliteSink::~SqliteSink() {
+  sqlite3_finalize(insert_);
+  sqlite3_close(db_);
+}
+
+Error SqliteSink::dbError(const char* what) const {
+  int code = sqlite3_errcode(db_);
+  ErrorCode ec = (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB
+                     ? ErrorCode::kCorruptData
+                     : ErrorCode::kIo;
+  return Error{ec, fmt::format("ledger: {}: {}", what, sqlite3_errmsg(db_))};
+}
+
+Result<void> SqliteSink::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    Error e = dbError("sql");
+    e.message = fmt::format("ledger: {}", msg);
+    return fail(std::move(e));
+  }
+  return {};
+}
+
+Result<int> SqliteSink::schemaVersion() {
+  StmtGuard g;
+  // sqlite_master tells whether the version table exists yet (an empty database has none).
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'",
+                         -1, &g.s, nullptr) != SQLITE_OK ||
+      sqlite3_step(g.s) != SQLITE_ROW) {
+    return fail(dbError("reading schema"));
+  }
+  if (sqlite3_column_int(g.s, 0) == 0) return 0;
+  StmtGuard v;
+  if (sqlite3_prepare_v2(db_, "SELECT max(version) FROM schema_version", -1, &v.s, nullptr) != SQLITE_OK ||
+      sqlite3_step(v.s) != SQLITE_ROW) {
+    return fail(dbError("reading schema_version"));
+  }
+  return sqlite3_column_int(v.s, 0);  // NULL (no row) reads as 0
+}
+
+Result<void> SqliteSink::migrate() {
+  // IMMEDIATE takes the write lock up front, so two processes opening one new file do
+  // not both apply migration 1.
+  if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
+  auto rollback = [this](Error e) -> Result<void> {
+    exec("ROLLBACK");
+    return fail(std::move(e));
+  };
+  if (auto r = exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !r) {
+    return rollback(r.error());
+  }
+  auto current = schemaVersion();
+  if (!current) return rollback(current.error());
+  if (*current > kLatest) {
+    return rollback(Error{ErrorCode::kCorruptData,
+                          fmt::format("ledger: database schema version {} is newer than this rightsize "
+                                      "supports ({}); upgrade rightsize or use another database file",
+                                      *current, kLatest)});
+  }
+  for (const Migration& m : kMigrations) {
+    if (m.version <= *current) continue;
+    if (auto r = exec(m.sql); !r) {
+      Error e = r.error();
+      e.message = fmt::format("ledger: migration {} failed: {}", m.version, e.message);
+      return rollback(std::move(e));
+    }
+  }
+  if (*current < kLatest) {
+    if (auto r = exec("DELETE FROM schema_version"); !r) return rollback(r.error());
+    std::string ins = fmt::format("INSERT INTO schema_version (version) VALUES ({})", kLatest);
+    if (auto r = exec(ins.c_str()); !r) return rollback(r.error());
+  }
+  if (auto r = exec("COMMIT"); !r) return rollback(r.error());
+  if (!insert_ && sqlite3_prepare_v3(db_, kInsertSql, -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) !=
+                      SQLITE_OK) {
+    return fail(dbError("preparing insert"));
+  }
+  return {};
+}
+
+Result<void> SqliteSink::writeBatch(std::span<const LedgerRecord> records) {
+  if (records.empty()) return {};
+  if (!insert_) return fail(ErrorCode::kInternal, "ledger: writeBatch before migrate");
+  if (auto r = exec("BEGIN"); !r) return r;
+  sqlite3_stmt* s = insert_;
+  for (const LedgerRecord& rec : records) {
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, toEpochMicros(rec.time));
+    bindText(s, 2, rec.request_id);
+    if (rec.key_id.empty()) sqlite3_bind_null(s, 3); else bindText(s, 3, rec.key_id);
+    bindText(s, 4, rec.route);
+    bindText(s, 5, rec.model);
+    bindText(s, 6, rec.provider);
+    bindText(s, 7, rec.candidates);
+    if (rec.knob < 0) sqlite3_bind_null(s, 8); else sqlite3_bind_double(s, 8, rec.knob);
+    sqlite3_bind_int64(s, 9, rec.decision.count());
+    sqlite3_bind_int64(s, 10, rec.tokens_in);
+    sqlite3_bind_int64(s, 11, rec.tokens_out);
+    sqlite3_bind_int64(s, 12, rec.cost_nanos);
+    bindText(s, 13, rec.reference_model);
+    sqlite3_bind_int64(s, 14, rec.reference_cost_nanos);
+    sqlite3_bind_int64(s, 15, rec.latency.count());
+    if (rec.ttft.count() < 0) sqlite3_bind_null(s, 16); else sqlite3_bind_int64(s, 16, rec.ttft.count());
+    sqlite3_bind_int(s, 17, rec.status);
+    bindText(s, 18, rec.error);
+    sqlite3_bind_int(s, 19, rec.attempts);
+    sqlite3_bind_int(s, 20, rec.sensitive ? 1 : 0);
+    sqlite3_bind_int(s, 21, rec.stream ? 1 : 0);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+      Error e = dbError("insert");
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+      exec("ROLLBACK");
+      return fail(std::move(e));
+    }
+  }
+  sqlite3_reset(s);
+  // The bound texts point into `records`; drop them before the caller frees it.
+  sqlite3_clear_bindings(s);
+  if (auto r = exec("COMMIT"); !r) {
+    exec("ROLLBACK");
+    return r;
+  }
+  return {};
+}
+
+Result<int64_t> SqliteSink::rowCount() {
+  StmtGuard g;
+  if (sqlite3_prepare_v2(db_, "SELECT count(*) FROM requests", -1, &g.s, nullptr) != SQLITE_OK ||
+      sqlite3_step(g.s) != SQLITE_ROW) {
+    return fail(dbError("counting rows"));
+  }
+  return sqlite3_column_int64(g.s, 0);
+}
+
+Result<std::vector<LedgerRecord>> SqliteSink::readRecords(int64_t limit, int64_t offset) {
+  StmtGuard g;
+  if (sqlite3_prepare_v2(db_, R"sql(
+SELECT ts_us, request_id, key_id, route, model, provider, candidates, knob, decision_us, tokens_in,
+  tokens_out, cost_nanos, reference_model, reference_cost_nanos, latency_us, ttft_us, status, error,
+  attempts, sensitive, stream
+FROM requests ORDER BY id LIMIT ?1 OFFSET ?2)sql",
+                         -1, &g.s, nullptr) != SQLITE_OK) {
+    return fail(dbError("preparing read"));
+  }
+  sqlite3_bind_int64(g.s, 1, limit);
+  sqlite3_bind_int64(g.s, 2, offset);
+  std::vector<LedgerRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(g.s)) == SQLITE_ROW) {
+    sqlite3_stmt* s = g.s;
+    LedgerRecord r;
+    r.time = fromEpochMicros(sqlite3_column_int64(s, 0));
+    r.request_id = columnText(s, 1);
+    r.key_id = columnText(s, 2);
+    r.route = columnText(s, 3);
+    r.model = columnText(s, 4);
+    r.provider = columnText(s, 5);
+    r.candidates = columnText(s, 6);
+    r.knob = sqlite3_column_type(s, 7) == SQLITE_NULL ? -1 : sqlite3_column_double(s, 7);
+    r.decision = std::chrono::microseconds(sqlite3_column_int64(s, 8));
+    r.tokens_in = sqlite3_column_int64(s, 9);
+    r.tokens_out = sqlite3_column_int64(s, 10);
+    r.cost_nanos = sqlite3_column_int64(s, 11);
+    r.reference_model = columnText(s, 12);
+    r.reference_cost_nanos = sqlite3_column_int64(s, 13);
+    r.latency = std::chrono::microseconds(sqlite3_column_int64(s, 14));
+    r.ttft = std::chrono::microseconds(sqlite3_column_type(s, 15) == SQLITE_NULL ? -1
+                                                                                  : sqlite3_column_int64(s, 15));
+    r.status = sqlite3_column_int(s, 16);
+    r.error = columnText(s, 17);
+    r.attempts = sqlite3_column_int(s, 18);
+    r.sensitive = sqlite3_column_int(s, 19) != 0;
+    r.stream = sqlite3_column_int(s, 20) != 0;
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return fail(dbError("reading rows"));
+  return out;
+}
+
+}  // namespace rightsize::ledger

@@ -1,0 +1,278 @@
+#include "ledger/writer.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "ledger/spill.h"
+
+namespace rightsize::ledger {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+LedgerWriter::LedgerWriter(LedgerSink& sink, WriterOptions options) : sink_(sink), opts_([&] {
+  WriterOptions o = std::move(options);
+  o.max_batch = std::max<size_t>(o.max_batch, 1);
+  o.queue_capacity = std::max(o.queue_capacity, o.max_batch);
+  o.max_write_attempts = std::max(o.max_write_attempts, 1);
+  return o;
+}()) {}
+
+LedgerWriter::~LedgerWriter() {
+  flushAndStop();
+  std::lock_guard lk(spill_mu_);
+  if (spill_file_) std::fclose(spill_file_);
+}
+
+void LedgerWriter::start() {
+  std::lock_guard lk(mu_);
+  if (started_ || stop_) return;
+  started_ = true;
+  thread_ = std::thread([this] { run(); });
+}
+
+bool LedgerWriter::submit(LedgerRecord&& record) {
+  submitted_.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock lk(mu_);
+  if (!stop_ && queue_.size() >= opts_.queue_capacity) {
+    ++room_waiters_;
+    has_room_.wait_for(lk, opts_.submit_wait, [this] { return stop_ || queue_.size() < opts_.queue_capacity; });
+    --room_waiters_;
+  }
+  if (stop_ || queue_.size() >= opts_.queue_capacity) {
+    lk.unlock();
+    spill(std::span<const LedgerRecord>(&record, 1));
+    return false;
+  }
+  queue_.push_back(std::move(record));
+  depth_.fetch_add(1, std::memory_order_relaxed);
+  // Wake the writer only for a full batch (a partial one waits for the flush interval),
+  // and only once: clearing writer_idle_ here keeps the next submitters from notifying too.
+  bool wake = writer_idle_ && queue_.size() >= opts_.max_batch;
+  if (wake) writer_idle_ = false;
+  lk.unlock();
+  if (wake) has_work_.notify_one();
+  return true;
+}
+
+void LedgerWriter::run() {
+  std::deque<LedgerRecord> taken;
+  auto next_flush = Clock::now() + opts_.flush_interval;
+  for (;;) {
+    {
+      std::unique_lock lk(mu_);
+      writer_idle_ = true;
+      has_work_.wait_until(lk, next_flush, [this] { return stop_ || queue_.size() >= opts_.max_batch; });
+      writer_idle_ = false;
+      if (queue_.empty()) {
+        if (stop_) return;
+        next_flush = Clock::now() + opts_.flush_interval;
+        continue;
+      }
+      // O(1) under the lock: submitters never wait while records are moved or written.
+      taken.swap(queue_);
+      if (room_waiters_ > 0) has_room_.notify_all();
+    }
+    next_flush = Clock::now() + opts_.flush_interval;
+    writeAll(taken);
+  }
+}
+
+void LedgerWriter::writeAll(std::deque<LedgerRecord>& taken) {
+  std::vector<LedgerRecord> batch;
+  batch.reserve(std::min(opts_.max_batch, taken.size()));
+  while (!taken.empty()) {
+    size_t n = std::min(opts_.max_batch, taken.size());
+    auto end = taken.begin() + static_cast<std::ptrdiff_t>(n);
+    std::move(taken.begin(), end, std::back_inserter(batch));
+    taken.erase(taken.begin(), end);
+    writeWithRetry(batch);
+    batch.clear();
+  }
+}
+
+void LedgerWriter::writeWithRetry(std::vector<LedgerRecord>& batch) {
+  auto backoff = opts_.retry_backoff;
+  for (int attempt = 1;; ++attempt) {
+    auto r = sink_.writeBatch(batch);
+    if (r) {
+      written_.fetch_add(batch.size(), std::memory_order_relaxed);
+      depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      return;
+    }
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("ledger: writing {} records failed (attempt {}/{}): {}", batch.size(), attempt,
+                 opts_.max_write_attempts, r.error().message);
+    if (attempt >= opts_.max_write_attempts) break;
+    // Back off, but not past a stop: on SIGTERM a failing sink spills at once instead of
+    // holding the shutdown for the rest of the retries.
+    std::unique_lock lk(mu_);
+    if (has_work_.wait_for(lk, backoff, [this] { return stop_; })) break;
+    backoff = std::min(backoff * 2, opts_.max_retry_backoff);
+  }
+  spdlog::error("ledger: giving up on {} records, spilling them to {}", batch.size(), opts_.spill_path.string());
+  spill(batch);
+  depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
+}
+
+void LedgerWriter::spill(std::span<const LedgerRecord> records) {
+  std::lock_guard lk(spill_mu_);
+  bool ok = true;
+  if (!spill_file_) {
+    spill_file_ = std::fopen(opts_.spill_path.c_str(), "ab");
+    ok = spill_file_ != nullptr;
+  }
+  if (ok) {
+    for (const LedgerRecord& r : records) {
+      std::string line = toSpillLine(r);
+      if (std::fwrite(line.data(), 1, line.size(), spill_file_) != line.size()) ok = false;
+    }
+    // To the OS on every spill: a process crash then loses nothing that was spilled.
+    if (std::fflush(spill_file_) != 0) ok = false;
+  }
+  if (ok) {
+    spilled_.fetch_add(records.size(), std::memory_order_relaxed);
+  } else {
+    dropped_.fetch_add(records.size(), std::memory_order_relaxed);
+    spdlog::error("ledger: cannot write spill file {}: {}; {} records lost", opts_.spill_path.string(),
+                  std::strerror(errno), records.size());
+    if (spill_file_) {
+      std::fclose(spill_file_);
+      spill_file_ = nullptr;  // try to reopen next time
+    }
+  }
+}
+
+void LedgerWriter::flushAndStop() {
+  std::call_once(stop_once_, [this] {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    has_work_.notify_all();
+    has_room_.notify_all();
+    if (thread_.joinable()) {
+      thread_.join();  // run() drains the queue before it returns
+    } else {
+      // Never started: drain on this thread.
+      std::deque<LedgerRecord> taken;
+      {
+        std::lock_guard lk(mu_);
+        taken.swap(queue_);
+      }
+      writeAll(taken);
+    }
+    std::lock_guard lk(spill_mu_);
+    if (spill_file_) std::fflush(spill_file_);
+  });
+}
+
+Result<size_t> LedgerWriter::replaySpill() {
+  {
+    std::lock_guard lk(mu_);
+    if (started_) return fail(ErrorCode::kInternal, "ledger: replaySpill after start");
+  }
+  size_t total = 0;
+  fs::path replaying = opts_.spill_path;
+  replaying += ".replaying";
+  std::error_code ec;
+  // A `.replaying` file is a replay that did not finish (crash, sink failure): its
+  // committed batches are skipped by the sink's unique request_id.
+  if (fs::exists(replaying, ec)) {
+    auto r = replayFile(replaying);
+    if (!r) return r;
+    total += *r;
+  }
+  {
+    std::lock_guard lk(spill_mu_);
+    if (spill_file_) {
+      std::fclose(spill_file_);
+      spill_file_ = nullptr;
+    }
+  }
+  if (fs::exists(opts_.spill_path, ec)) {
+    fs::rename(opts_.spill_path, replaying, ec);
+    if (ec) {
+      return fail(ErrorCode::kIo, fmt::format("ledger: cannot rename spill file {}: {}",
+                                              opts_.spill_path.string(), ec.message()));
+    }
+    auto r = replayFile(replaying);
+    if (!r) return r;
+    total += *r;
+  }
+  if (total > 0) spdlog::info("ledger: replayed {} spilled records", total);
+  return total;
+}
+
+Result<size_t> LedgerWriter::replayFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(ErrorCode::kIo, fmt::format("ledger: cannot read spill file {}", path.string()));
+  fs::path rejected_path = opts_.spill_path;
+  rejected_path += ".rejected";
+  std::ofstream rejected;
+  std::vector<LedgerRecord> batch;
+  size_t total = 0;
+  auto flush = [&]() -> Result<void> {
+    if (batch.empty()) return {};
+    if (auto r = sink_.writeBatch(batch); !r) {
+      write_errors_.fetch_add(1, std::memory_order_relaxed);
+      return fail(r.error().code, fmt::format("ledger: replaying {} failed, kept for the next start: {}",
+                                              path.string(), r.error().message));
+    }
+    written_.fetch_add(batch.size(), std::memory_order_relaxed);
+    replayed_.fetch_add(batch.size(), std::memory_order_relaxed);
+    total += batch.size();
+    batch.clear();
+    return {};
+  };
+  std::string line;
+  size_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    auto rec = parseSpillLine(line);
+    if (!rec) {
+      if (!rejected.is_open()) rejected.open(rejected_path, std::ios::binary | std::ios::app);
+      rejected << line << '\n';
+      rejected.flush();
+      if (!rejected) {
+        return fail(ErrorCode::kIo, fmt::format("ledger: cannot write {}", rejected_path.string()));
+      }
+      spill_rejected_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("ledger: {} line {} is not a record ({}); moved to {}", path.string(), line_no,
+                   rec.error().message, rejected_path.string());
+      continue;
+    }
+    batch.push_back(std::move(*rec));
+    if (batch.size() >= opts_.max_batch) {
+      if (auto r = flush(); !r) return fail(r.error());
+    }
+  }
+  if (in.bad()) return fail(ErrorCode::kIo, fmt::format("ledger: error reading {}", path.string()));
+  if (auto r = flush(); !r) return fail(r.error());
+  in.close();
+  std::error_code ec;
+  fs::remove(path, ec);
+  if (ec) return fail(ErrorCode::kIo, fmt::format("ledger: cannot remove {}: {}", path.string(), ec.message()));
+  return total;
+}
+
+WriterStats LedgerWriter::stats() const {
+  WriterStats s;
+  s.submitted = submitted_.load(std::memory_order_relaxed);
+  s.written = written_.load(std::memory_order_relaxed);
+  s.replayed = replayed_.load(std::memory_order_relaxed);
+  s.spilled = spilled_.load(std::memory_order_relaxed);
+  s.dropped = dropped_.load(std::memory_order_relaxed);
+  s.write_errors = write_errors_.load(std::memory_order_relaxed);
+  s.spill_rejected = spill_rejected_.load(std::memory_order_relaxed);
+  s.queue_depth = depth_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace rightsize::ledger

@@ -1,0 +1,114 @@
+#pragma once
+// LedgerWriter: takes ledger records from the request path and writes them to a
+// LedgerSink in batches, on its own thread. Nothing is dropped silently: a record the
+// sink cannot take in time goes to an append-only spill file, replayed at the next start.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "ledger/record.h"
+#include "ledger/sink.h"
+
+namespace rightsize::ledger {
+
+struct WriterOptions {
+  // Records waiting for the writer thread. The writer takes the whole queue at once, so up
+  // to twice this many records are in memory (queued + being written).
+  size_t queue_capacity = 65536;
+  size_t max_batch = 1024;                           // records per transaction
+  std::chrono::milliseconds flush_interval{100};     // a partial batch waits at most this long
+  std::chrono::milliseconds submit_wait{5};          // backpressure: how long submit() waits for room
+  std::filesystem::path spill_path = "rightsize-ledger.spill.jsonl";
+  int max_write_attempts = 4;                        // per batch, before it is spilled
+  std::chrono::milliseconds retry_backoff{50};       // doubled after each failed attempt...
+  std::chrono::milliseconds max_retry_backoff{1000}; // ...up to this
+};
+
+// Counters for /metrics and tests. Invariant once stopped:
+// submitted == written_live + spilled + dropped (written also counts replayed records).
+struct WriterStats {
+  uint64_t submitted = 0;     // submit() calls
+  uint64_t written = 0;       // records committed to the sink (live and replayed)
+  uint64_t replayed = 0;      // of which came from a spill file
+  uint64_t spilled = 0;       // records appended to the spill file
+  uint64_t dropped = 0;       // records lost because the spill file could not be written (logged)
+  uint64_t write_errors = 0;  // failed writeBatch() calls
+  uint64_t spill_rejected = 0;// spill lines that did not parse at replay (kept in <spill>.rejected)
+  uint64_t queue_depth = 0;   // records waiting or being written
+};
+
+class LedgerWriter {
+ public:
+  // `sink` must outlive the writer. Does not start the thread: call replaySpill() (optional)
+  // then start().
+  LedgerWriter(LedgerSink& sink, WriterOptions options);
+  // Calls flushAndStop().
+  ~LedgerWriter();
+  LedgerWriter(const LedgerWriter&) = delete;
+  LedgerWriter& operator=(const LedgerWriter&) = delete;
+
+  // Loads the spill file (and a `.replaying` file left by a replay that crashed) into the
+  // sink in batches and deletes it once every batch is committed. Lines that do not parse
+  // (a line cut short by kill -9) are moved to `<spill>.rejected` and counted. Must be
+  // called before start() (the sink is single-threaded). Returns the number of records
+  // written; on a sink failure the file is kept for the next start.
+  Result<size_t> replaySpill();
+
+  // Starts the writer thread. Once only.
+  void start();
+
+  // Hands a record to the writer. Thread-safe; never waits on disk while the queue has
+  // room. With the queue full it waits up to options.submit_wait for room, then appends
+  // the record to the spill file. Returns true when queued, false when spilled (or, if
+  // the spill file cannot be written, dropped -- logged and counted). After
+  // flushAndStop() every record is spilled.
+  bool submit(LedgerRecord&& record);
+
+  // Writes everything queued (retrying, then spilling, as usual) and stops the thread.
+  // Idempotent. Called on SIGTERM after the in-flight requests are done.
+  void flushAndStop();
+
+  WriterStats stats() const;
+  uint64_t queueDepth() const { return depth_.load(std::memory_order_relaxed); }
+
+ private:
+  void run();
+  // Writes `taken` in batches of max_batch, emptying it.
+  void writeAll(std::deque<LedgerRecord>& taken);
+  void writeWithRetry(std::vector<LedgerRecord>& batch);
+  // Appends records to the spill file; counts them as spilled, or dropped when it fails.
+  void spill(std::span<const LedgerRecord> records);
+  Result<size_t> replayFile(const std::filesystem::path& path);
+
+  LedgerSink& sink_;
+  const WriterOptions opts_;
+
+  std::mutex mu_;
+  std::condition_variable has_work_;  // writer waits: a full batch, or stop
+  std::condition_variable has_room_;  // submitters wait: queue below capacity
+  std::deque<LedgerRecord> queue_;
+  bool stop_ = false;
+  bool writer_idle_ = false;
+  int room_waiters_ = 0;
+
+  std::mutex spill_mu_;
+  std::FILE* spill_file_ = nullptr;
+
+  std::thread thread_;
+  std::once_flag stop_once_;
+  bool started_ = false;
+
+  std::atomic<uint64_t> submitted_{0}, written_{0}, replayed_{0}, spilled_{0}, dropped_{0},
+      write_errors_{0}, spill_rejected_{0}, depth_{0};
+};
+
+}  // namespace rightsize::ledger

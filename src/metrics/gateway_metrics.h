@@ -1,0 +1,70 @@
+#pragma once
+// The gateway's metric set (names and labels as /metrics shows them), as handles the
+// request path updates directly.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "common/result.h"
+#include "metrics/registry.h"
+
+namespace rightsize::metrics {
+
+// What one answered client request contributes to the metrics.
+struct RequestSample {
+  std::string_view route;
+  std::string_view model;           // config name of the chosen model ("" if none was reached)
+  int status = 0;                   // HTTP status sent to the client
+  double cost_micros = 0;           // may be fractional
+  double reference_cost_micros = 0;
+  int64_t tokens_in = 0;
+  int64_t tokens_out = 0;
+  std::chrono::microseconds duration{0};
+  std::chrono::microseconds ttft{-1};      // -1: not streamed, not observed
+  std::chrono::microseconds decision{-1};  // -1: no routing decision was made
+};
+
+// Circuit breaker state as the rightsize_circuit_state gauge reports it.
+enum class CircuitGaugeValue { kClosed = 0, kHalfOpen = 1, kOpen = 2 };
+
+class GatewayMetrics {
+ public:
+  // Reads of the ledger writer's counters (LedgerWriter::stats()), taken at scrape time so
+  // metrics does not depend on ledger. An unset function reads 0 (ledger off).
+  struct LedgerProbe {
+    std::function<double()> queue_depth, written, spilled, dropped, write_errors;
+  };
+
+  // Registers every gateway metric in `registry` (which must outlive this object).
+  // Fails only if a name is already registered there.
+  static Result<std::unique_ptr<GatewayMetrics>> create(Registry& registry, LedgerProbe ledger = {});
+
+  // Counts one client request: requests_total, cost, reference cost, tokens, and the
+  // duration, time-to-first-token and decision histograms. Thread-safe.
+  void recordRequest(const RequestSample& s);
+
+  void setCircuitState(std::string_view provider, CircuitGaugeValue v) {
+    circuit_state->labels({provider}).set(static_cast<double>(v));
+  }
+
+  // Handles, for the updates recordRequest does not cover. Label names in braces.
+  CounterFamily* requests = nullptr;             // rightsize_requests_total{route,model,status}
+  CounterFamily* cost_usd = nullptr;             // rightsize_cost_usd_total{route,model}
+  CounterFamily* reference_cost_usd = nullptr;   // rightsize_reference_cost_usd_total{route,model}
+  CounterFamily* tokens = nullptr;               // rightsize_tokens_total{model,direction=in|out}
+  HistogramFamily* request_duration = nullptr;   // rightsize_request_duration_seconds{route}
+  HistogramFamily* ttft = nullptr;               // rightsize_time_to_first_token_seconds{route}
+  HistogramFamily* decision = nullptr;           // rightsize_routing_decision_seconds{route}
+  CounterFamily* fallbacks = nullptr;            // rightsize_fallbacks_total{route}
+  CounterFamily* retries = nullptr;              // rightsize_retries_total{provider}
+  CounterFamily* upstream_errors = nullptr;      // rightsize_upstream_errors_total{provider,kind}
+  GaugeFamily* circuit_state = nullptr;          // rightsize_circuit_state{provider}: 0 closed, 1 half-open, 2 open
+
+ private:
+  GatewayMetrics() = default;
+};
+
+}  // namespace rightsize::metrics

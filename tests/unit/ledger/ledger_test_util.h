@@ -1,0 +1,145 @@
+#pragma once
+// Helpers shared by the ledger tests: sample records, temp dirs, fake sinks.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "ledger/record.h"
+#include "ledger/sink.h"
+
+namespace rightsize::ledger::testing {
+
+inline LedgerRecord sampleRecord(int i) {
+  LedgerRecord r;
+  r.time = fromEpochMicros(1'700'000'000'000'000 + i * 1000 + 7);
+  r.request_id = fmt::format("req-{:06}", i);
+  r.key_id = i % 3 == 0 ? "" : fmt::format("key-{}", i % 5);
+  r.route = i % 2 ? "chat" : "extract";
+  r.model = i % 4 ? "llama-3.1-8b" : "gpt-4o";
+  r.provider = i % 4 ? "local-vllm" : "openai";
+  r.candidates = "llama-3.1-8b,gpt-4o-mini,gpt-4o";
+  r.knob = i % 3 == 0 ? -1 : 0.125 * (i % 8);
+  r.decision = std::chrono::microseconds(3 + i % 17);
+  r.tokens_in = 100 + i;
+  r.tokens_out = 20 + i % 50;
+  r.cost_nanos = 1234 + i;
+  r.reference_model = "gpt-4o";
+  r.reference_cost_nanos = 987654 + i;
+  r.latency = std::chrono::microseconds(150'000 + i);
+  r.ttft = i % 2 ? std::chrono::microseconds(40'000 + i) : std::chrono::microseconds(-1);
+  r.status = i % 10 == 0 ? 502 : 200;
+  r.error = i % 10 == 0 ? "upstream \"said\" no\nsecond line \\ é" : "";
+  r.attempts = 1 + i % 3;
+  r.sensitive = i % 7 == 0;
+  r.stream = i % 2 == 1;
+  return r;
+}
+
+// A fresh directory under the system temp dir, removed at scope exit.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() / fmt::format("rs-ledger-test-{:x}{:x}", rd(), rd());
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+inline std::vector<std::string> readLines(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+// Keeps what it is given; can be made to fail the next N batches, or to block until
+// released.
+class FakeSink : public LedgerSink {
+ public:
+  Result<void> migrate() override { return {}; }
+  Result<void> writeBatch(std::span<const LedgerRecord> records) override {
+    std::unique_lock lk(mu_);
+    ++calls_;
+    batch_sizes_.push_back(records.size());
+    if (block_) {
+      blocked_ = true;
+      cv_.notify_all();
+      cv_.wait(lk, [this] { return !block_; });
+      blocked_ = false;
+    }
+    if (fail_next_ > 0) {
+      --fail_next_;
+      return fail(ErrorCode::kIo, "fake sink: disk on fire");
+    }
+    stored_.insert(stored_.end(), records.begin(), records.end());
+    cv_.notify_all();
+    return {};
+  }
+  void failNext(int n) {
+    std::lock_guard lk(mu_);
+    fail_next_ = n;
+  }
+  void block() {
+    std::lock_guard lk(mu_);
+    block_ = true;
+  }
+  void release() {
+    std::lock_guard lk(mu_);
+    block_ = false;
+    cv_.notify_all();
+  }
+  // Waits (up to 10 s) until a writeBatch call is parked in block().
+  bool waitBlocked() {
+    std::unique_lock lk(mu_);
+    return cv_.wait_for(lk, std::chrono::seconds(10), [this] { return blocked_; });
+  }
+  std::vector<LedgerRecord> stored() {
+    std::lock_guard lk(mu_);
+    return stored_;
+  }
+  std::vector<size_t> batchSizes() {
+    std::lock_guard lk(mu_);
+    return batch_sizes_;
+  }
+  int calls() {
+    std::lock_guard lk(mu_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<LedgerRecord> stored_;
+  std::vector<size_t> batch_sizes_;
+  int fail_next_ = 0;
+  int calls_ = 0;
+  bool block_ = false;
+  bool blocked_ = false;
+};
+
+// Polls `pred` until it holds or 10 s pass.
+template <typename Pred>
+bool eventually(Pred pred) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return pred();
+}
+
+}  // namespace rightsize::ledger::testing

@@ -1,0 +1,150 @@
+// train -> router -> decisions on data where the right answer is known; determinism;
+// calibration monotonicity.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "routing/router_model.h"
+#include "routing/trainer.h"
+#include "synthetic.h"
+
+namespace rightsize::routing {
+namespace {
+
+using testing::fastOptions;
+using testing::syntheticData;
+
+class TrainedRouter : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto r = train(syntheticData(600), fastOptions(), &report_);
+    ASSERT_TRUE(r) << r.error().message;
+    router_ = new RouterModel(std::move(*r));
+  }
+  static void TearDownTestSuite() {
+    delete router_;
+    router_ = nullptr;
+  }
+  static int pick(const std::string& ask, double knob) {
+    std::vector<double> p(router_->modelCount()), c(router_->modelCount());
+    router_->predict(ask, p);
+    for (size_t m = 0; m < c.size(); ++m) c[m] = router_->estimateCostUsd(m, ask.size());
+    return router_->choose(p, c, {}, knob, router_->anchor_model);
+  }
+  static RouterModel* router_;
+  static TrainReport report_;
+};
+RouterModel* TrainedRouter::router_ = nullptr;
+TrainReport TrainedRouter::report_;
+
+TEST_F(TrainedRouter, PredictsHardPromptsNeedTheBigModel) {
+  std::vector<double> hard(3), easy(3);
+  router_->predict("This is a hard question about oceans number 9001?", hard);
+  router_->predict("Quick easy question about oceans number 9002.", easy);
+  EXPECT_LT(hard[0], 0.3);   // small fails hard prompts
+  EXPECT_GT(easy[0], 0.7);   // ... and passes easy ones
+  EXPECT_GT(hard[2], 0.7);   // big passes both
+}
+
+TEST_F(TrainedRouter, KnobZeroIsCheapestAndKnobOneIsBestPredicted) {
+  EXPECT_EQ(pick("This is a hard question about oceans number 1?", 0.0), 0);
+  EXPECT_EQ(pick("This is a hard question about oceans number 1?", 1.0), 2);
+}
+
+TEST_F(TrainedRouter, QualityTargetSendsHardPromptsBigAndEasyPromptsSmall) {
+  const double knob = router_->knobForQuality(0.95);
+  EXPECT_GT(knob, 0.0);
+  EXPECT_LT(knob, 1.0);
+  EXPECT_EQ(pick("This is a hard question about oceans number 77?", knob), 2);
+  EXPECT_EQ(pick("Quick easy question about oceans number 78.", knob), 0);
+}
+
+TEST_F(TrainedRouter, HigherQualityTargetsNeverPickCheaperModelsOnAverage) {
+  auto data = syntheticData(200, 99);
+  double prev_cost = -1, prev_knob = -1;
+  for (double q : {0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0}) {
+    const double knob = router_->knobForQuality(q);
+    EXPECT_GE(knob, prev_knob) << "target " << q;
+    double cost = 0;
+    for (const auto& ask : data.asks) cost += router_->estimateCostUsd(static_cast<size_t>(pick(ask, knob)), ask.size());
+    EXPECT_GE(cost, prev_cost) << "target " << q;
+    prev_cost = cost;
+    prev_knob = knob;
+  }
+}
+
+TEST_F(TrainedRouter, SweepingTheKnobNeverLowersAPromptsChosenCost) {
+  auto data = syntheticData(60, 5);
+  for (const auto& ask : data.asks) {
+    double prev = -1;
+    for (int k = 0; k <= 20; ++k) {
+      const int m = pick(ask, k / 20.0);
+      const double c = router_->estimateCostUsd(static_cast<size_t>(m), ask.size());
+      EXPECT_GE(c, prev) << ask << " knob " << k / 20.0;
+      prev = c;
+    }
+  }
+}
+
+TEST_F(TrainedRouter, ReportsEveryLearnerItTried) {
+  EXPECT_GE(report_.tried.size(), 4u);
+  EXPECT_EQ(report_.finalists.size(), 3u);  // lr, mf, blend
+  EXPECT_FALSE(report_.chosen.empty());
+  for (const auto& f : report_.finalists) EXPECT_FALSE(f.curve.empty());
+}
+
+TEST_F(TrainedRouter, LearnsCostsFromTheOutcomes) {
+  EXPECT_NEAR(router_->mean_cost_usd[0], 0.0001, 1e-9);
+  EXPECT_NEAR(router_->estimateCostUsd(2, 50), 0.01, 1e-6);
+}
+
+TEST(Train, SameDataAndSeedGiveTheSameBytesWhateverTheThreads) {
+  auto opt = fastOptions();
+  auto a = train(syntheticData(240), opt);
+  opt.threads = 2;
+  auto b = train(syntheticData(240), opt);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->serialize(), b->serialize());
+}
+
+TEST(Train, ADifferentSeedGivesADifferentRouter) {
+  auto opt = fastOptions();
+  auto a = train(syntheticData(240), opt);
+  opt.seed = 4;
+  auto b = train(syntheticData(240), opt);
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(a->serialize(), b->serialize());
+}
+
+TEST(Train, RejectsAModelWithoutOutcomes) {
+  auto d = syntheticData(60);
+  for (size_t i = 0; i < d.size(); ++i) d.score[i * 3 + 1] = std::numeric_limits<float>::quiet_NaN();
+  auto r = train(d, fastOptions());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("medium"), std::string::npos);
+}
+
+TEST(Train, HandlesModelsMissingFromSomeRecords) {
+  auto d = syntheticData(240);
+  for (size_t i = 0; i < d.size(); i += 3) d.score[i * 3 + 1] = std::numeric_limits<float>::quiet_NaN();
+  auto r = train(d, fastOptions());
+  ASSERT_TRUE(r) << r.error().message;
+  std::vector<double> p(3);
+  r->predict("Quick easy question about birds number 3.", p);
+  for (double x : p) EXPECT_TRUE(x > 0 && x < 1);
+}
+
+TEST(Train, CanBeForcedToOneLearner) {
+  auto opt = fastOptions();
+  opt.learner = "lr";
+  TrainReport rep;
+  auto r = train(syntheticData(120), opt, &rep);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(rep.finalists.size(), 1u);
+  EXPECT_EQ(rep.chosen.rfind("lr", 0), 0u) << rep.chosen;
+  opt.learner = "knn";
+  EXPECT_FALSE(train(syntheticData(120), opt));
+}
+
+}  // namespace
+}  // namespace rightsize::routing
