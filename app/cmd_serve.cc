@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "http/server.h"
 #include "http/workers.h"
+#include "server/accounting.h"
 #include "server/gateway.h"
 
 namespace rightsize::app {
@@ -22,8 +23,8 @@ namespace asio = boost::asio;
 
 std::string dataDir() {
   if (const char* d = std::getenv("RIGHTSIZE_DATA_DIR"); d && *d) return d;
-#ifdef RIGHTSIZE_SOURCE_DATA_DIR
-  if (std::filesystem::exists(RIGHTSIZE_SOURCE_DATA_DIR)) return RIGHTSIZE_SOURCE_DATA_DIR;
+#ifdef RIGHTSIZE_DEFAULT_DATA_DIR
+  if (std::filesystem::exists(RIGHTSIZE_DEFAULT_DATA_DIR)) return RIGHTSIZE_DEFAULT_DATA_DIR;
 #endif
   return "data";
 }
@@ -59,9 +60,12 @@ int runServe(const ServeOptions& opt) {
               << shared->models.size() << " model(s), " << shared->routes.size() << " route(s)\n";
     return 0;
   }
-  if (shared->ledger.kind != "off")
-    spdlog::warn("ledger kind '{}' is configured, but this build has no ledger yet: no request rows are written",
-                 shared->ledger.kind);
+  auto accounting = server::Accounting::make(*shared);
+  if (!accounting) {
+    std::cerr << "rightsize: cannot start: " << accounting.error().message << "\n";
+    return 2;
+  }
+  (*gw)->setAccounting(accounting->get());
 
   const auto& sc = shared->server;
   size_t threads = sc.threads > 0 ? static_cast<size_t>(sc.threads) : std::max(1u, std::thread::hardware_concurrency());
@@ -126,6 +130,8 @@ int runServe(const ServeOptions& opt) {
   timer_owner.reset();
   g->shutdown();
   workers.destroy();
+  // Every request has been answered and recorded: write the ledger's queue out.
+  (*accounting)->flushAndStop();
   spdlog::info("stopped after serving {} request(s)", srv.requestsServed());
   spdlog::default_logger()->flush();
   return 0;

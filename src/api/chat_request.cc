@@ -192,40 +192,44 @@ Result<std::string> rewriteChatRequest(std::string& body, const Rewrite& rw) {
   bool first = true;
   bool saw_stream_options = false;
   bool capped = false;
-  auto field = [&](std::string_view key_raw, std::string_view value_raw) {
+  // Keys are written re-escaped from their unescaped form, straight into `out`.
+  auto name = [&](std::string_view key) {
     if (!first) out.push_back(',');
     first = false;
-    out += key_raw;
+    appendJsonString(out, key);
     out.push_back(':');
+  };
+  auto field = [&](std::string_view key, std::string_view value_raw) {
+    name(key);
     out += value_raw;
   };
   for (auto f : obj) {
     std::string_view key;
     if (f.unescaped_key().get(key) != simdjson::SUCCESS) return fail(ErrorCode::kMalformedJson, "bad object key");
-    std::string key_raw = jsonString(key);
     od::value v;
     if (f.value().get(v) != simdjson::SUCCESS) return fail(ErrorCode::kMalformedJson, "bad value");
     std::string_view raw;
     if (rawValue(v).get(raw) != simdjson::SUCCESS) return fail(ErrorCode::kMalformedJson, "bad value for '" + std::string(key) + "'");
     if (key == "rightsize") continue;
     if (key == "model") {
-      field(key_raw, jsonString(rw.model_id));
+      name(key);
+      appendJsonString(out, rw.model_id);
     } else if (key == "stream_options" && rw.force_include_usage) {
       saw_stream_options = true;
-      field(key_raw, "{\"include_usage\":true}");
+      field(key, "{\"include_usage\":true}");
     } else if ((key == "max_tokens" || key == "max_completion_tokens") && rw.max_tokens_cap) {
       capped = true;
       int64_t n = *rw.max_tokens_cap;
       int64_t v_int = 0;
       auto parsed = std::from_chars(raw.data(), raw.data() + raw.size(), v_int);
       if (parsed.ec == std::errc() && v_int > 0 && v_int < n) n = v_int;
-      field(key_raw, std::to_string(n));
+      field(key, std::to_string(n));
     } else {
-      field(key_raw, raw);
+      field(key, raw);
     }
   }
-  if (rw.force_include_usage && !saw_stream_options) field("\"stream_options\"", "{\"include_usage\":true}");
-  if (rw.max_tokens_cap && !capped) field("\"max_completion_tokens\"", std::to_string(*rw.max_tokens_cap));
+  if (rw.force_include_usage && !saw_stream_options) field("stream_options", "{\"include_usage\":true}");
+  if (rw.max_tokens_cap && !capped) field("max_completion_tokens", std::to_string(*rw.max_tokens_cap));
   out.push_back('}');
   return out;
 }

@@ -56,6 +56,13 @@ models:
     output_usd_per_mtok: 0.6
 routes:
   auto:
+    policy: learned
+    router: "${RIGHTSIZE_DATA_DIR}/routers/mt_bench.rsr"
+    quality: 0.95
+    candidates: [mixtral-8x7b, gpt-4]
+    reference: gpt-4
+    fallback: [gpt-4]
+  cheap:
     policy: cheapest
     candidates: [mixtral-8x7b, gpt-4]
     reference: gpt-4

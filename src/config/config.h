@@ -124,8 +124,9 @@ Result<Config> parseConfig(const std::string& yaml_text, const std::string& sour
 Result<Config> loadConfigFile(const std::string& path, const EnvLookup& env);
 
 // The built-in defaults `rightsize serve` runs with when no --config is given: listen on
-// 127.0.0.1:8080, the replay provider over the shipped MT-Bench answers, a `cheapest`
-// and a `fixed` route, SQLite ledger, in-memory limits. `data_dir` is where the shipped data lives.
+// 127.0.0.1:8080, the replay provider over the shipped MT-Bench answers, routes `auto`
+// (learned, with the router the build trains on those answers), `cheap` (cheapest) and
+// `best` (fixed), SQLite ledger, in-memory limits. `data_dir` holds replay/ and routers/.
 Result<Config> embeddedDefaults(const std::string& data_dir);
 
 const char* providerKindName(ProviderKind k);

@@ -1,8 +1,12 @@
 #include "http/client.h"
 
+#include <array>
 #include <charconv>
+#include <memory>
 
 #include <spdlog/spdlog.h>
+
+#include "http/wire.h"
 
 namespace rightsize::http {
 
@@ -199,12 +203,30 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> HttpClient::connect() {
 }
 
 asio::awaitable<Result<std::unique_ptr<ClientResponse>>> HttpClient::send(bhttp::request<bhttp::string_body> req) {
-  auto exec = co_await asio::this_coro::executor;
   req.version(11);
   req.set(bhttp::field::host, host_header_);
   req.keep_alive(true);
   req.prepare_payload();
+  // Head and body go out in one gather write (see http/wire.h); a chunked request is framed by Beast.
+  std::string head;
+  if (req.chunked()) co_return co_await exchange(head, {}, &req);
+  appendHead(head, req.base());
+  co_return co_await exchange(head, req.body(), nullptr);
+}
 
+asio::awaitable<Result<std::unique_ptr<ClientResponse>>> HttpClient::send(bhttp::verb method, std::string_view target,
+                                                                          const HeadFields& fields,
+                                                                          std::string_view body) {
+  std::string head;
+  appendRequestHead(head, method, target, fields, host_header_, body.size());
+  co_return co_await exchange(head, body, nullptr);
+}
+
+asio::awaitable<Result<std::unique_ptr<ClientResponse>>> HttpClient::exchange(
+    std::string_view head, std::string_view body, const bhttp::request<bhttp::string_body>* chunked) {
+  auto exec = co_await asio::this_coro::executor;
+  const std::array<asio::const_buffer, 2> bufs{asio::buffer(head.data(), head.size()),
+                                               asio::buffer(body.data(), body.size())};
   for (int round = 0; round < 2; ++round) {
     std::unique_ptr<Connection> conn = round == 0 ? takeIdle(contextOf(exec)) : nullptr;
     if (!conn) {
@@ -214,7 +236,9 @@ asio::awaitable<Result<std::unique_ptr<ClientResponse>>> HttpClient::send(bhttp:
     }
     bool reused = conn->reused;
     conn->tcp().expires_after(opts_.first_byte_timeout);
-    auto [wec, wn] = co_await conn->visit([&](auto& s) { return bhttp::async_write(s, req, use_nothrow); });
+    auto [wec, wn] = co_await conn->visit([&](auto& s) {
+      return chunked ? bhttp::async_write(s, *chunked, use_nothrow) : asio::async_write(s, bufs, use_nothrow);
+    });
     if (wec) {
       if (reused && staleConnection(wec)) continue;
       co_return fail(transportError(url_, "sending request failed", wec));
@@ -256,48 +280,60 @@ ClientResponse::~ClientResponse() {
   }
 }
 
+asio::awaitable<Result<size_t>> ClientResponse::readAppend(std::string& out) {
+  while (true) {
+    if (done_ || parser_->is_done()) {
+      done_ = true;
+      co_return size_t{0};
+    }
+    // The parser copies body bytes into `scratch_`: allocated once per response and never
+    // cleared (a zero-filled 16 KB string per read cost more than the rest of the read).
+    if (!scratch_) {
+      // A body of known length that fits gets a buffer of its size (a small block, not 16 KB).
+      auto len = parser_->content_length_remaining();
+      scratch_size_ = len && *len > 0 && *len < kReadChunk ? static_cast<size_t>(*len) : kReadChunk;
+      scratch_ = std::make_unique_for_overwrite<char[]>(scratch_size_);
+    }
+    auto& body = parser_->get().body();
+    body.data = scratch_.get();
+    body.size = scratch_size_;
+    conn_->tcp().expires_after(client_->opts_.idle_timeout);
+    auto [ec, n] = co_await conn_->visit([&](auto& s) { return bhttp::async_read_some(s, buffer_, *parser_, use_nothrow); });
+    if (ec && ec != bhttp::error::need_buffer) {
+      done_ = true;
+      body.data = nullptr;
+      co_return fail(transportError(client_->url_, "reading response body failed", ec));
+    }
+    const size_t got = scratch_size_ - body.size;
+    body.data = nullptr;
+    body.size = 0;
+    read_bytes_ += got;
+    if (read_bytes_ > client_->opts_.max_response_bytes) {
+      done_ = true;
+      co_return fail(ErrorCode::kUpstreamError, fmt::format("upstream {}: response larger than {} bytes",
+                                                            client_->url_.host, client_->opts_.max_response_bytes));
+    }
+    out.append(scratch_.get(), got);
+    if (parser_->is_done()) done_ = true;
+    if (got > 0 || done_) co_return got;
+    // A chunk header only: read on.
+  }
+}
+
 asio::awaitable<Result<std::string>> ClientResponse::readSome() {
-  if (done_ || parser_->is_done()) {
-    done_ = true;
-    co_return std::string();
-  }
   std::string out;
-  out.resize(16 * 1024);
-  auto& body = parser_->get().body();
-  body.data = out.data();
-  body.size = out.size();
-  conn_->tcp().expires_after(client_->opts_.idle_timeout);
-  auto [ec, n] = co_await conn_->visit([&](auto& s) { return bhttp::async_read_some(s, buffer_, *parser_, use_nothrow); });
-  if (ec && ec != bhttp::error::need_buffer) {
-    done_ = true;
-    parser_->get().body().data = nullptr;
-    co_return fail(transportError(client_->url_, "reading response body failed", ec));
-  }
-  size_t got = out.size() - body.size;
-  body.data = nullptr;
-  body.size = 0;
-  out.resize(got);
-  read_bytes_ += got;
-  if (read_bytes_ > client_->opts_.max_response_bytes) {
-    done_ = true;
-    co_return fail(ErrorCode::kUpstreamError, fmt::format("upstream {}: response larger than {} bytes",
-                                                          client_->url_.host, client_->opts_.max_response_bytes));
-  }
-  if (parser_->is_done()) {
-    done_ = true;
-    if (out.empty()) co_return std::string();
-  }
-  if (out.empty() && !done_) co_return co_await readSome();  // a chunk header only; read on
+  auto got = co_await readAppend(out);
+  if (!got) co_return fail(got.error());
   co_return out;
 }
 
 asio::awaitable<Result<std::string>> ClientResponse::readAll() {
   std::string all;
+  if (auto len = parser_->content_length(); len && *len <= client_->opts_.max_response_bytes) all.reserve(*len);
   while (true) {
-    auto piece = co_await readSome();
-    if (!piece) co_return fail(piece.error());
-    if (piece->empty()) break;
-    all += *piece;
+    auto got = co_await readAppend(all);
+    if (!got) co_return fail(got.error());
+    if (*got == 0) break;
   }
   co_return all;
 }

@@ -14,6 +14,7 @@
 
 #include "common/result.h"
 #include "http/asio.h"
+#include "http/wire.h"
 
 namespace rightsize::http {
 
@@ -67,7 +68,13 @@ class ClientResponse {
   std::shared_ptr<HttpClient> client_;
   std::unique_ptr<Connection> conn_;
   beast::flat_buffer buffer_;
+  // Reads the next piece of the body and appends it to `out`: 0 bytes means the body is complete.
+  asio::awaitable<Result<size_t>> readAppend(std::string& out);
+
+  static constexpr size_t kReadChunk = 16 * 1024;
   std::unique_ptr<bhttp::response_parser<bhttp::buffer_body>> parser_;
+  std::unique_ptr<char[]> scratch_;  // body bytes of one read, see readAppend
+  size_t scratch_size_ = 0;
   int status_ = 0;
   bool done_ = false;
   uint64_t read_bytes_ = 0;
@@ -87,6 +94,11 @@ class HttpClient : public std::enable_shared_from_this<HttpClient> {
   // retried once on a fresh connection. Errors: kUpstreamError (connect refused, reset, TLS
   // failure, bad response), kTimeout (connect or first byte).
   asio::awaitable<Result<std::unique_ptr<ClientResponse>>> send(bhttp::request<bhttp::string_body> req);
+  // The same for a POST/PUT/PATCH to `target` with `fields` (not Host, Content-Length or Connection:
+  // those are filled in as above) and `body`, neither copied nor put in a bhttp::fields. Both must
+  // stay valid until the returned awaitable completes.
+  asio::awaitable<Result<std::unique_ptr<ClientResponse>>> send(bhttp::verb method, std::string_view target,
+                                                                const HeadFields& fields, std::string_view body);
 
   const Url& url() const { return url_; }
   const ClientOptions& options() const { return opts_; }
@@ -99,6 +111,10 @@ class HttpClient : public std::enable_shared_from_this<HttpClient> {
   friend class ClientResponse;
   HttpClient(asio::ssl::context& tls_ctx, Url url, ClientOptions opts);
   asio::awaitable<Result<std::unique_ptr<Connection>>> connect();
+  // Writes `head` and `body` (or, when `chunked` is set, that request framed by Beast) on a pooled
+  // or new connection and reads the response head; see send().
+  asio::awaitable<Result<std::unique_ptr<ClientResponse>>> exchange(std::string_view head, std::string_view body,
+                                                                    const bhttp::request<bhttp::string_body>* chunked);
   std::unique_ptr<Connection> takeIdle(const void* context);
   void giveBack(std::unique_ptr<Connection> conn);
 

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "http/wire.h"
+
 namespace rightsize::http {
 
 namespace {
@@ -39,7 +41,31 @@ asio::awaitable<bool> ResponseWriter::send(Response res) {
   res.keep_alive(keep_alive_);
   res.prepare_payload();
   stream_.expires_after(write_timeout_);
-  auto [ec, n] = co_await bhttp::async_write(stream_, res, use_nothrow);
+  beast::error_code ec;
+  if (res.chunked()) {  // a handler's own Transfer-Encoding: let Beast frame the body
+    auto [wec, n] = co_await bhttp::async_write(stream_, res, use_nothrow);
+    ec = wec;
+  } else {
+    // Head and body in one gather write (see http/wire.h).
+    std::string head;
+    appendHead(head, res.base());
+    const std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(res.body())};
+    auto [wec, n] = co_await asio::async_write(stream_, bufs, use_nothrow);
+    ec = wec;
+  }
+  stream_.expires_never();
+  head_sent_ = true;
+  if (ec) failed_ = true;
+  co_return !failed_;
+}
+
+asio::awaitable<bool> ResponseWriter::send(unsigned status, const HeadFields& fields, std::string_view body) {
+  if (failed_) co_return false;
+  std::string head;
+  appendResponseHead(head, status, fields, keep_alive_, body.size());
+  const std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body.data(), body.size())};
+  stream_.expires_after(write_timeout_);
+  auto [ec, n] = co_await asio::async_write(stream_, bufs, use_nothrow);
   stream_.expires_never();
   head_sent_ = true;
   if (ec) failed_ = true;

@@ -12,6 +12,7 @@
 
 #include "common/result.h"
 #include "http/asio.h"
+#include "http/wire.h"
 #include "http/workers.h"
 
 namespace rightsize::http {
@@ -40,6 +41,10 @@ class ResponseWriter {
 
   // Sends a whole response; sets Content-Length and Connection.
   asio::awaitable<bool> send(Response res);
+  // Sends a whole HTTP/1.1 response with `status` (which must allow a body: not 1xx, 204, 304),
+  // `fields` and `body`: the same bytes as send(Response) for a Response with these fields — it
+  // adds Connection and Content-Length likewise — without building a bhttp::fields.
+  asio::awaitable<bool> send(unsigned status, const HeadFields& fields, std::string_view body);
   // Starts a chunked response with `head`'s status and headers.
   asio::awaitable<bool> beginChunked(bhttp::response<bhttp::empty_body> head);
   // One chunk (empty data is skipped: an empty chunk would end the body).

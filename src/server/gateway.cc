@@ -40,6 +40,15 @@ struct Attempt {
 
 // Everything the response headers need, filled in as the request goes.
 struct RequestInfo {
+  SteadyClock::time_point start = SteadyClock::now();
+  std::chrono::system_clock::time_point arrived = std::chrono::system_clock::now();
+  int status = 0;                    // sent to the client
+  std::string error;                 // sent to the client (or what broke a started stream)
+  std::chrono::microseconds ttft{-1};
+  double knob = -1;
+  std::string candidates;
+  bool sensitive = false;
+  bool stream = false;
   std::string request_id;
   std::string route;                 // route name, or empty for a direct model request
   const config::ModelConfig* chosen = nullptr;
@@ -54,16 +63,60 @@ double costMicros(const config::ModelConfig& m, const api::Usage& u) {
   return tokenCostMicros(m.input_usd_per_mtok, u.prompt_tokens) + tokenCostMicros(m.output_usd_per_mtok, u.completion_tokens);
 }
 
+// Records a finished request (ledger row + metrics) when it goes out of scope: every way out
+// of Gateway::chat — answers, errors, broken streams, vanished clients — is recorded once.
+struct Recorder {
+  Accounting* acc;
+  RequestInfo& info;
+  ~Recorder() {
+    if (!acc) return;
+    RequestOutcome o;
+    o.arrived = info.arrived;
+    o.request_id = info.request_id;
+    o.route = info.route;
+    if (info.chosen) {
+      o.model = info.chosen->name;
+      o.provider = info.chosen->provider;
+    }
+    o.candidates = info.candidates;
+    o.knob = info.knob;
+    o.decision = std::chrono::microseconds(info.decision_us);
+    if (info.status == 200 || info.usage_known) {
+      o.tokens_in = info.usage.prompt_tokens;
+      o.tokens_out = info.usage.completion_tokens;
+      if (info.chosen) o.cost_micros = costMicros(*info.chosen, info.usage);
+      if (info.reference) o.reference_cost_micros = costMicros(*info.reference, info.usage);
+    }
+    if (info.reference) o.reference_model = info.reference->name;
+    o.latency = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - info.start);
+    o.ttft = info.ttft;
+    o.status = info.status;
+    o.error = info.error;
+    o.attempts = info.attempts;
+    o.sensitive = info.sensitive;
+    o.stream = info.stream;
+    acc->record(std::move(o));
+  }
+};
+
+// `h` is a head built here that has none of these fields yet: insert (one tree search) rather than
+// set (a search to erase, then the insert).
 template <class Fields>
 void setInfoHeaders(Fields& h, const RequestInfo& info, bool with_cost) {
-  h.set("x-request-id", info.request_id);
-  if (!info.route.empty()) h.set("x-rightsize-route", info.route);
-  if (info.chosen) h.set("x-rightsize-model", info.chosen->name);
-  if (info.decision_us >= 0) h.set("x-rightsize-decision-us", std::to_string(info.decision_us));
-  h.set("x-rightsize-attempts", std::to_string(info.attempts));
+  h.insert("x-request-id", info.request_id);
+  if (!info.route.empty()) h.insert("x-rightsize-route", info.route);
+  if (info.chosen) h.insert("x-rightsize-model", info.chosen->name);
+  char num[24];
+  if (info.decision_us >= 0) {
+    auto r = std::to_chars(num, num + sizeof num, info.decision_us);
+    h.insert("x-rightsize-decision-us", std::string_view(num, r.ptr - num));
+  }
+  auto r = std::to_chars(num, num + sizeof num, info.attempts);
+  h.insert("x-rightsize-attempts", std::string_view(num, r.ptr - num));
   if (with_cost && info.chosen) {
-    h.set("x-rightsize-cost-usd", formatUsdPrecise(costMicros(*info.chosen, info.usage)));
-    if (info.reference) h.set("x-rightsize-reference-cost-usd", formatUsdPrecise(costMicros(*info.reference, info.usage)));
+    h.insert("x-rightsize-cost-usd", formatUsdPrecise(costMicros(*info.chosen, info.usage)));
+    if (info.reference)
+      h.insert("x-rightsize-reference-cost-usd", formatUsdPrecise(costMicros(*info.reference, info.usage)));
   }
 }
 
@@ -89,8 +142,8 @@ asio::awaitable<void> sleepFor(Millis d) {
 
 http::Response jsonResponse(unsigned status, std::string body) {
   http::Response res{static_cast<bhttp::status>(status), 11};
-  res.set(bhttp::field::content_type, "application/json");
-  res.set(bhttp::field::server, "rightsize");
+  res.insert(bhttp::field::content_type, "application/json");
+  res.insert(bhttp::field::server, "rightsize");
   res.body() = std::move(body);
   return res;
 }
@@ -116,7 +169,11 @@ asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::
   head.set(bhttp::field::trailer, "x-rightsize-cost-usd, x-rightsize-reference-cost-usd");
   setInfoHeaders(head, info, false);
   const bool started = co_await w.beginChunked(std::move(head));
-  if (!started) co_return;
+  info.status = 200;
+  if (!started) {
+    info.error = "client went away before the stream started";
+    co_return;
+  }
 
   int64_t chunks = 0;
   auto finish = [&]() -> asio::awaitable<void> {
@@ -140,6 +197,7 @@ asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::
                      info.chosen ? info.chosen->name : "?", n.error().message);
         Error e{n.error().code == ErrorCode::kTimeout ? ErrorCode::kTimeout : ErrorCode::kUpstreamError,
                 "upstream stream failed after the response started: " + n.error().message, 0};
+        info.error = e.message;
         const std::string event = api::errorEvent(e);
         const bool sent = co_await w.sendChunk(event);
         if (sent) co_await finish();
@@ -162,8 +220,11 @@ asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::
       const bool sent = co_await w.sendChunk(event);
       if (!sent) {
         spdlog::info("[{}] client went away mid-stream; cancelling the upstream request", info.request_id);
+        info.error = "client went away mid-stream";
         co_return;
       }
+      if (info.ttft.count() < 0)
+        info.ttft = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - info.start);
     }
     ev.reset();
   }
@@ -256,7 +317,17 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
   // GCC 12 can destroy temporaries of a co_await full-expression twice: responses are built into
   // named locals first, everywhere in this file.
   http::Response res;
-  if (target == "/healthz" && get) {
+  if (target == "/metrics" && get && accounting_) {
+    for (const auto& [name, st] : providers_) {
+      auto state = st.breaker->state();
+      accounting_->metrics().setCircuitState(
+          name, state == upstream::CircuitBreaker::State::kOpen       ? metrics::CircuitGaugeValue::kOpen
+                : state == upstream::CircuitBreaker::State::kHalfOpen ? metrics::CircuitGaugeValue::kHalfOpen
+                                                                      : metrics::CircuitGaugeValue::kClosed);
+    }
+    res = jsonResponse(200, accounting_->renderMetrics());
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  } else if (target == "/healthz" && get) {
     res = jsonResponse(200, R"({"status":"ok"})");
   } else if (target == "/readyz" && get) {
     res = ready();
@@ -274,8 +345,11 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
   RequestInfo info;
   std::string_view client_id = req["x-request-id"];
   info.request_id = validRequestId(client_id) ? std::string(client_id) : newRequestId();
+  Recorder recorder{accounting_, info};
 
   auto reply_error = [&](const Error& e) -> asio::awaitable<void> {
+    info.status = api::httpStatus(e);
+    info.error = e.message;
     auto res = jsonResponse(static_cast<unsigned>(api::httpStatus(e)), api::errorBody(e));
     setInfoHeaders(res, info, false);
     co_await w.send(std::move(res));
@@ -287,6 +361,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
     co_return;
   }
   api::ChatRequest& chat = *parsed;
+  info.stream = chat.stream;
   if (auto h = req["x-rightsize-quality"]; !h.empty()) {
     double q = 0;
     auto r = std::from_chars(h.data(), h.data() + h.size(), q);
@@ -298,6 +373,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
     if (!chat.rightsize.quality) chat.rightsize.quality = q;
   }
   if (auto h = req["x-rightsize-sensitive"]; !h.empty()) chat.rightsize.sensitive = h == "1" || iequals(h, "true");
+  info.sensitive = chat.rightsize.sensitive;
 
   // Resolve the model name: a route, or a single configured model.
   std::vector<const config::ModelConfig*> candidates;
@@ -358,7 +434,9 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
     auto t0 = SteadyClock::now();
     auto decision = route->policy->decide(routing::DecisionInput{ask, states, chat.rightsize.quality});
     info.decision_us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - t0).count();
+    for (const auto* m : candidates) info.candidates += (info.candidates.empty() ? "" : ",") + m->name;
     if (decision) {
+      info.knob = decision->knob;
       for (size_t i : decision->order) add_target(candidates[i]);
     } else if (decision.error().code != ErrorCode::kUnavailable) {
       co_await reply_error(decision.error());
@@ -382,6 +460,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
       spdlog::debug("[{}] skipping {}: circuit open", info.request_id, t.model->name);
       continue;
     }
+    if (!all_skipped && accounting_) accounting_->metrics().fallbacks->labels({info.route}).inc();
     all_skipped = false;
     upstream::ChatCall call;
     call.request = &chat;
@@ -399,6 +478,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
     bool next_target = false;
     for (int attempt = 1; attempt <= pcfg.retry.max_attempts && !next_target; ++attempt) {
       if (attempt > 1 && !ps.breaker->allow()) break;
+      if (attempt > 1 && accounting_) accounting_->metrics().retries->labels({pcfg.name}).inc();
       ++info.attempts;
       info.chosen = t.model;
       if (!stream) {
@@ -411,9 +491,14 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
           } else {
             info.usage = api::Usage{api::estimateTokens(chat.content_chars), api::estimateTokens(res->body.size())};
           }
-          auto out = jsonResponse(200, std::move(res->body));
-          setInfoHeaders(out, info, true);
-          co_await w.send(std::move(out));
+          // The hot path: the head goes straight to bytes (http::HeadFields), the same fields in the
+          // same order as jsonResponse() + setInfoHeaders() would give.
+          http::HeadFields head;
+          head.insert(bhttp::field::content_type, "application/json");
+          head.insert(bhttp::field::server, "rightsize");
+          setInfoHeaders(head, info, true);
+          info.status = 200;
+          co_await w.send(200, head, res->body);
           co_return;
         }
         last_error = res.error();
@@ -446,6 +531,14 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
       spdlog::warn("[{}] {} via {} attempt {} failed: {}", info.request_id, t.model->name, pcfg.name, attempt,
                    ce.error.message);
       if (ce.breaker_failure) ps.breaker->onFailure();
+      if (accounting_) {
+        const char* kind = ce.error.code == ErrorCode::kTimeout ? "timeout"
+                           : ce.error.upstream_status == 429       ? "rate_limited"
+                           : ce.error.upstream_status >= 500       ? "server_error"
+                           : ce.error.upstream_status >= 400       ? "client_error"
+                                                                   : "transport";
+        accounting_->metrics().upstream_errors->labels({pcfg.name, kind}).inc();
+      }
       if (!ce.fallback_ok) {
         co_await reply_error(ce.error);
         co_return;

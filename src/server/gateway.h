@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "http/server.h"
 #include "routing/policy.h"
+#include "server/accounting.h"
 #include "upstream/breaker.h"
 #include "upstream/provider.h"
 
@@ -32,6 +33,9 @@ class Gateway {
 
   // /readyz answers 503 from now on.
   void setDraining() { draining_ = true; }
+  // Where answered requests are recorded (ledger + /metrics); null: not recorded, /metrics
+  // answers 404. Set once, before serving. Not owned.
+  void setAccounting(Accounting* acc) { accounting_ = acc; }
   // After the worker threads stopped: releases upstream connection pools.
   void shutdown() {
     for (auto& [_, p] : providers_) p.provider->shutdown();
@@ -59,6 +63,7 @@ class Gateway {
   std::map<std::string, RouteState> routes_;
   std::string models_body_;
   std::atomic<bool> draining_{false};
+  Accounting* accounting_ = nullptr;
 };
 
 }  // namespace rightsize::server

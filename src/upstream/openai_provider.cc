@@ -64,8 +64,7 @@ class OpenAIProvider final : public Provider {
   }
 
   asio::awaitable<CallResult<Completion>> complete(const ChatCall& call) override {
-    auto req = makeRequest(call, false);  // a named local: see the note on GCC 12 in gateway.cc
-    auto resp = co_await client_->send(std::move(req));
+    auto resp = co_await post(call, false);
     if (!resp) co_return tl::unexpected(transportFailure(resp.error()));
     auto& r = **resp;
     auto body = co_await r.readAll();
@@ -79,8 +78,7 @@ class OpenAIProvider final : public Provider {
   }
 
   asio::awaitable<CallResult<std::unique_ptr<ChatStream>>> stream(const ChatCall& call) override {
-    auto req = makeRequest(call, true);
-    auto resp = co_await client_->send(std::move(req));
+    auto resp = co_await post(call, true);
     if (!resp) co_return tl::unexpected(transportFailure(resp.error()));
     auto& r = **resp;
     if (r.status() < 200 || r.status() >= 300) {
@@ -94,6 +92,21 @@ class OpenAIProvider final : public Provider {
   void shutdown() override { client_->closeAll(); }
 
  private:
+  // Sends the call's body. Without configured extra headers (which may replace ours, so go through
+  // bhttp::fields) the head is built straight into bytes and the body is not copied.
+  asio::awaitable<Result<std::unique_ptr<http::ClientResponse>>> post(const ChatCall& call, bool stream) {
+    if (cfg_.headers.empty()) {
+      http::HeadFields fields;
+      fields.insert(bhttp::field::content_type, "application/json");
+      fields.insert(bhttp::field::accept, stream ? "text/event-stream" : "application/json");
+      fields.insert(bhttp::field::user_agent, "rightsize/0.1");
+      if (!auth_.empty()) fields.insert(bhttp::field::authorization, auth_);
+      co_return co_await client_->send(bhttp::verb::post, target_, fields, call.body);
+    }
+    auto req = makeRequest(call, stream);  // a named local: see the note on GCC 12 in gateway.cc
+    co_return co_await client_->send(std::move(req));
+  }
+
   bhttp::request<bhttp::string_body> makeRequest(const ChatCall& call, bool stream) const {
     bhttp::request<bhttp::string_body> req{bhttp::verb::post, target_, 11};
     req.set(bhttp::field::content_type, "application/json");

@@ -125,12 +125,17 @@ TEST(EmbeddedDefaults, ParseIntoTheDocumentedConfig) {
   EXPECT_DOUBLE_EQ(mixtral.input_usd_per_mtok, 0.6);
   EXPECT_DOUBLE_EQ(mixtral.output_usd_per_mtok, 0.6);
 
-  ASSERT_EQ(cfg->routes.size(), 2u);
+  ASSERT_EQ(cfg->routes.size(), 3u);
   const RouteConfig& automatic = cfg->routes.at("auto");
-  EXPECT_EQ(automatic.policy, "cheapest");
+  EXPECT_EQ(automatic.policy, "learned");
+  EXPECT_EQ(automatic.router, "/opt/rightsize/data/routers/mt_bench.rsr");
+  EXPECT_EQ(automatic.quality, 0.95);
   EXPECT_EQ(automatic.candidates, (std::vector<std::string>{"mixtral-8x7b", "gpt-4"}));
   EXPECT_EQ(automatic.reference, "gpt-4");
   EXPECT_EQ(automatic.fallback, (std::vector<std::string>{"gpt-4"}));
+  const RouteConfig& cheap = cfg->routes.at("cheap");
+  EXPECT_EQ(cheap.policy, "cheapest");
+  EXPECT_EQ(cheap.candidates, (std::vector<std::string>{"mixtral-8x7b", "gpt-4"}));
   const RouteConfig& best = cfg->routes.at("best");
   EXPECT_EQ(best.policy, "fixed");
   EXPECT_EQ(best.candidates, (std::vector<std::string>{"gpt-4"}));

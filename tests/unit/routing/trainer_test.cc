@@ -146,5 +146,38 @@ TEST(Train, CanBeForcedToOneLearner) {
   EXPECT_FALSE(train(syntheticData(120), opt));
 }
 
+// With tasks named, train holds out groups of tasks, learns the out-of-distribution shrinkage
+// and stores the novelty sketch; the file round-trips byte for byte.
+TEST(Train, LearnsAnOutOfDistributionShrinkageWhenTasksAreNamed) {
+  auto data = syntheticData(600);
+  for (size_t i = 0; i < data.size(); ++i) data.tasks.push_back(testing::kTopics[(i / 2) % 8]);
+  TrainReport rep;
+  auto r = train(data, fastOptions(), &rep);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GT(r->sketch_bits, 0u);
+  ASSERT_EQ(r->ood.size(), 2u);
+  EXPECT_NE(rep.ood.find("held out 8 tasks"), std::string::npos) << rep.ood;
+  PromptFeatures seen, novel;
+  extractFeatures("This is a hard question about rivers number 77?", r->hash_bits, seen);
+  extractFeatures("Zygomorphic xylophones quarrel beneath translucent glaciers overnight.", r->hash_bits, novel);
+  EXPECT_GT(r->coverage(seen), 0.9);
+  EXPECT_LT(r->coverage(novel), 0.1);
+  auto again = RouterModel::parse(r->serialize(), "mem");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->serialize(), r->serialize());
+  std::vector<double> a(3), b(3);
+  r->predict("Quick easy question about chess number 5.", a);
+  again->predict("Quick easy question about chess number 5.", b);
+  EXPECT_EQ(a, b);
+}
+
+// Without tasks there is nothing to hold out by group: no shrinkage, no sketch.
+TEST(Train, NoShrinkageWithoutTasks) {
+  auto r = train(syntheticData(300), fastOptions());
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->ood.empty());
+  EXPECT_EQ(r->sketch_bits, 0u);
+}
+
 }  // namespace
 }  // namespace rightsize::routing
