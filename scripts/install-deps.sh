@@ -13,7 +13,7 @@ PKGS=(
   libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libexpected-dev
   libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
-  nginx-light wrk curl procps
+  nginx-light wrk curl procps openssl jq
 )
 # Node.js: use the machine's if it has one (it may not come from Debian), else Debian's.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then PKGS+=(nodejs npm); fi

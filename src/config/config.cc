@@ -84,7 +84,7 @@ using Choices = std::vector<std::string_view>;
 
 // Keys that only make sense for an HTTP provider (openai, anthropic) or only for replay.
 constexpr std::string_view kHttpOnlyProviderKeys[] = {"base_url", "api_key", "headers", "connect_timeout_ms",
-                                                      "max_idle_connections"};
+                                                      "max_idle_connections", "tls_ca_file"};
 constexpr std::string_view kReplayOnlyProviderKeys[] = {"data", "latency_ms", "chunk_interval_ms"};
 
 template <typename Range>
@@ -586,6 +586,7 @@ class ConfigBuilder {
         {"api_key", [&](const Entry& e, const std::string& p) { return readHeaderValue(e, p, pc.api_key); }},
         {"locality", oneOf(locality, {"remote", "on_prem"})},
         {"headers", [&](const Entry& e, const std::string& p) { return readHeaders(e, p, pc.headers); }},
+        {"tls_ca_file", filePath(pc.tls_ca_file)},
         {"connect_timeout_ms", millis(pc.connect_timeout, 1)},
         {"first_byte_timeout_ms", millis(pc.first_byte_timeout, 1)},
         {"idle_timeout_ms", millis(pc.idle_timeout, 1)},

@@ -53,6 +53,7 @@ struct ProviderConfig {
   std::string api_key;                    // after ${VAR} expansion; never logged
   Locality locality = Locality::kRemote;
   std::map<std::string, std::string> headers;  // extra headers sent upstream
+  std::string tls_ca_file;                // https: extra CA certificates (PEM) to trust, e.g. a private CA
   Millis connect_timeout{5'000};
   Millis first_byte_timeout{60'000};      // request sent -> response head
   Millis idle_timeout{60'000};            // gap between body bytes (streaming)

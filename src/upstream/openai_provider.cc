@@ -58,8 +58,9 @@ class OpenAIStream final : public ChatStream {
 
 class OpenAIProvider final : public Provider {
  public:
-  OpenAIProvider(const config::ProviderConfig& cfg, std::shared_ptr<http::HttpClient> client)
-      : cfg_(cfg), client_(std::move(client)), target_(client_->url().path + "/chat/completions") {
+  OpenAIProvider(const config::ProviderConfig& cfg, std::shared_ptr<http::HttpClient> client,
+                 std::unique_ptr<asio::ssl::context> own_tls = nullptr)
+      : cfg_(cfg), own_tls_(std::move(own_tls)), client_(std::move(client)), target_(client_->url().path + "/chat/completions") {
     if (!cfg_.api_key.empty()) auth_ = "Bearer " + cfg_.api_key;
   }
 
@@ -125,6 +126,7 @@ class OpenAIProvider final : public Provider {
   }
 
   const config::ProviderConfig& cfg_;
+  std::unique_ptr<asio::ssl::context> own_tls_;  // set when the provider trusts its own CA file
   std::shared_ptr<http::HttpClient> client_;
   std::string target_;
   std::string auth_;
@@ -133,6 +135,18 @@ class OpenAIProvider final : public Provider {
 }  // namespace
 
 Result<std::unique_ptr<Provider>> makeOpenAIProvider(const config::ProviderConfig& cfg, asio::ssl::context& tls) {
+  // A provider that trusts a private CA gets a TLS context of its own: the system store plus it.
+  std::unique_ptr<asio::ssl::context> own_tls;
+  asio::ssl::context* tls_ctx = &tls;
+  if (!cfg.tls_ca_file.empty()) {
+    own_tls = http::makeClientTlsContext();
+    boost::system::error_code ec;
+    own_tls->load_verify_file(cfg.tls_ca_file, ec);
+    if (ec)
+      return fail(ErrorCode::kInvalidArgument,
+                  "provider '" + cfg.name + "': tls_ca_file '" + cfg.tls_ca_file + "': " + ec.message());
+    tls_ctx = own_tls.get();
+  }
   auto url = http::parseUrl(cfg.base_url);
   if (!url) return fail(ErrorCode::kInvalidArgument, "provider '" + cfg.name + "': base_url: " + url.error().message);
   http::ClientOptions opts;
@@ -141,8 +155,8 @@ Result<std::unique_ptr<Provider>> makeOpenAIProvider(const config::ProviderConfi
   opts.idle_timeout = cfg.idle_timeout;
   opts.max_response_bytes = cfg.max_response_bytes;
   opts.max_idle_connections = cfg.max_idle_connections;
-  auto client = http::HttpClient::make(tls, std::move(*url), opts);
-  return std::unique_ptr<Provider>(std::make_unique<OpenAIProvider>(cfg, std::move(client)));
+  auto client = http::HttpClient::make(*tls_ctx, std::move(*url), opts);
+  return std::unique_ptr<Provider>(std::make_unique<OpenAIProvider>(cfg, std::move(client), std::move(own_tls)));
 }
 
 }  // namespace rightsize::upstream
