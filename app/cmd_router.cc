@@ -127,6 +127,7 @@ int runTrain(const TrainArgs& a) {
     for (const auto& [b, v] : rep.anchor_values) anchors += fmt::format(" {:g}:{:.4f}", b, v);
     fmt::print(stderr, "kept: {}\nanchor bonus for {}: {:g} (held-out AIQ + Q@C* by bonus:{})\n", rep.chosen,
                router->models[static_cast<size_t>(router->anchor_model)], rep.anchor_bonus, anchors);
+    fmt::print(stderr, "out-of-distribution shrinkage: {}\n", rep.ood);
     fmt::print(stderr, "wrote {} ({} models, {:.1f}s)\n", a.out, router->modelCount(), secs);
   }
   return 0;
@@ -241,7 +242,8 @@ Result<std::vector<evals::DecisionRecord>> crossValidatedDecisions(const Simulat
     routing::TrainReport rep;
     auto router = routing::train(tr, opt, &rep);
     if (!router) return fail(router.error());
-    fmt::print(stderr, "{}: train {} / test {} prompts, kept {}\n", label, tr.size(), test.size(), rep.chosen);
+    fmt::print(stderr, "{}: train {} / test {} prompts, kept {}; ood: {}\n", label, tr.size(), test.size(), rep.chosen,
+               rep.ood);
     auto d = evals::decideAll(*router, test, knobs);
     out.insert(out.end(), d.begin(), d.end());
   }

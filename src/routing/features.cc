@@ -112,14 +112,14 @@ void byteStats(std::string_view s, Counts& c) {
 
 // Tokens: runs of letters/digits (lower-cased, digits folded) and single punctuation marks.
 // Each token emits its unigram and the bigram with the previous token of the segment.
-void tokenize(std::string_view s, uint32_t shift, uint32_t*& out, Counts& c) {
+void tokenize(std::string_view s, uint32_t*& out, Counts& c) {
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
   const size_t n = s.size();
   uint64_t prev = kSeed;
   uint64_t last = 0;
   auto emit = [&](uint64_t h) {
-    *out++ = static_cast<uint32_t>((h * kMulUni) >> shift);
-    *out++ = static_cast<uint32_t>(((prev ^ rotl(h, 29)) * kMulBi) >> shift);
+    *out++ = static_cast<uint32_t>((h * kMulUni) >> 32);
+    *out++ = static_cast<uint32_t>(((prev ^ rotl(h, 29)) * kMulBi) >> 32);
     prev = h;
     last = h;
   };
@@ -189,7 +189,7 @@ size_t lastBlockBytes(std::string_view text) {
 void extractFeatures(std::string_view text, uint32_t hash_bits, PromptFeatures& out) {
   out.dense.fill(0);
   const uint32_t bits = std::clamp<uint32_t>(hash_bits, 10, 24);
-  const uint32_t shift = 64 - bits;
+  const uint32_t shift = 32 - bits;
   std::string_view head = text, tail;
   if (text.size() > kHeadBytes + kTailBytes) {
     // Cut at whitespace where one is near so the cut does not invent half-words.
@@ -201,16 +201,24 @@ void extractFeatures(std::string_view text, uint32_t hash_bits, PromptFeatures& 
     tail = text.substr(t);
   }
   // At most one token per byte, two n-grams per token.
-  if (out.storage.size() < 2 * (head.size() + tail.size())) out.storage.resize(2 * (head.size() + tail.size()));
-  uint32_t* w = out.storage.data();
+  const size_t cap = 2 * (head.size() + tail.size());
+  if (out.storage.size() < cap) out.storage.resize(cap);
+  if (out.hash_storage.size() < cap) out.hash_storage.resize(cap);
+  uint32_t* w = out.hash_storage.data();
   Counts c;
-  tokenize(head, shift, w, c);
+  tokenize(head, w, c);
   byteStats(head, c);
   if (!tail.empty()) {
-    tokenize(tail, shift, w, c);
+    tokenize(tail, w, c);
     byteStats(tail, c);
   }
-  out.count = static_cast<size_t>(w - out.storage.data());
+  out.count = static_cast<size_t>(w - out.hash_storage.data());
+  // Bucket = the top `bits` bits of the 64-bit product, i.e. of its top 32 bits.
+  {
+    const uint32_t* hs = out.hash_storage.data();
+    uint32_t* bs = out.storage.data();
+    for (size_t j = 0; j < out.count; ++j) bs[j] = hs[j] >> shift;
+  }
   const size_t window = head.size() + tail.size();
   out.sparse_scale = out.count == 0 ? 0.0f : 1.0f / std::sqrt(static_cast<float>(out.count));
 

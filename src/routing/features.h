@@ -31,6 +31,10 @@ struct PromptFeatures {
   std::span<const uint32_t> buckets() const { return {storage.data(), count}; }
   std::vector<uint32_t> storage;  // capacity reused across calls; only the first `count` are valid
   size_t count = 0;
+  // The same n-grams as 32-bit hashes (a bucket is the top hash_bits bits of its hash), for the
+  // router's novelty sketch (RouterModel::coverage). Entry 2j is a unigram, 2j+1 its bigram.
+  std::span<const uint32_t> hashes() const { return {hash_storage.data(), count}; }
+  std::vector<uint32_t> hash_storage;
   // 1/sqrt(buckets.size()): the sparse part is scaled to about unit length (0 when empty).
   float sparse_scale = 0;
   // Raw dense cues; the router standardizes them with statistics learned at train time.

@@ -245,7 +245,18 @@ void RouterModel::predictFeatures(const PromptFeatures& f, std::span<double> out
       z[m] += task_weight[m] * std::log(q / (1 - q));
     }
   }
-  for (size_t m = 0; m < m_count && m < out.size(); ++m) out[m] = sigmoid(z[m]);
+  const size_t m_out = std::min(m_count, out.size());
+  if (ood.empty()) {
+    for (size_t m = 0; m < m_out; ++m) out[m] = sigmoid(z[m]);
+    return;
+  }
+  const double lam = std::clamp(static_cast<double>(ood[0]) + ood[1] * coverage(f), 0.0, 1.0);
+  for (size_t m = 0; m < m_out; ++m) out[m] = lam * sigmoid(z[m]) + (1 - lam) * mean_score[m];
+}
+
+double RouterModel::coverage(const PromptFeatures& f) const {
+  if (sketch_bits == 0) return 1.0;
+  return sketchCoverage(f.hashes(), sketch.data(), sketch_bits);
 }
 
 double RouterModel::weightForKnob(double knob) const {
@@ -331,6 +342,10 @@ std::string RouterModel::serialize() const {
   }
   w.u32(static_cast<uint32_t>(anchor_model));
   w.f64(anchor_bonus);
+  w.u32(sketch_bits);
+  w.u32(static_cast<uint32_t>(sketch.size()));
+  for (uint64_t v : sketch) w.u64(v);
+  w.floats(ood);
   w.str(description);
   std::string& payload = w.bytes();
 
@@ -411,6 +426,15 @@ Result<RouterModel> RouterModel::parse(std::string_view bytes, const std::string
   }
   r.anchor_model = static_cast<int>(in.u32());
   r.anchor_bonus = in.f64();
+  r.sketch_bits = in.u32();
+  if (!in.ok() || r.sketch_bits > 26 || (r.sketch_bits != 0 && r.sketch_bits < 6)) return corrupt("bad sketch size");
+  const uint32_t words = in.u32();
+  if (!in.ok() || words != (r.sketch_bits == 0 ? 0u : (1u << r.sketch_bits) / 32) ||
+      static_cast<size_t>(words) * 8 > in.remaining())
+    return corrupt("bad sketch");
+  r.sketch.resize(words);
+  for (auto& v : r.sketch) v = in.u64();
+  r.ood = in.floats(2);
   r.description = in.str(1 << 20);
   if (!in.ok()) return corrupt("truncated payload");
   if (!in.atEnd()) return corrupt("unexpected bytes after the payload");
@@ -438,6 +462,9 @@ Result<void> RouterModel::validate() const {
   if (task_mu.size() != t * m || task_weight.size() != (t > 0 ? m : 0)) return bad("bad task prior");
   if (!allFinite(task_mu) || !allFinite(task_weight)) return bad("non-finite task prior");
   if (!allFinite(head.table) || !allFinite(head.bias) || !allFinite(head.dense_w)) return bad("non-finite weights");
+  if (sketch.size() != (sketch_bits == 0 ? 0u : (size_t{1} << sketch_bits) / 32)) return bad("bad sketch");
+  if (!ood.empty() && ood.size() != 2) return bad("bad shrinkage");
+  if (!allFinite(ood)) return bad("non-finite shrinkage");
   if (anchor_model < -1 || anchor_model >= static_cast<int>(m) || !(anchor_bonus >= 0 && anchor_bonus <= 1))
     return bad("bad anchor");
   for (size_t i = 0; i < knobs.size(); ++i) {

@@ -25,7 +25,7 @@
 
 namespace rightsize::routing {
 
-inline constexpr uint32_t kRouterFormatVersion = 1;
+inline constexpr uint32_t kRouterFormatVersion = 2;
 inline constexpr char kRouterMagic[8] = {'R', 'S', 'R', 'O', 'U', 'T', 'E', 'R'};
 
 // Per-model cost estimate: max(0, base_usd + per_byte_usd * prompt_bytes).
@@ -88,6 +88,17 @@ class RouterModel {
   // (0 allowed): it counters the winner's curse of picking by noisy estimates at high knobs.
   int anchor_model = -1;
   double anchor_bonus = 0;
+  // Novelty (format 2): per bigram hash (its top `sketch_bits` bits), whether it occurs in at
+  // least two training prompts (seen) and whether in so many that it says nothing about the kind
+  // of prompt (common; the threshold is chosen at train time). coverage() = the fraction of a
+  // prompt's non-common bigrams that were seen (sketchCoverage).
+  uint32_t sketch_bits = 0;          // 0: no sketch (coverage is 1)
+  std::vector<uint64_t> sketch;      // 2 * (1 << sketch_bits) / 64 words, interleaved seen/common
+  // Out-of-distribution shrinkage (empty = none): ood = {a, b}; with s = coverage and
+  // lam = clamp(a + b s, 0, 1), each model's probability becomes lam p_m + (1 - lam) mean_score[m],
+  // chosen at train time on held-out decisions of both random folds and held-out groups (tasks),
+  // so on prompts unlike the training data the router falls back towards the zero router.
+  std::vector<float> ood;
   std::string description;     // how it was trained (learner, hyperparameters, data), one line
 
   // ---- use ----
@@ -100,6 +111,9 @@ class RouterModel {
   void predict(std::string_view ask, std::span<double> out) const;
   // Same, from precomputed features.
   void predictFeatures(const PromptFeatures& f, std::span<double> out) const;
+
+  // Fraction of the prompt's non-common bigrams seen in >= 2 training prompts (1 without a sketch).
+  double coverage(const PromptFeatures& f) const;
 
   // Learned cost estimate of `model` for a prompt of `prompt_bytes` bytes, in USD.
   double estimateCostUsd(size_t model, size_t prompt_bytes) const { return costs[model].estimate(prompt_bytes); }
@@ -133,6 +147,25 @@ class RouterModel {
   // Checks internal consistency (sizes); used by parse() and by the trainer's tests.
   Result<void> validate() const;
 };
+
+// Coverage of a prompt by a novelty sketch: among its bigram hashes (odd entries of `hashes`)
+// that are not common (common bit unset), the fraction seen in training (seen bit set); 1 when
+// every bigram is common or there is none. Entry b = top `bits` bits of a hash; the sketch
+// interleaves per 64 entries a word of seen bits and a word of common bits (same cache line).
+// Shared by training and prediction.
+inline double sketchCoverage(std::span<const uint32_t> hashes, const uint64_t* sketch, uint32_t bits) {
+  uint32_t seen = 0, total = 0;
+  const uint32_t shift = 32 - bits;
+  for (size_t j = 1; j < hashes.size(); j += 2) {
+    const uint32_t b = hashes[j] >> shift;
+    const uint64_t* w = sketch + 2 * (b >> 6);
+    const uint64_t bit = uint64_t{1} << (b & 63);
+    const uint32_t rare = (w[1] & bit) == 0;
+    total += rare;
+    seen += rare & static_cast<uint32_t>((w[0] & bit) != 0);
+  }
+  return total == 0 ? 1.0 : static_cast<double>(seen) / static_cast<double>(total);
+}
 
 // Logistic function, shared by training and prediction.
 inline double sigmoid(double z) {

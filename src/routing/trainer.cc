@@ -32,6 +32,19 @@ constexpr double kEtaLr = 0.5;
 constexpr double kEtaMf = 0.05;
 constexpr double kMfInit = 0.1;
 constexpr size_t kMaxTasks = 256;
+// Novelty sketch size (bits of a bigram hash; 2^20 bits = 128 KB in the router file) and the
+// most groups held out for the out-of-distribution shrinkage (tasks beyond are merged).
+constexpr uint32_t kSketchBits = 20;
+constexpr size_t kMaxGroups = 8;
+// A bigram in at least this fraction of the training prompts is "common" and ignored by the
+// coverage (0: none is). Measured {0, 0.2, 0.05, 0.01}: no gain on these data, so none.
+const std::vector<double> kCommonFractions = {0};
+// A bigram counts as "seen" when in at least max(2, this fraction of the training prompts).
+const std::vector<double> kSeenFractions = {0};
+// Shrinkage towards each model's mean score: p' = lam p + (1 - lam) mean, lam = clamp(a + b s, 0, 1)
+// with s the coverage; (a, b) from this grid by held-out decisions (random folds + held-out groups).
+const std::vector<double> kShrinkA = {1.0, 0.75, 0.5, 0.25, 0.0};
+const std::vector<double> kShrinkB = {0.0, 0.5, 1.0, 2.0};
 
 // splitmix64: a small deterministic generator whose sequence is the same on every platform
 // (std::shuffle and the std distributions are not).
@@ -68,6 +81,7 @@ uint64_t hashString(std::string_view s, uint64_t seed) {
 struct Matrix {
   uint32_t bits = 16;
   std::vector<uint32_t> buckets;
+  std::vector<uint32_t> hashes;   // parallel to buckets: the n-grams' 32-bit hashes
   std::vector<uint64_t> offsets;  // N+1
   std::vector<float> scale;       // N
   std::vector<float> dense;       // N*kDenseFeatures, standardized * kDenseScale
@@ -790,7 +804,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
   Matrix x;
   x.bits = opt.hash_bits;
   {
-    std::vector<std::vector<uint32_t>> buckets(n);
+    std::vector<std::vector<uint32_t>> buckets(n), hashes(n);
     std::vector<float> scale(n);
     std::vector<std::array<float, kDenseFeatures>> dense(n);
     Progress prog(opt, "features", (n + 255) / 256);
@@ -798,6 +812,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
       thread_local PromptFeatures f;
       extractFeatures(data.asks[i], opt.hash_bits, f);
       buckets[i].assign(f.buckets().begin(), f.buckets().end());
+      hashes[i].assign(f.hashes().begin(), f.hashes().end());
       scale[i] = f.sparse_scale;
       dense[i] = f.dense;
       if (i % 256 == 0) prog.step();
@@ -815,9 +830,12 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
     size_t total = 0;
     for (const auto& b : buckets) total += b.size();
     x.buckets.reserve(total);
+    x.hashes.reserve(total);
     for (size_t i = 0; i < n; ++i) {
       x.buckets.insert(x.buckets.end(), buckets[i].begin(), buckets[i].end());
+      x.hashes.insert(x.hashes.end(), hashes[i].begin(), hashes[i].end());
       std::vector<uint32_t>().swap(buckets[i]);
+      std::vector<uint32_t>().swap(hashes[i]);
       x.offsets.push_back(x.buckets.size());
       x.scale.push_back(scale[i]);
       for (size_t d = 0; d < kDenseFeatures; ++d)
@@ -1004,6 +1022,242 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
   const Finalist& fin = finalists[static_cast<size_t>(chosen)];
   rep.chosen = fin.name;
 
+  // Out-of-distribution shrinkage (RouterModel::ood). The random folds above only ever hold out
+  // prompts like the training data; here whole groups of tasks (when the data names two or
+  // more) are held out too, and the chosen learner's predictions p are shrunk towards each
+  // model's mean score: p' = lam p + (1 - lam) mean, lam = clamp(a + b s, 0, 1), s = the prompt's
+  // coverage by the training prompts' bigrams; (a, b) maximize the held-out decision value of
+  // the random folds plus that of the held-out groups, so that where the router extrapolates
+  // badly it falls back towards the zero router. Everything after (anchor, knob table) is
+  // calibrated on the shrunk random-fold predictions, as the router will predict.
+  std::vector<float> fin_p = fin.p;
+  {
+    const uint32_t sbits = kSketchBits;
+    std::vector<std::vector<uint32_t>> uniq(n);
+    parallelFor(n, threads, [&](size_t i) {
+      auto& u = uniq[i];
+      for (uint64_t j = x.offsets[i] + 1; j < x.offsets[i + 1]; j += 2) u.push_back(x.hashes[j] >> (32 - sbits));
+      std::sort(u.begin(), u.end());
+      u.erase(std::unique(u.begin(), u.end()), u.end());
+    });
+    // Sketch counts over a training subset: in how many of its prompts each bigram entry occurs.
+    auto countsOf = [&](const std::function<bool(size_t)>& in_train, size_t& n_in) {
+      std::vector<uint32_t> cnt(size_t{1} << sbits, 0);
+      n_in = 0;
+      for (size_t i = 0; i < n; ++i)
+        if (in_train(i)) {
+          ++n_in;
+          for (uint32_t b : uniq[i]) ++cnt[b];
+        }
+      return cnt;
+    };
+    // Option o: (seen, common) fractions; thresholds in prompts (common 0 = nothing is common).
+    auto seenFrac = [&](size_t o) { return kSeenFractions[o / kCommonFractions.size()]; };
+    auto commonFrac = [&](size_t o) { return kCommonFractions[o % kCommonFractions.size()]; };
+    auto seenAt = [&](size_t o, size_t n_in) {
+      return std::max<uint32_t>(2, static_cast<uint32_t>(std::ceil(seenFrac(o) * static_cast<double>(n_in))));
+    };
+    auto commonAt = [&](size_t o, size_t n_in) {
+      const double f = commonFrac(o);
+      return f <= 0 ? std::numeric_limits<uint32_t>::max()
+                    : std::max<uint32_t>(seenAt(o, n_in) + 1, static_cast<uint32_t>(std::ceil(f * static_cast<double>(n_in))));
+    };
+    auto bitsOf = [&](const std::vector<uint32_t>& cnt, uint32_t seen_at, uint32_t common_at) {
+      std::vector<uint64_t> bits(2 * ((size_t{1} << sbits) / 64), 0);
+      for (size_t b = 0; b < cnt.size(); ++b) {
+        if (cnt[b] >= seen_at) bits[2 * (b >> 6)] |= uint64_t{1} << (b & 63);
+        if (cnt[b] >= common_at) bits[2 * (b >> 6) + 1] |= uint64_t{1} << (b & 63);
+      }
+      return bits;
+    };
+    auto cov = [&](size_t i, const std::vector<uint64_t>& bits) {
+      return sketchCoverage(std::span<const uint32_t>(&x.hashes[x.offsets[i]], x.offsets[i + 1] - x.offsets[i]),
+                            bits.data(), sbits);
+    };
+    const size_t n_opts = kCommonFractions.size() * kSeenFractions.size();
+    std::vector<std::vector<double>> s_rnd(n_opts, std::vector<double>(n, 1.0)), s_grp = s_rnd;
+    for (uint32_t k = 0; k < opt.folds; ++k) {
+      size_t n_in = 0;
+      const auto cnt = countsOf([&](size_t i) { return fold[i] != k; }, n_in);
+      for (size_t o = 0; o < n_opts; ++o) {
+        const auto bits = bitsOf(cnt, seenAt(o, n_in), commonAt(o, n_in));
+        for (uint32_t i : test_rows[k]) s_rnd[o][i] = cov(i, bits);
+      }
+    }
+    // Held-out groups.
+    std::vector<uint32_t> grp(n, 0);
+    size_t g_count = 0;
+    std::string grouping;
+    if (t_count >= 2) {
+      g_count = std::min(t_count, kMaxGroups);
+      for (size_t i = 0; i < n; ++i)
+        grp[i] = task_of[i] >= 0 ? static_cast<uint32_t>(task_of[i]) % static_cast<uint32_t>(g_count)
+                                 : foldOf(data.ids[i], opt.seed + 7, static_cast<uint32_t>(g_count));
+      grouping = std::to_string(t_count) + " tasks in " + std::to_string(g_count) + " groups";
+    }
+    // Without tasks nothing is held out by group (no shrinkage): holding out clusters of the
+    // dense cues was tried and held out exactly the structure the router must learn.
+    std::vector<std::vector<uint32_t>> g_train, g_test;
+    {
+      std::vector<std::vector<uint32_t>> tr(g_count), te(g_count);
+      for (size_t i = 0; i < n; ++i)
+        for (size_t g = 0; g < g_count; ++g) (grp[i] == g ? te[g] : tr[g]).push_back(static_cast<uint32_t>(i));
+      for (size_t g = 0; g < g_count; ++g)
+        if (!te[g].empty() && tr[g].size() >= 2) g_train.push_back(std::move(tr[g])), g_test.push_back(std::move(te[g]));
+    }
+    if (g_train.size() >= 2) {
+      const size_t parts = fin.parts.size(), gn = g_train.size();
+      std::vector<std::vector<float>> gz(parts, std::vector<float>(n * m_count, 0.0f));
+      {
+        Progress prog(opt, "held-out groups", parts * gn);
+        parallelFor(parts * gn, threads, [&](size_t job) {
+          const size_t j = job / gn, g = job % gn;
+          const Kind kind = fin.parts[j];
+          const double lambda = settings[static_cast<size_t>(best[static_cast<int>(kind)])].lambda;
+          const uint64_t seed = opt.seed * 1000003ULL + 500 + g;
+          auto& out = gz[j];
+          switch (kind) {
+            case Kind::kLr: {
+              LrFit f = fitLr(x, data, g_train[g], lambda, opt.epochs, seed);
+              for (uint32_t i : g_test[g]) lrLogits(f, x, m_count, i, &out[i * m_count]);
+              break;
+            }
+            case Kind::kMf: {
+              MfFit f = fitMf(x, data, g_train[g], lambda, opt.epochs, seed);
+              for (uint32_t i : g_test[g]) mfLogits(f, x, m_count, i, &out[i * m_count]);
+              break;
+            }
+            case Kind::kTask: {
+              TaskFit f = fitTask(x, task_of, t_count, g_train[g], lambda, opt.epochs, seed);
+              const auto mu = taskMeans(data, task_of, t_count, g_train[g]);
+              std::vector<double> probs(t_count);
+              for (uint32_t i : g_test[g]) {
+                taskProbs(f, x, t_count, i, probs.data());
+                for (size_t m = 0; m < m_count; ++m)
+                  out[i * m_count + m] = priorLogit(probs.data(), mu.data(), t_count, m_count, m);
+              }
+              break;
+            }
+          }
+          prog.step();
+        });
+      }
+      for (size_t g = 0; g < gn; ++g) {
+        std::vector<bool> held(n, false);
+        for (uint32_t i : g_test[g]) held[i] = true;
+        size_t n_in = 0;
+        const auto cnt = countsOf([&](size_t i) { return !held[i]; }, n_in);
+        for (size_t o = 0; o < n_opts; ++o) {
+          const auto bits = bitsOf(cnt, seenAt(o, n_in), commonAt(o, n_in));
+          for (uint32_t i : g_test[g]) s_grp[o][i] = cov(i, bits);
+        }
+      }
+      // Stacked logits of both held-out sets; rows [0, n) random folds, [n, 2n) held-out groups.
+      TrainingData both;
+      both.models = data.models;
+      both.ids.assign(2 * n, std::string());
+      both.score = data.score;
+      both.score.insert(both.score.end(), data.score.begin(), data.score.end());
+      // zz: the stacked logit of the chosen learner.
+      std::vector<float> zz(2 * n * m_count);
+      std::vector<bool> in_group(n, false);
+      for (const auto& te : g_test)
+        for (uint32_t i : te) in_group[i] = true;
+      for (size_t i = 0; i < n; ++i)
+        for (size_t m = 0; m < m_count; ++m) {
+          double zr = fin.stack.c[m], zg = fin.stack.c[m];
+          for (size_t j = 0; j < parts; ++j) {
+            const auto& o = oof[static_cast<size_t>(best[static_cast<int>(fin.parts[j])])];
+            const double vr = fin.stack.a[j][m] * o[i * m_count + m];
+            zr += vr;
+            zg += in_group[i] ? fin.stack.a[j][m] * gz[j][i * m_count + m] : vr;
+          }
+          zz[i * m_count + m] = static_cast<float>(zr);
+          zz[(n + i) * m_count + m] = static_cast<float>(zg);
+        }
+      // Choose (a, b) by the held-out decision value (AIQ + Q@C*, as for the anchor) of the random
+      // folds plus that of the held-out groups: robust out of distribution, kept in distribution.
+      const size_t o_use = 0;
+      const size_t best_o = o_use;
+      std::vector<float> p_rnd = fin.p, p_grp(n * m_count);
+      for (size_t k = 0; k < n * m_count; ++k) p_grp[k] = static_cast<float>(sigmoid(zz[n * m_count + k]));
+      double c_min = *std::min_element(model.mean_cost_usd.begin(), model.mean_cost_usd.end());
+      double c_max = *std::max_element(model.mean_cost_usd.begin(), model.mean_cost_usd.end());
+      size_t bm = 0;
+      for (size_t m = 1; m < m_count; ++m)
+        if (model.mean_score[m] > model.mean_score[bm] ||
+            (model.mean_score[m] == model.mean_score[bm] && model.mean_cost_usd[m] < model.mean_cost_usd[bm]))
+          bm = m;
+      model.anchor_model = static_cast<int>(bm);
+      auto shrinkP = [&](const std::vector<float>& p, const std::vector<double>& sv, double a, double b) {
+        std::vector<float> out(p.size());
+        for (size_t i = 0; i < n; ++i) {
+          const double lam = std::clamp(a + b * sv[i], 0.0, 1.0);
+          for (size_t m = 0; m < m_count; ++m)
+            out[i * m_count + m] = static_cast<float>(lam * p[i * m_count + m] + (1 - lam) * model.mean_score[m]);
+        }
+        return out;
+      };
+      std::vector<std::pair<double, double>> grid;
+      for (double a : kShrinkA)
+        for (double b : kShrinkB)
+          if (!(a >= 1 && b > 0)) grid.push_back({a, b});
+      std::vector<double> vr(grid.size()), vg(grid.size());
+      parallelFor(grid.size(), threads, [&](size_t gi) {
+        const auto [a, b] = grid[gi];
+        vr[gi] = sweepValue(sweep(model, data, shrinkP(p_rnd, s_rnd[o_use], a, b), est_cost), c_min, c_max,
+                            model.mean_cost_usd[bm]);
+        vg[gi] = sweepValue(sweep(model, data, shrinkP(p_grp, s_grp[o_use], a, b), est_cost), c_min, c_max,
+                            model.mean_cost_usd[bm]);
+      });
+      size_t gbest = 0;
+      std::string tried;
+      for (size_t gi = 0; gi < grid.size(); ++gi) {
+        char b[96];
+        std::snprintf(b, sizeof(b), "%s%g+%gs:%.4f/%.4f", tried.empty() ? "" : " ", grid[gi].first, grid[gi].second, vr[gi], vg[gi]);
+        tried += b;
+        if (vr[gi] + vg[gi] > vr[gbest] + vg[gbest] + 1e-9) gbest = gi;
+      }
+      model.ood = {static_cast<float>(grid[gbest].first), static_cast<float>(grid[gbest].second)};
+      std::vector<float> shrunk = shrinkP(p_rnd, s_rnd[o_use], grid[gbest].first, grid[gbest].second);
+      const auto shrunk_g = shrinkP(p_grp, s_grp[o_use], grid[gbest].first, grid[gbest].second);
+      shrunk.insert(shrunk.end(), shrunk_g.begin(), shrunk_g.end());
+      // Log losses: random folds / held-out groups, without -> with the shrinkage.
+      TrainingData half;
+      half.models = data.models;
+      half.ids.assign(n, std::string());
+      half.score = data.score;
+      auto part = [&](const std::vector<float>& v, size_t from) {
+        return std::vector<float>(v.begin() + static_cast<long>(from * m_count), v.begin() + static_cast<long>((from + n) * m_count));
+      };
+      std::vector<float> plain(2 * n * m_count);
+      for (size_t k = 0; k < plain.size(); ++k) plain[k] = static_cast<float>(sigmoid(zz[k]));
+      double l0r, l0g, l1r, l1g, br;
+      lossOf(half, part(plain, 0), l0r, br);
+      lossOf(half, part(plain, n), l0g, br);
+      lossOf(half, part(shrunk, 0), l1r, br);
+      lossOf(half, part(shrunk, n), l1g, br);
+      double mr = 0, mg = 0;
+      for (size_t i = 0; i < n; ++i) mr += s_rnd[best_o][i], mg += s_grp[best_o][i];
+      char buf[900];
+      std::snprintf(buf, sizeof(buf),
+                    "held out %s; bigrams seen: in >= %g, common: in >= %g of prompts (value random/groups by lam = a+b*s: %s); mean coverage "
+                    "%.3f (random folds) / %.3f (held-out groups); log loss %.4f -> %.4f (random folds), %.4f -> "
+                    "%.4f (held-out groups)",
+                    grouping.c_str(), seenFrac(best_o), commonFrac(best_o), tried.c_str(), mr / n, mg / n,
+                    l0r, l1r, l0g, l1g);
+      rep.ood = buf;
+      fin_p = part(shrunk, 0);
+      model.sketch_bits = sbits;
+      size_t n_all = 0;
+      const auto cnt_all = countsOf([](size_t) { return true; }, n_all);
+      model.sketch = bitsOf(cnt_all, seenAt(best_o, n_all), commonAt(best_o, n_all));
+      sweeps[static_cast<size_t>(chosen)] = sweep(model, data, fin_p, est_cost);
+    } else {
+      rep.ood = "none (the data names fewer than two tasks to hold out)";
+    }
+  }
+
   // Anchor bonus for the best single model, chosen on the held-out predictions (0 allowed).
   {
     size_t b = 0;
@@ -1018,7 +1272,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
     rep.anchor_values.push_back({0.0, best_value});
     for (double bonus : kAnchorBonuses) {
       model.anchor_bonus = bonus;
-      auto sw = sweep(model, data, fin.p, est_cost);
+      auto sw = sweep(model, data, fin_p, est_cost);
       const double v = sweepValue(sw, c_min, c_max, model.mean_cost_usd[b]);
       rep.anchor_values.push_back({bonus, v});
       if (v > best_value + 1e-9) {
@@ -1145,7 +1399,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
                       std::to_string(m_count) + " folds=" + std::to_string(opt.folds) + " seed=" +
                       std::to_string(opt.seed) + " hash_bits=" + std::to_string(opt.hash_bits) +
                       " epochs=" + std::to_string(opt.epochs) + " anchor=" + model.models[static_cast<size_t>(model.anchor_model)] +
-                      "+" + fmtLambda(model.anchor_bonus);
+                      "+" + fmtLambda(model.anchor_bonus) + (model.ood.empty() ? "" : " ood=coverage");
   if (auto v = model.validate(); !v) return fail(ErrorCode::kInternal, "trained router is inconsistent: " + v.error().message);
   if (report) *report = std::move(rep);
   return model;

@@ -80,6 +80,9 @@ struct TrainReport {
   std::string chosen;                  // name of the kept learner
   double anchor_bonus = 0;             // kept anchor bonus (RouterModel::anchor_bonus)
   std::vector<std::pair<double, double>> anchor_values;  // (bonus, held-out AIQ + Q@C*) tried
+  // Out-of-distribution shrinkage: how the held-out groups were formed and the log loss of the
+  // random-fold and held-out-group predictions without and with it (one line).
+  std::string ood;
 };
 
 // Trains a router. kInvalidArgument when the data cannot train one (no prompts, no models,
