@@ -11,5 +11,6 @@ namespace rightsize::app {
 void addServeCommand(CLI::App& root, int& exit_code);
 void addRouterCommands(CLI::App& root, int& exit_code);   // train, decide, score, simulate
 void addRouteCommand(CLI::App& root, int& exit_code);     // route (explain one decision)
+void addReportCommand(CLI::App& root, int& exit_code);    // report (spend and savings from the ledger)
 
 }  // namespace rightsize::app

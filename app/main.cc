@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   rightsize::app::addServeCommand(root, exit_code);
   rightsize::app::addRouterCommands(root, exit_code);
   rightsize::app::addRouteCommand(root, exit_code);
+  rightsize::app::addReportCommand(root, exit_code);
   try {
     root.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { startGateway, startMock, stopProcess } from '../lib/harness.js';
+import { gatewayBinary, startGateway, startMock, stopProcess } from '../lib/harness.js';
 
 function sql(db, query) {
   return execFileSync('sqlite3', ['-readonly', db, query], { encoding: 'utf8' }).trim();
@@ -98,5 +98,17 @@ ledger: {kind: sqlite, path: "${db}"}
     assert.equal(Number(sql(db, "SELECT COUNT(*) FROM requests WHERE stream = 1")), 167);
     // Every answered row has tokens and a cost below its reference cost.
     assert.equal(Number(sql(db, 'SELECT COUNT(*) FROM requests WHERE status = 200 AND (tokens_out <= 0 OR cost_nanos <= 0 OR cost_nanos >= reference_cost_nanos)')), 0);
+
+    // `rightsize report` over the same ledger agrees with the traffic sent.
+    const report = JSON.parse(execFileSync(gatewayBinary(), ['report', '--db', db, '--json'], { encoding: 'utf8' }));
+    assert.equal(report.total.requests, 500);
+    assert.equal(report.total.errors, 50);
+    const auto = report.groups.find((g) => g.group === 'auto');
+    assert.equal(auto.requests, 450);
+    assert.deepEqual(auto.model_mix, { small: 1 });
+    assert.ok(auto.spend_usd > 0 && auto.reference_spend_usd > auto.spend_usd);
+    assert.ok(Math.abs(auto.savings_usd - (auto.reference_spend_usd - auto.spend_usd)) < 1e-9);
+    const spend = Number(sql(db, "SELECT SUM(cost_nanos) FROM requests WHERE route = 'auto'")) / 1e9;
+    assert.ok(Math.abs(auto.spend_usd - spend) < 1e-9, `report spend ${auto.spend_usd} vs ledger ${spend}`);
   });
 });

@@ -1,0 +1,329 @@
+#include "ledger/report.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "common/strings.h"
+#include "ledger/sqlite_sink.h"
+
+namespace rightsize::ledger {
+namespace {
+
+// Closes the connection / finalizes the statement on every path out of a scope.
+struct DbGuard {
+  sqlite3* db = nullptr;
+  ~DbGuard() { sqlite3_close(db); }
+};
+struct StmtGuard {
+  sqlite3_stmt* s = nullptr;
+  ~StmtGuard() { sqlite3_finalize(s); }
+};
+
+Error dbError(sqlite3* db, const std::string& path, const char* what) {
+  int code = sqlite3_errcode(db) & 0xff;
+  ErrorCode ec = code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? ErrorCode::kCorruptData : ErrorCode::kIo;
+  return Error{ec, fmt::format("ledger {}: {}: {}", path, what, sqlite3_errmsg(db))};
+}
+
+std::string columnText(sqlite3_stmt* s, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i))) : std::string();
+}
+
+// Parses exactly `width` decimal digits at text[pos].
+std::optional<int> digits(std::string_view text, size_t pos, size_t width) {
+  if (pos + width > text.size()) return std::nullopt;
+  int v = 0;
+  for (size_t i = pos; i < pos + width; ++i) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+    v = v * 10 + (text[i] - '0');
+  }
+  return v;
+}
+
+// Nearest rank: the value at 1-based rank ceil(p/100 * n) of sorted `v`.
+int64_t percentile(const std::vector<int64_t>& sorted, int p) {
+  if (sorted.empty()) return 0;
+  size_t n = sorted.size();
+  size_t rank = (static_cast<size_t>(p) * n + 99) / 100;  // ceil(p * n / 100), integer-exact
+  if (rank < 1) rank = 1;
+  return sorted[rank - 1];
+}
+
+struct Accumulator {
+  ReportGroup g;
+  std::map<std::string, int64_t> models;
+  std::vector<int64_t> latencies;
+
+  void add(const std::string& model, int status, Nanos cost, Nanos reference, int64_t latency_us) {
+    ++g.requests;
+    if (status >= 400) ++g.errors;
+    ++models[model];
+    g.spend_nanos += cost;
+    g.reference_nanos += reference;
+    latencies.push_back(latency_us);
+  }
+  ReportGroup finish() {
+    g.model_counts.assign(models.begin(), models.end());
+    std::stable_sort(g.model_counts.begin(), g.model_counts.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::sort(latencies.begin(), latencies.end());
+    g.latency_p50 = std::chrono::microseconds(percentile(latencies, 50));
+    g.latency_p99 = std::chrono::microseconds(percentile(latencies, 99));
+    return std::move(g);
+  }
+};
+
+const char* groupExpr(ReportGrouping by) {
+  switch (by) {
+    case ReportGrouping::kRoute: return "route";
+    case ReportGrouping::kKey: return "coalesce(key_id, '(no key)')";
+    // ts_us / 1000000 is integer division: the second the request arrived in, UTC.
+    case ReportGrouping::kDay: return "strftime('%Y-%m-%d', ts_us / 1000000, 'unixepoch')";
+    case ReportGrouping::kModel: return "model";
+  }
+  return "route";
+}
+
+std::string usd(Nanos n) { return fmt::format("{:.6f}", nanosToUsd(n)); }
+double ms(std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
+
+std::string mixText(const ReportGroup& g) {
+  std::string out;
+  for (const auto& [model, n] : g.model_counts) {
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{} {:.0f}%", model, 100.0 * static_cast<double>(n) / static_cast<double>(g.requests));
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string jsonNumber(double v) { return fmt::format("{}", v); }
+
+std::string groupJson(const ReportGroup& g) {
+  std::string out = "{\"group\":" + jsonString(g.group);
+  out += fmt::format(",\"requests\":{},\"errors\":{},\"model_mix\":{{", g.requests, g.errors);
+  bool first = true;
+  for (const auto& [model, n] : g.model_counts) {
+    if (!first) out += ",";
+    first = false;
+    out += jsonString(model) + ":" + jsonNumber(static_cast<double>(n) / static_cast<double>(g.requests));
+  }
+  out += "}";
+  out += ",\"spend_usd\":" + jsonNumber(nanosToUsd(g.spend_nanos));
+  out += ",\"reference_spend_usd\":" + jsonNumber(nanosToUsd(g.reference_nanos));
+  out += ",\"savings_usd\":" + jsonNumber(nanosToUsd(g.savingsNanos()));
+  auto pct = g.savingsFraction();
+  out += ",\"savings_pct\":" + (pct ? jsonNumber(*pct * 100.0) : std::string("null"));
+  out += ",\"latency_p50_ms\":" + jsonNumber(ms(g.latency_p50));
+  out += ",\"latency_p99_ms\":" + jsonNumber(ms(g.latency_p99));
+  out += "}";
+  return out;
+}
+
+}  // namespace
+
+std::optional<double> ReportGroup::savingsFraction() const {
+  if (reference_nanos == 0) return std::nullopt;
+  return 1.0 - static_cast<double>(spend_nanos) / static_cast<double>(reference_nanos);
+}
+
+Result<ReportGrouping> parseReportGrouping(std::string_view text) {
+  if (text == "route") return ReportGrouping::kRoute;
+  if (text == "key") return ReportGrouping::kKey;
+  if (text == "day") return ReportGrouping::kDay;
+  if (text == "model") return ReportGrouping::kModel;
+  return fail(ErrorCode::kInvalidArgument,
+              fmt::format("--by '{}': expected route, key, day or model", text));
+}
+
+const char* reportGroupingName(ReportGrouping g) {
+  switch (g) {
+    case ReportGrouping::kRoute: return "route";
+    case ReportGrouping::kKey: return "key";
+    case ReportGrouping::kDay: return "day";
+    case ReportGrouping::kModel: return "model";
+  }
+  return "route";
+}
+
+Result<int64_t> parseReportTime(std::string_view text, std::chrono::system_clock::time_point now) {
+  using namespace std::chrono;
+  auto bad = [&] {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("time '{}': expected a date (2026-11-22), a UTC timestamp (2026-11-22T10:00:00Z) "
+                            "or a duration before now (30m, 24h, 7d)",
+                            text));
+  };
+  if (text.empty()) return bad();
+  // Relative: digits followed by one unit letter.
+  char unit = text.back();
+  if (unit == 's' || unit == 'm' || unit == 'h' || unit == 'd') {
+    std::string_view num = text.substr(0, text.size() - 1);
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
+    if (num.empty() || ec != std::errc() || p != num.data() + num.size() || n < 0 || n > 100 * 365 * 86400LL) {
+      return bad();
+    }
+    int64_t secs = unit == 's' ? n : unit == 'm' ? n * 60 : unit == 'h' ? n * 3600 : n * 86400;
+    return toEpochMicros(now) - secs * 1'000'000;
+  }
+  // Absolute: YYYY-MM-DD, optionally followed by THH:MM:SSZ.
+  if (text.size() != 10 && text.size() != 20) return bad();
+  auto y = digits(text, 0, 4), mo = digits(text, 5, 2), d = digits(text, 8, 2);
+  if (!y || !mo || !d || text[4] != '-' || text[7] != '-') return bad();
+  year_month_day ymd{year(*y), month(static_cast<unsigned>(*mo)), day(static_cast<unsigned>(*d))};
+  if (!ymd.ok()) return bad();
+  int64_t secs = duration_cast<seconds>(sys_days(ymd).time_since_epoch()).count();
+  if (text.size() == 20) {
+    auto h = digits(text, 11, 2), mi = digits(text, 14, 2), s = digits(text, 17, 2);
+    if (text[10] != 'T' || text[13] != ':' || text[16] != ':' || text[19] != 'Z' || !h || !mi || !s || *h > 23 ||
+        *mi > 59 || *s > 59) {
+      return bad();
+    }
+    secs += *h * 3600 + *mi * 60 + *s;
+  }
+  return secs * 1'000'000;
+}
+
+std::string formatReportTime(int64_t epoch_us) {
+  using namespace std::chrono;
+  int64_t secs = epoch_us >= 0 ? epoch_us / 1'000'000 : -((-epoch_us + 999'999) / 1'000'000);
+  sys_seconds t{seconds(secs)};
+  sys_days day_start = floor<days>(t);
+  year_month_day ymd{day_start};
+  hh_mm_ss hms{t - day_start};
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), hms.hours().count(),
+                     hms.minutes().count(), hms.seconds().count());
+}
+
+Result<Report> buildReport(const std::string& db_path, const ReportOptions& options) {
+  DbGuard db;
+  // READONLY without CREATE: a missing file is an error, never a new empty database.
+  int rc = sqlite3_open_v2(db_path.c_str(), &db.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db.db ? sqlite3_errmsg(db.db) : sqlite3_errstr(rc);
+    return fail(ErrorCode::kIo, fmt::format("ledger {}: cannot open: {}", db_path, msg));
+  }
+  sqlite3_busy_timeout(db.db, 5000);
+  {
+    // A file that is not a database fails at its first read, here.
+    StmtGuard g;
+    if (sqlite3_prepare_v2(db.db,
+                           "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
+                           "('requests','schema_version')",
+                           -1, &g.s, nullptr) != SQLITE_OK ||
+        sqlite3_step(g.s) != SQLITE_ROW) {
+      Error e = dbError(db.db, db_path, "reading schema");
+      e.code = ErrorCode::kCorruptData;
+      return fail(std::move(e));
+    }
+    if (sqlite3_column_int(g.s, 0) != 2) {
+      return fail(ErrorCode::kCorruptData,
+                  fmt::format("ledger {}: not a rightsize ledger (no requests/schema_version tables)", db_path));
+    }
+  }
+  {
+    StmtGuard g;
+    if (sqlite3_prepare_v2(db.db, "SELECT max(version) FROM schema_version", -1, &g.s, nullptr) != SQLITE_OK ||
+        sqlite3_step(g.s) != SQLITE_ROW) {
+      return fail(dbError(db.db, db_path, "reading schema_version"));
+    }
+    int version = sqlite3_column_int(g.s, 0);
+    if (version > SqliteSink::latestSchemaVersion()) {
+      return fail(ErrorCode::kCorruptData,
+                  fmt::format("ledger {}: schema version {} is newer than this rightsize supports ({})", db_path,
+                              version, SqliteSink::latestSchemaVersion()));
+    }
+  }
+
+  std::string sql = fmt::format(
+      "SELECT {}, model, status, cost_nanos, reference_cost_nanos, latency_us FROM requests "
+      "WHERE ts_us >= ?1 AND ts_us < ?2",
+      groupExpr(options.by));
+  StmtGuard q;
+  if (sqlite3_prepare_v2(db.db, sql.c_str(), -1, &q.s, nullptr) != SQLITE_OK) {
+    return fail(dbError(db.db, db_path, "preparing report query"));
+  }
+  sqlite3_bind_int64(q.s, 1, options.since_us.value_or(INT64_MIN));
+  sqlite3_bind_int64(q.s, 2, options.until_us.value_or(INT64_MAX));
+  std::map<std::string, Accumulator> groups;
+  Accumulator total;
+  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+    std::string key = columnText(q.s, 0);
+    std::string model = columnText(q.s, 1);
+    int status = sqlite3_column_int(q.s, 2);
+    Nanos cost = sqlite3_column_int64(q.s, 3);
+    Nanos reference = sqlite3_column_int64(q.s, 4);
+    int64_t latency = sqlite3_column_int64(q.s, 5);
+    groups[key].add(model, status, cost, reference, latency);
+    total.add(model, status, cost, reference, latency);
+  }
+  if (rc != SQLITE_DONE) return fail(dbError(db.db, db_path, "reading rows"));
+
+  Report report;
+  report.options = options;
+  for (auto& [name, acc] : groups) {
+    acc.g.group = name;
+    report.groups.push_back(acc.finish());
+  }
+  total.g.group = "TOTAL";
+  report.total = total.finish();
+  return report;
+}
+
+std::string formatReportText(const Report& report) {
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({reportGroupingName(report.options.by), "requests", "errors", "spend_usd", "reference_usd",
+                  "savings_usd", "savings", "p50_ms", "p99_ms", "model mix"});
+  auto row = [&](const ReportGroup& g) {
+    auto pct = g.savingsFraction();
+    rows.push_back({g.group, fmt::format("{}", g.requests), fmt::format("{:.1f}%", 100.0 * g.errorRate()),
+                    usd(g.spend_nanos), usd(g.reference_nanos), usd(g.savingsNanos()),
+                    pct ? fmt::format("{:.1f}%", *pct * 100.0) : std::string("n/a"),
+                    fmt::format("{:.1f}", ms(g.latency_p50)), fmt::format("{:.1f}", ms(g.latency_p99)), mixText(g)});
+  };
+  for (const auto& g : report.groups) row(g);
+  row(report.total);
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::string out = fmt::format("ledger report by {}, {} .. {}\n", reportGroupingName(report.options.by),
+                                report.options.since_us ? formatReportTime(*report.options.since_us) : "start",
+                                report.options.until_us ? formatReportTime(*report.options.until_us) : "end");
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (i > 0) line += "  ";
+      // First and last columns are text (left-aligned), the rest numbers (right-aligned).
+      if (i == 0) line += fmt::format("{:<{}}", r[i], width[i]);
+      else if (i + 1 == r.size()) line += r[i];
+      else line += fmt::format("{:>{}}", r[i], width[i]);
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string formatReportJson(const Report& report) {
+  const auto& o = report.options;
+  std::string out = "{\"since\":" + (o.since_us ? jsonString(formatReportTime(*o.since_us)) : std::string("null"));
+  out += ",\"until\":" + (o.until_us ? jsonString(formatReportTime(*o.until_us)) : std::string("null"));
+  out += ",\"by\":" + jsonString(reportGroupingName(o.by));
+  out += ",\"groups\":[";
+  for (size_t i = 0; i < report.groups.size(); ++i) {
+    if (i > 0) out += ",";
+    out += groupJson(report.groups[i]);
+  }
+  out += "],\"total\":" + groupJson(report.total) + "}\n";
+  return out;
+}
+
+}  // namespace rightsize::ledger
