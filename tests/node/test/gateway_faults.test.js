@@ -38,6 +38,7 @@ models:
 routes:
   resilient: {candidates: [gone], fallback: [small], policy: fixed, reference: big}
   outage:    {candidates: [down], fallback: [gone], policy: fixed}
+  pricey:    {candidates: [big, small], policy: fixed, reference: big}
 ledger: {kind: "off"}
 `;
 }
@@ -182,6 +183,26 @@ describe('gateway under upstream and client faults', () => {
     assert.equal(res.status, 413);
     assertOpenAIError(json);
     assert.equal((await mock.stats()).count, 0);
+  });
+
+  test('rightsize.max_cost_usd keeps only candidates that fit, and 429 when none does', async () => {
+    // Estimates: ~11 prompt tokens + 256 assumed output tokens: big ≈ $0.0039, small ≈ $0.00005.
+    const dflt = await chat(gw, ask('pricey'));
+    assert.equal(dflt.res.headers.get('x-rightsize-model'), 'big');
+    const capped = await chat(gw, ask('pricey', { rightsize: { max_cost_usd: 0.001 } }));
+    assert.equal(capped.res.status, 200);
+    assert.equal(capped.res.headers.get('x-rightsize-model'), 'small');
+    assert.equal(JSON.parse((await mock.last()).body).rightsize, undefined);
+    const none = await chat(gw, ask('pricey', { rightsize: { max_cost_usd: 0.00001 } }));
+    assert.equal(none.res.status, 429);
+    assertOpenAIError(none.json, 'rate_limit_error');
+    assert.match(none.json.error.message, /max_cost_usd/);
+  });
+
+  test('a bad x-rightsize-quality header is a 400 naming it', async () => {
+    const { res, json } = await chat(gw, ask('pricey'), { 'x-rightsize-quality': '1.5' });
+    assert.equal(res.status, 400);
+    assert.match(json.error.message, /x-rightsize-quality/);
   });
 
   test('unknown endpoints are 404 and wrong methods 405', async () => {
