@@ -44,8 +44,6 @@ CREATE TABLE requests (
 );
 CREATE UNIQUE INDEX requests_request_id ON requests(request_id);
 CREATE INDEX requests_ts ON requests(ts_us);
-CREATE INDEX requests_route_ts ON requests(route, ts_us);
-CREATE INDEX requests_key_ts ON requests(key_id, ts_us);
 )sql"},
 };
 

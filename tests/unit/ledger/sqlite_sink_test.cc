@@ -80,10 +80,12 @@ TEST(SqliteSink, UsesWalJournalAndHasReportIndexes) {
   auto path = dir.path / "ledger.db";
   ASSERT_TRUE(SqliteSink::open(path.string()));
   EXPECT_EQ(queryOne(path, "PRAGMA journal_mode"), "wal");
-  for (const char* index : {"requests_ts", "requests_route_ts", "requests_key_ts", "requests_request_id"}) {
+  for (const char* index : {"requests_ts", "requests_request_id"}) {
     std::string sql = fmt::format("SELECT count(*) FROM sqlite_master WHERE type='index' AND name='{}'", index);
     EXPECT_EQ(queryOne(path, sql.c_str()), "1") << index;
   }
+  // Only these two: every further index costs each insert (two composite ones halved throughput).
+  EXPECT_EQ(queryOne(path, "SELECT count(*) FROM sqlite_master WHERE type='index' AND sql IS NOT NULL"), "2");
 }
 
 TEST(SqliteSink, ReopeningAnUpToDateDatabaseChangesNothing) {
