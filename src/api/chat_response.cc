@@ -53,21 +53,29 @@ std::optional<Usage> responseUsage(std::string_view body) {
   return std::nullopt;
 }
 
+// True when `data` has a "usage" key whose value is an object (not null). With
+// stream_options.include_usage every chunk carries "usage":null; only the last has an object.
+bool hasUsageObject(std::string_view data) {
+  for (size_t pos = data.find("\"usage\""); pos != std::string_view::npos; pos = data.find("\"usage\"", pos + 1)) {
+    size_t i = pos + 7;
+    while (i < data.size() && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r')) ++i;
+    if (i >= data.size() || data[i] != ':') continue;
+    ++i;
+    while (i < data.size() && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r')) ++i;
+    if (i < data.size() && data[i] == '{') return true;
+  }
+  return false;
+}
+
 ChunkInfo inspectChunk(std::string_view data) {
   ChunkInfo info;
-  // Fast path: most chunks carry neither usage nor an error.
-  bool maybe_usage = data.find("\"usage\"") != std::string_view::npos;
-  bool maybe_error = data.find("\"error\"") != std::string_view::npos;
-  bool maybe_empty = data.find("\"choices\":[]") != std::string_view::npos ||
-                     data.find("\"choices\": []") != std::string_view::npos;
-  if (!maybe_usage && !maybe_error && !maybe_empty) return info;
+  // Fast path: every chunk but the usage one is relayed without being parsed.
+  if (!hasUsageObject(data)) return info;
   thread_local od::parser parser;
   od::document doc;
   od::object obj;
-  if (parser.iterate(pad(data)).get(doc) != simdjson::SUCCESS || doc.get_object().get(obj) != simdjson::SUCCESS) {
-    info.valid_json = false;
+  if (parser.iterate(pad(data)).get(doc) != simdjson::SUCCESS || doc.get_object().get(obj) != simdjson::SUCCESS)
     return info;
-  }
   for (auto f : obj) {
     std::string_view key;
     if (f.unescaped_key().get(key) != simdjson::SUCCESS) break;
@@ -82,8 +90,6 @@ ChunkInfo inspectChunk(std::string_view data) {
         size_t n = 0;
         if (a.count_elements().get(n) == simdjson::SUCCESS) info.empty_choices = (n == 0);
       }
-    } else if (key == "error") {
-      info.is_error = true;
     }
   }
   return info;

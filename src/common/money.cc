@@ -6,8 +6,6 @@
 
 namespace rightsize {
 
-std::string formatUsd(Micros m) { return fmt::format("{:.6f}", microsToUsd(m)); }
-
 std::string formatUsdPrecise(double micros) {
   // 10 decimals of a dollar = 1e-4 micros: enough for a 5-token call on a $0.02/Mtok model.
   // std::to_chars rounds exactly like fmt's "{:.10f}" (both print the correctly rounded decimal)

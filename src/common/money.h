@@ -1,27 +1,20 @@
 #pragma once
-// Money is integer micro-dollars inside rightsize; doubles only at the edges.
+// Token prices. The gateway prices a request in (fractional) micro-dollars as a double — a cheap
+// local model can cost far less than one micro-dollar — and stores money as integer nano-dollars
+// in the ledger (ledger/record.h). Doubles reach USD only at the edges (headers, JSON).
 
-#include <cmath>
 #include <cstdint>
 #include <string>
 
 namespace rightsize {
 
-using Micros = int64_t;  // 1 USD = 1,000,000 micros
-
-inline Micros usdToMicros(double usd) { return static_cast<Micros>(std::llround(usd * 1e6)); }
-inline double microsToUsd(Micros m) { return static_cast<double>(m) / 1e6; }
-
-// Price of a token count at a USD-per-million-tokens rate, in micro-dollars with
-// sub-micro precision kept as a double until the final rounding by the caller.
+// Price of a token count at a USD-per-million-tokens rate, in micro-dollars:
 // usd_per_mtok * tokens / 1e6 USD = usd_per_mtok * tokens micros.
 inline double tokenCostMicros(double usd_per_mtok, int64_t tokens) {
   return usd_per_mtok * static_cast<double>(tokens);
 }
 
-// "0.000123" style formatting with enough digits for per-request costs.
-std::string formatUsd(Micros m);
-// Same, for a fractional micro amount (cost headers keep sub-micro precision).
+// USD with 10 decimals (1e-4 micro-dollars) for the cost headers, from micro-dollars.
 std::string formatUsdPrecise(double micros);
 
 }  // namespace rightsize

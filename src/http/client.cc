@@ -127,13 +127,6 @@ std::shared_ptr<HttpClient> HttpClient::make(asio::ssl::context& tls_ctx, Url ur
   return std::shared_ptr<HttpClient>(new HttpClient(tls_ctx, std::move(url), opts));
 }
 
-size_t HttpClient::idleConnections() {
-  std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (auto& [_, q] : idle_) n += q.size();
-  return n;
-}
-
 std::unique_ptr<Connection> HttpClient::takeIdle(const void* context) {
   std::lock_guard lock(mu_);
   auto it = idle_.find(context);

@@ -102,7 +102,6 @@ class HttpClient : public std::enable_shared_from_this<HttpClient> {
 
   const Url& url() const { return url_; }
   const ClientOptions& options() const { return opts_; }
-  size_t idleConnections();
   // Drops every pooled connection and pools none from now on (shutdown, before the worker
   // contexts are destroyed). Thread-safe.
   void closeAll();

@@ -43,42 +43,20 @@ void Accounting::flushAndStop() {
   if (writer_) writer_->flushAndStop();
 }
 
-void Accounting::record(RequestOutcome&& r) {
+void Accounting::record(ledger::LedgerRecord&& r, bool routed) {
   metrics::RequestSample s;
   s.route = r.route;
   s.model = r.model;
   s.status = r.status;
-  s.cost_micros = r.cost_micros;
-  s.reference_cost_micros = r.reference_cost_micros;
+  s.cost_micros = static_cast<double>(r.cost_nanos) / 1e3;
+  s.reference_cost_micros = static_cast<double>(r.reference_cost_nanos) / 1e3;
   s.tokens_in = r.tokens_in;
   s.tokens_out = r.tokens_out;
   s.duration = r.latency;
   s.ttft = r.ttft;
-  s.decision = r.decision;
+  s.decision = routed ? r.decision : std::chrono::microseconds(-1);
   metrics_->recordRequest(s);
-  if (!writer_) return;
-  ledger::LedgerRecord rec;
-  rec.time = r.arrived;
-  rec.request_id = std::move(r.request_id);
-  rec.route = std::move(r.route);
-  rec.model = std::move(r.model);
-  rec.provider = std::move(r.provider);
-  rec.candidates = std::move(r.candidates);
-  rec.knob = r.knob;
-  rec.decision = r.decision.count() < 0 ? std::chrono::microseconds(0) : r.decision;
-  rec.tokens_in = r.tokens_in;
-  rec.tokens_out = r.tokens_out;
-  rec.cost_nanos = ledger::microsToNanos(r.cost_micros);
-  rec.reference_model = std::move(r.reference_model);
-  rec.reference_cost_nanos = ledger::microsToNanos(r.reference_cost_micros);
-  rec.latency = r.latency;
-  rec.ttft = r.ttft;
-  rec.status = r.status;
-  rec.error = std::move(r.error);
-  rec.attempts = r.attempts;
-  rec.sensitive = r.sensitive;
-  rec.stream = r.stream;
-  writer_->submit(std::move(rec));
+  if (writer_) writer_->submit(std::move(r));
 }
 
 }  // namespace rightsize::server

@@ -17,30 +17,6 @@
 
 namespace rightsize::server {
 
-// Everything known about one answered client request.
-struct RequestOutcome {
-  std::chrono::system_clock::time_point arrived{};
-  std::string request_id;
-  std::string route;
-  std::string model;                 // chosen (or last tried) model's config name; "" if none
-  std::string provider;
-  std::string candidates;            // comma-joined
-  double knob = -1;
-  std::chrono::microseconds decision{-1};
-  int64_t tokens_in = 0;
-  int64_t tokens_out = 0;
-  double cost_micros = 0;
-  std::string reference_model;
-  double reference_cost_micros = 0;
-  std::chrono::microseconds latency{0};
-  std::chrono::microseconds ttft{-1};
-  int status = 0;
-  std::string error;
-  int attempts = 0;
-  bool sensitive = false;
-  bool stream = false;
-};
-
 class Accounting {
  public:
   // Opens the ledger named by cfg.ledger (sqlite: the database file, WAL, migrations; its spill
@@ -50,8 +26,9 @@ class Accounting {
   ~Accounting();
 
   // Counts the request in the metrics and hands its row to the ledger writer (never waits on
-  // disk; see ledger::LedgerWriter::submit). Thread-safe.
-  void record(RequestOutcome&& r);
+  // disk; see ledger::LedgerWriter::submit). `routed`: a routing decision was made (its time is
+  // in r.decision). Thread-safe.
+  void record(ledger::LedgerRecord&& r, bool routed);
 
   metrics::GatewayMetrics& metrics() { return *metrics_; }
   // The Prometheus text exposition of every metric.

@@ -46,7 +46,7 @@ struct RequestInfo {
   std::string error;                 // sent to the client (or what broke a started stream)
   std::chrono::microseconds ttft{-1};
   double knob = -1;
-  std::string candidates;
+  std::string_view candidates;       // the route's joined candidate list (or the model's name)
   bool sensitive = false;
   bool stream = false;
   std::string request_id;
@@ -70,32 +70,33 @@ struct Recorder {
   RequestInfo& info;
   ~Recorder() {
     if (!acc) return;
-    RequestOutcome o;
-    o.arrived = info.arrived;
-    o.request_id = info.request_id;
-    o.route = info.route;
+    ledger::LedgerRecord r;
+    r.time = info.arrived;
+    r.request_id = std::move(info.request_id);
+    r.route = std::move(info.route);
     if (info.chosen) {
-      o.model = info.chosen->name;
-      o.provider = info.chosen->provider;
+      r.model = info.chosen->name;
+      r.provider = info.chosen->provider;
     }
-    o.candidates = info.candidates;
-    o.knob = info.knob;
-    o.decision = std::chrono::microseconds(info.decision_us);
+    r.candidates = info.candidates;
+    r.knob = info.knob;
+    const bool routed = info.decision_us >= 0;
+    r.decision = std::chrono::microseconds(routed ? info.decision_us : 0);
     if (info.status == 200 || info.usage_known) {
-      o.tokens_in = info.usage.prompt_tokens;
-      o.tokens_out = info.usage.completion_tokens;
-      if (info.chosen) o.cost_micros = costMicros(*info.chosen, info.usage);
-      if (info.reference) o.reference_cost_micros = costMicros(*info.reference, info.usage);
+      r.tokens_in = info.usage.prompt_tokens;
+      r.tokens_out = info.usage.completion_tokens;
+      if (info.chosen) r.cost_nanos = ledger::microsToNanos(costMicros(*info.chosen, info.usage));
+      if (info.reference) r.reference_cost_nanos = ledger::microsToNanos(costMicros(*info.reference, info.usage));
     }
-    if (info.reference) o.reference_model = info.reference->name;
-    o.latency = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - info.start);
-    o.ttft = info.ttft;
-    o.status = info.status;
-    o.error = info.error;
-    o.attempts = info.attempts;
-    o.sensitive = info.sensitive;
-    o.stream = info.stream;
-    acc->record(std::move(o));
+    if (info.reference) r.reference_model = info.reference->name;
+    r.latency = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - info.start);
+    r.ttft = info.ttft;
+    r.status = info.status;
+    r.error = std::move(info.error);
+    r.attempts = info.attempts;
+    r.sensitive = info.sensitive;
+    r.stream = info.stream;
+    acc->record(std::move(r), routed);
   }
 };
 
@@ -251,7 +252,9 @@ Result<std::unique_ptr<Gateway>> Gateway::make(std::shared_ptr<const config::Con
   for (const auto& [name, rc] : cfg->routes) {
     auto pol = routing::makePolicy(routing::PolicyContext{*cfg, rc});
     if (!pol) return fail(pol.error());
-    gw->routes_.emplace(name, RouteState{&rc, std::move(*pol)});
+    std::string joined;
+    for (const auto& c : rc.candidates) joined += (joined.empty() ? "" : ",") + c;
+    gw->routes_.emplace(name, RouteState{&rc, std::move(*pol), std::move(joined)});
   }
   // GET /v1/models is static for a config: build it once.
   std::string body = R"({"object":"list","data":[)";
@@ -382,6 +385,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
   if (auto it = routes_.find(chat.model); it != routes_.end()) {
     route = &it->second;
     info.route = it->first;
+    info.candidates = route->candidates_joined;
     for (const auto& c : route->route->candidates) candidates.push_back(&cfg_->models.at(c));
     for (const auto& f : route->route->fallback) fallback.push_back(&cfg_->models.at(f));
     info.reference = &cfg_->models.at(route->route->reference.empty() ? route->route->candidates.back()
@@ -389,6 +393,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
   } else if (auto mt = cfg_->models.find(chat.model); mt != cfg_->models.end()) {
     // A model named directly is its own one-candidate route.
     info.route = mt->first;
+    info.candidates = mt->first;
     candidates.push_back(&mt->second);
     info.reference = &mt->second;
   } else {
@@ -434,7 +439,6 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
     auto t0 = SteadyClock::now();
     auto decision = route->policy->decide(routing::DecisionInput{ask, states, chat.rightsize.quality});
     info.decision_us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - t0).count();
-    for (const auto* m : candidates) info.candidates += (info.candidates.empty() ? "" : ",") + m->name;
     if (decision) {
       info.knob = decision->knob;
       for (size_t i : decision->order) add_target(candidates[i]);
@@ -449,7 +453,6 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
 
   // Call, with retries per target and fallback across targets. Nothing has been sent to the
   // client yet, so every failure here may be retried.
-  std::string body_cache;
   std::optional<CallError> last_error;
   bool all_skipped = true;
   const bool stream = chat.stream;
@@ -465,7 +468,6 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
     upstream::ChatCall call;
     call.request = &chat;
     call.model_id = t.model->id;
-    call.stream = stream;
     api::Rewrite rw{t.model->id, stream && !chat.include_usage, std::nullopt};
     if (t.model->max_output_tokens) rw.max_tokens_cap = *t.model->max_output_tokens;
     auto body = api::rewriteChatRequest(req.body(), rw);
@@ -475,8 +477,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
     }
     call.body = std::move(*body);
 
-    bool next_target = false;
-    for (int attempt = 1; attempt <= pcfg.retry.max_attempts && !next_target; ++attempt) {
+    for (int attempt = 1; attempt <= pcfg.retry.max_attempts; ++attempt) {
       if (attempt > 1 && !ps.breaker->allow()) break;
       if (attempt > 1 && accounting_) accounting_->metrics().retries->labels({pcfg.name}).inc();
       ++info.attempts;

@@ -48,6 +48,7 @@ class Gateway {
   struct RouteState {
     const config::RouteConfig* route = nullptr;
     std::unique_ptr<routing::Policy> policy;
+    std::string candidates_joined;  // "a,b,c": the ledger's candidates column, joined once
   };
 
  private:

@@ -38,7 +38,6 @@ struct ChatCall {
   const api::ChatRequest* request = nullptr;  // the client's parsed request (never null)
   std::string body;                           // the request rewritten for this upstream (OpenAI shape)
   std::string model_id;                       // the provider's model id
-  bool stream = false;
 };
 
 struct Completion {

@@ -13,6 +13,8 @@
 
 #include <simdjson.h>
 
+#include "common/strings.h"
+
 namespace rightsize::fakes {
 
 // Behaviour asked for by a request's `model` string, `name;key=value;key=value...`.
@@ -61,8 +63,8 @@ void splitReply(std::string_view reply, const Directives& d, std::vector<std::st
 // Number of whitespace-separated words.
 int64_t countWords(std::string_view s);
 
-// Appends `s` as a JSON string literal, quotes included.
-void appendJsonString(std::string& out, std::string_view s);
+// JSON string literals: the gateway's own escaper (common/strings.h).
+using rightsize::appendJsonString;
 
 struct Usage {
   int64_t prompt_tokens = 0;

@@ -21,7 +21,8 @@
 //                              {lowercase name: value}, "count": chat requests} (null fields before any).
 //   POST /_mock/reset          clears counters (count, by_model, fail_first, cancellations) and last.
 //   GET  /_mock/stats          {"count", "by_model": {exact model string: n}, "open_connections" (this one
-//                              included), "cancelled_streams", "cancelled_requests"}.
+//                              included), "accepted_connections" (since start or reset), "cancelled_streams",
+//                              "cancelled_requests"}.
 //   anything else              404 with an OpenAI error body. Bodies over 64 MB: 413. Malformed JSON: 400.
 //
 // Directives, in the request's model string `name;key=value;...` (`name` is echoed back as `model`):
@@ -90,6 +91,7 @@ struct Shared {
   std::map<std::string, uint64_t, std::less<>> by_model;  // guarded by mu
   std::optional<http::request<http::string_body>> last;   // guarded by mu
   std::atomic<int64_t> open_connections{0};
+  std::atomic<uint64_t> accepted_connections{0};
   std::atomic<uint64_t> cancelled_streams{0};
   std::atomic<uint64_t> cancelled_requests{0};
   std::atomic<uint64_t> next_id{0};
@@ -432,6 +434,8 @@ std::string statsBody(Shared& shared) {
   }
   out += "},\"open_connections\":";
   appendUInt(out, static_cast<uint64_t>(std::max<int64_t>(0, shared.open_connections.load())));
+  out += ",\"accepted_connections\":";
+  appendUInt(out, shared.accepted_connections.load());
   out += ",\"cancelled_streams\":";
   appendUInt(out, shared.cancelled_streams.load());
   out += ",\"cancelled_requests\":";
@@ -447,6 +451,7 @@ void resetShared(Shared& shared) {
   shared.by_model.clear();
   old.swap(shared.last);
   shared.cancelled_streams = 0;
+  shared.accepted_connections = 0;
   shared.cancelled_requests = 0;
 }
 
@@ -483,6 +488,7 @@ void closeSocket(tcp::socket& sock, bool graceful) {
 
 asio::awaitable<void> session(tcp::socket sock, Shared& shared) {
   shared.open_connections.fetch_add(1, std::memory_order_relaxed);
+  shared.accepted_connections.fetch_add(1, std::memory_order_relaxed);
   struct Dec {
     Shared& s;
     ~Dec() { s.open_connections.fetch_sub(1, std::memory_order_relaxed); }

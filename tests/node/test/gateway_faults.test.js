@@ -205,6 +205,25 @@ describe('gateway under upstream and client faults', () => {
     assert.match(json.error.message, /x-rightsize-quality/);
   });
 
+  test('upstream connections are kept alive and reused across requests', async () => {
+    for (let i = 0; i < 20; i++) assert.equal((await chat(gw, ask('small'))).res.status, 200);
+    const s = await mock.stats();
+    assert.equal(s.count, 20);
+    // 20 requests, one at a time: one pooled upstream connection (+ the one asking for these stats).
+    assert.ok(s.accepted_connections <= 2, `${s.accepted_connections} upstream connections for 20 requests`);
+  });
+
+  test('request headers over max_header_bytes are refused with 431', async () => {
+    const res = await fetch(`${gw.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-filler': 'y'.repeat(20 * 1024) },
+      body: JSON.stringify(ask('small')),
+    });
+    assert.equal(res.status, 431);
+    assertOpenAIError(await res.json());
+    assert.equal((await mock.stats()).count, 0);
+  });
+
   test('unknown endpoints are 404 and wrong methods 405', async () => {
     assert.equal((await fetch(`http://127.0.0.1:${gw.port}/v1/nothing`)).status, 404);
     assert.equal((await fetch(`${gw.baseURL}/chat/completions`)).status, 405);

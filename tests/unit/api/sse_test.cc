@@ -48,8 +48,14 @@ TEST(ChunkInspection, FindsUsageOnlyChunkAndErrors) {
   auto n = inspectChunk(R"({"id":"x","choices":[{"delta":{"content":"hi"}}],"usage":null})");
   EXPECT_FALSE(n.usage);
   EXPECT_FALSE(n.empty_choices);
-  EXPECT_TRUE(inspectChunk(R"({"error":{"message":"boom"}})").is_error);
-  EXPECT_FALSE(inspectChunk(R"({"usage":{"prompt_tokens":)").valid_json);
+  EXPECT_FALSE(inspectChunk(R"({"usage":{"prompt_tokens":)").usage);  // truncated: no usage, no crash
+  auto spaced = inspectChunk(R"({"choices" : [], "usage" :
+    {"prompt_tokens": 1, "completion_tokens": 2}})");
+  ASSERT_TRUE(spaced.usage);
+  EXPECT_EQ(spaced.usage->completion_tokens, 2);
+  EXPECT_TRUE(spaced.empty_choices);
+  // An escaped "usage" inside content text is not taken for the usage key.
+  EXPECT_FALSE(inspectChunk(R"({"choices":[{"delta":{"content":"\"usage\": {"}}],"usage":null})").usage);
 }
 
 TEST(ResponseUsage, ReadsUsageFromCompletion) {
