@@ -160,21 +160,8 @@ Result<std::vector<DecisionRecord>> readDecisions(const std::string& path) {
   auto text = readMaybeGzip(path);
   if (!text) return fail(text.error());
   std::vector<DecisionRecord> out;
-  simdjson::dom::parser parser;
-  size_t line_no = 0, pos = 0;
-  const std::string& t = *text;
-  while (pos < t.size()) {
-    size_t end = t.find('\n', pos);
-    if (end == std::string::npos) end = t.size();
-    ++line_no;
-    std::string_view line(t.data() + pos, end - pos);
-    pos = end + 1;
-    if (trim(line).empty()) continue;
-    const std::string where = path + ":" + std::to_string(line_no);
+  auto r = forEachJsonLine(*text, path, [&](const std::string& where, simdjson::dom::object doc) -> Result<void> {
     auto bad = [&](const std::string& why) { return fail(ErrorCode::kCorruptData, where + ": " + why); };
-    simdjson::dom::element doc;
-    if (auto e = parser.parse(line.data(), line.size()).get(doc); e)
-      return bad(std::string("not valid JSON (") + simdjson::error_message(e) + ")");
     DecisionRecord d;
     d.where = where;
     std::string_view sv;
@@ -198,7 +185,9 @@ Result<std::vector<DecisionRecord>> readDecisions(const std::string& path) {
     }
     d.knob = kv;
     out.push_back(std::move(d));
-  }
+    return {};
+  });
+  if (!r) return fail(r.error());
   if (out.empty()) return fail(ErrorCode::kInvalidArgument, path + ": no decisions");
   return out;
 }

@@ -9,36 +9,13 @@
 #include <simdjson.h>
 
 #include "api/chat_types.h"
+#include "common/strings.h"
 
 namespace rightsize::evals {
 namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// Splits into lines, calling fn(line_number, line) for every non-blank line.
-template <typename Fn>
-Result<void> forEachLine(const std::string& text, Fn&& fn) {
-  size_t line_no = 0, pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    ++line_no;
-    std::string_view line(text.data() + pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    bool blank = true;
-    for (char c : line)
-      if (c != ' ' && c != '\t') {
-        blank = false;
-        break;
-      }
-    if (!blank) {
-      auto r = fn(line_no, line);
-      if (!r) return r;
-    }
-    pos = end + 1;
-  }
-  return {};
-}
 
 // Text of a message's `content`: a string, or the text parts of an array joined by "\n".
 bool contentText(simdjson::dom::element content, std::string& out) {
@@ -149,6 +126,27 @@ int OutcomeSet::modelIndex(const std::string& name) const {
   return -1;
 }
 
+Result<void> forEachJsonLine(const std::string& text, const std::string& path, const JsonLineFn& fn) {
+  simdjson::dom::parser parser;
+  size_t line_no = 0, pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    ++line_no;
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    if (trim(line).empty()) continue;
+    const std::string where = path + ":" + std::to_string(line_no);
+    simdjson::dom::element doc;
+    if (auto e = parser.parse(line.data(), line.size()).get(doc); e)
+      return fail(ErrorCode::kCorruptData, where + ": not valid JSON (" + simdjson::error_message(e) + ")");
+    simdjson::dom::object obj;
+    if (doc.get_object().get(obj) != simdjson::SUCCESS) return fail(ErrorCode::kCorruptData, where + ": not a JSON object");
+    if (auto r = fn(where, obj); !r) return r;
+  }
+  return {};
+}
+
 Result<std::string> readMaybeGzip(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) return fail(ErrorCode::kIo, "cannot open " + path + ": " + std::strerror(errno));
@@ -178,14 +176,8 @@ Result<OutcomeSet> readOutcomes(const std::vector<std::string>& paths) {
   for (const auto& path : paths) {
     auto text = readMaybeGzip(path);
     if (!text) return fail(text.error());
-    auto r = forEachLine(*text, [&](size_t line_no, std::string_view line) -> Result<void> {
-      const std::string where = path + ":" + std::to_string(line_no);
+    auto r = forEachJsonLine(*text, path, [&](const std::string& where, simdjson::dom::object obj) -> Result<void> {
       auto bad = [&](const std::string& why) { return fail(ErrorCode::kCorruptData, where + ": " + why); };
-      simdjson::dom::element doc;
-      if (auto e = parser.parse(line.data(), line.size()).get(doc); e)
-        return bad(std::string("not valid JSON (") + simdjson::error_message(e) + ")");
-      simdjson::dom::object obj;
-      if (doc.get_object().get(obj) != simdjson::SUCCESS) return bad("not a JSON object");
       std::string id, ask, err;
       if (!readIdAndAsk(obj, id, ask, err)) return bad(err);
       if (auto it = set.index.find(id); it != set.index.end())
@@ -243,21 +235,14 @@ Result<std::vector<PromptRecord>> readPrompts(const std::string& path) {
   auto text = readMaybeGzip(path);
   if (!text) return fail(text.error());
   std::vector<PromptRecord> out;
-  std::map<std::string, size_t> seen;
-  simdjson::dom::parser parser;
-  auto r = forEachLine(*text, [&](size_t line_no, std::string_view line) -> Result<void> {
-    const std::string where = path + ":" + std::to_string(line_no);
+  std::map<std::string, std::string> seen;  // id -> where
+  auto r = forEachJsonLine(*text, path, [&](const std::string& where, simdjson::dom::object obj) -> Result<void> {
     auto bad = [&](const std::string& why) { return fail(ErrorCode::kCorruptData, where + ": " + why); };
-    simdjson::dom::element doc;
-    if (auto e = parser.parse(line.data(), line.size()).get(doc); e)
-      return bad(std::string("not valid JSON (") + simdjson::error_message(e) + ")");
-    simdjson::dom::object obj;
-    if (doc.get_object().get(obj) != simdjson::SUCCESS) return bad("not a JSON object");
     PromptRecord rec;
     std::string err;
     if (!readIdAndAsk(obj, rec.id, rec.ask, err)) return bad(err);
-    if (auto [it, added] = seen.emplace(rec.id, line_no); !added)
-      return bad("duplicate id '" + rec.id + "' (first at line " + std::to_string(it->second) + ")");
+    if (auto [it, added] = seen.emplace(rec.id, where); !added)
+      return bad("duplicate id '" + rec.id + "' (first at " + it->second + ")");
     out.push_back(std::move(rec));
     return {};
   });

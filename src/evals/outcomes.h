@@ -12,9 +12,12 @@
 // NaN ("no outcome"). A `messages` prompt is reduced to the human's ask (api::humanAsk).
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <simdjson.h>
 
 #include "common/result.h"
 #include "routing/trainer.h"
@@ -51,6 +54,11 @@ struct PromptRecord {
 // Reads a prompts file for `decide`: only `id` and `prompt`/`messages` are read; `outcomes`
 // and every other field are ignored whatever they hold. Same line rules as above.
 Result<std::vector<PromptRecord>> readPrompts(const std::string& path);
+
+// Calls fn(where, object) for every non-blank line of JSON Lines `text` (where = "PATH:LINE"),
+// stopping at fn's first error. A line that is not a JSON object is a kCorruptData error naming it.
+using JsonLineFn = std::function<Result<void>(const std::string& where, simdjson::dom::object obj)>;
+Result<void> forEachJsonLine(const std::string& text, const std::string& path, const JsonLineFn& fn);
 
 // Reads a whole file, gunzipping it when it is gzip (plain files pass through). kIo on failure.
 Result<std::string> readMaybeGzip(const std::string& path);
