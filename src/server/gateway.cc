@@ -414,6 +414,13 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
   if (route) {
     const int64_t in_tokens = api::estimateTokens(chat.content_chars);
     const int64_t out_tokens = chat.max_tokens.value_or(kTypicalOutputTokens);
+    auto estimate = [&](const config::ModelConfig& m) {
+      return tokenCostMicros(m.input_usd_per_mtok, in_tokens) + tokenCostMicros(m.output_usd_per_mtok, out_tokens);
+    };
+    // rightsize.max_cost_usd bounds every model the request may reach, fallbacks included.
+    auto fits = [&](const config::ModelConfig& m) {
+      return !chat.rightsize.max_cost_usd || estimate(m) <= *chat.rightsize.max_cost_usd * 1e6;
+    };
     std::vector<routing::CandidateState> states;
     states.reserve(candidates.size());
     bool any_cost_ok = false;
@@ -423,8 +430,8 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
       const auto& ps = providers_.at(m->provider);
       s.available = ps.breaker->available();
       s.on_prem = ps.provider->config().locality == config::Locality::kOnPrem;
-      s.est_cost_micros = tokenCostMicros(m->input_usd_per_mtok, in_tokens) + tokenCostMicros(m->output_usd_per_mtok, out_tokens);
-      if (chat.rightsize.max_cost_usd && s.est_cost_micros > *chat.rightsize.max_cost_usd * 1e6) s.available = false;
+      s.est_cost_micros = estimate(*m);
+      if (!fits(*m)) s.available = false;
       else any_cost_ok = true;
       states.push_back(s);
     }
@@ -446,7 +453,8 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
       co_await reply_error(decision.error());
       co_return;
     }
-    for (const auto* m : fallback) add_target(m);
+    for (const auto* m : fallback)
+      if (fits(*m)) add_target(m);
   } else {
     add_target(candidates[0]);
   }

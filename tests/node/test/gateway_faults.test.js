@@ -18,6 +18,8 @@ providers:
   mock:   {kind: openai, base_url: "http://127.0.0.1:${mockPort}/v1", api_key: "sk-upstream",
            retry: {max_attempts: 3, base_backoff_ms: 10, max_backoff_ms: 50, max_retry_after_ms: 3000}}
   dead:   {kind: openai, base_url: "http://127.0.0.1:1/v1", retry: {max_attempts: 1}}
+  deadretry: {kind: openai, base_url: "http://127.0.0.1:1/v1",
+              retry: {max_attempts: 3, base_backoff_ms: 10, max_backoff_ms: 20}}
   quick:  {kind: openai, base_url: "http://127.0.0.1:${mockPort}/v1", first_byte_timeout_ms: 300,
            retry: {max_attempts: 1}}
   flaky:  {kind: openai, base_url: "http://127.0.0.1:${mockPort}/v1", retry: {max_attempts: 1},
@@ -26,6 +28,7 @@ models:
   small:      {provider: mock, id: "mock-small", input_usd_per_mtok: 0.1, output_usd_per_mtok: 0.2}
   big:        {provider: mock, id: "mock-large", input_usd_per_mtok: 5, output_usd_per_mtok: 15}
   gone:       {provider: dead, id: "whatever", input_usd_per_mtok: 0.01, output_usd_per_mtok: 0.01}
+  unreachable: {provider: deadretry, id: "whatever"}
   limited:    {provider: mock, id: "mock-small;status=429;fail_first=1;retry_after=1"}
   shaky:      {provider: mock, id: "mock-small;status=503;fail_first=2"}
   down:       {provider: mock, id: "mock-small;status=503"}
@@ -39,6 +42,8 @@ routes:
   resilient: {candidates: [gone], fallback: [small], policy: fixed, reference: big}
   outage:    {candidates: [down], fallback: [gone], policy: fixed}
   pricey:    {candidates: [big, small], policy: fixed, reference: big}
+  capped:    {candidates: [down], fallback: [big, small], policy: fixed, reference: big}
+  redial:    {candidates: [unreachable], policy: fixed}
 ledger: {kind: "off"}
 `;
 }
@@ -197,6 +202,22 @@ describe('gateway under upstream and client faults', () => {
     assert.equal(none.res.status, 429);
     assertOpenAIError(none.json, 'rate_limit_error');
     assert.match(none.json.error.message, /max_cost_usd/);
+  });
+
+  test('max_cost_usd also bounds the fallback chain: an over-budget fallback is never called', async () => {
+    // down (free, failing) -> fallbacks big (over the cap) and small (under it).
+    const { res } = await chat(gw, ask('capped', { rightsize: { max_cost_usd: 0.001 } }));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-rightsize-model'), 'small');
+    assert.equal((await mock.stats()).by_model['mock-large'] ?? 0, 0);
+  });
+
+  test('connect errors are retried on the same provider before giving up', async () => {
+    const { res, json } = await chat(gw, ask('redial'));
+    assert.equal(res.status, 502);
+    assertOpenAIError(json);
+    assert.equal(res.headers.get('x-rightsize-attempts'), '3');
+    assert.match(json.error.message, /connect/);
   });
 
   test('a bad x-rightsize-quality header is a 400 naming it', async () => {
