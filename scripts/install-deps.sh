@@ -12,6 +12,10 @@ PKGS=(
   libboost1.81-dev libboost-json1.81-dev libssl-dev zlib1g-dev
   libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libexpected-dev
   libsqlite3-dev sqlite3
+  libpq-dev postgresql libhiredis-dev redis-server
+  libvalijson-dev libre2-dev
+  clang-14 libclang-rt-14-dev
+  chromium
   libgtest-dev libgmock-dev libbenchmark-dev
   nginx-light wrk curl procps openssl jq
 )
