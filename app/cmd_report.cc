@@ -13,6 +13,7 @@ namespace {
 struct ReportCliOptions {
   std::string config_path;
   std::string db_path;
+  std::string dsn;
   std::string since;
   std::string until;
   std::string by = "route";
@@ -21,9 +22,14 @@ struct ReportCliOptions {
 
 int runReport(const ReportCliOptions& opt) {
   std::string db_path = opt.db_path;
-  if (db_path.empty()) {
+  std::string dsn = opt.dsn;
+  if (!db_path.empty() && !dsn.empty()) {
+    std::cerr << "rightsize report: give --db PATH or --dsn DSN, not both\n";
+    return 2;
+  }
+  if (db_path.empty() && dsn.empty()) {
     if (opt.config_path.empty()) {
-      std::cerr << "rightsize report: give --config FILE (its ledger.path) or --db PATH\n";
+      std::cerr << "rightsize report: give --config FILE (its ledger), --db PATH or --dsn DSN\n";
       return 2;
     }
     auto cfg = config::loadConfigFile(opt.config_path, config::processEnv());
@@ -31,9 +37,9 @@ int runReport(const ReportCliOptions& opt) {
       std::cerr << "rightsize report: invalid configuration: " << cfg.error().message << "\n";
       return 2;
     }
-    if (cfg->ledger.kind != "sqlite") {
-      std::cerr << "rightsize report: the configuration's ledger.kind is '" << cfg->ledger.kind
-                << "'; the report reads a sqlite ledger (use --db PATH to name one)\n";
+    if (cfg->ledger.kind == "off") {
+      std::cerr << "rightsize report: the configuration's ledger.kind is 'off': no ledger to report on "
+                   "(use --db PATH or --dsn DSN to name one)\n";
       return 2;
     }
     if (cfg->ledger.path == ":memory:") {
@@ -41,7 +47,8 @@ int runReport(const ReportCliOptions& opt) {
                    "nothing to report\n";
       return 2;
     }
-    db_path = cfg->ledger.path;
+    if (cfg->ledger.kind == "postgres") dsn = cfg->ledger.dsn;
+    else db_path = cfg->ledger.path;
   }
   ledger::ReportOptions ro;
   auto by = ledger::parseReportGrouping(opt.by);
@@ -67,7 +74,7 @@ int runReport(const ReportCliOptions& opt) {
     }
     ro.until_us = *t;
   }
-  auto report = ledger::buildReport(db_path, ro);
+  auto report = dsn.empty() ? ledger::buildReport(db_path, ro) : ledger::buildReportPostgres(dsn, ro);
   if (!report) {
     std::cerr << "rightsize report: " << report.error().message << "\n";
     return 2;
@@ -81,10 +88,12 @@ int runReport(const ReportCliOptions& opt) {
 void addReportCommand(CLI::App& root, int& exit_code) {
   auto opt = std::make_shared<ReportCliOptions>();
   auto* cmd = root.add_subcommand("report", "Model mix, spend, savings and latency per route/key/day/model, from "
-                                            "the SQLite ledger");
-  cmd->add_option("--config,-c", opt->config_path, "YAML configuration file (the report reads its ledger.path)")
+                                            "the ledger (SQLite or PostgreSQL)");
+  cmd->add_option("--config,-c", opt->config_path, "YAML configuration file (the report reads its ledger)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--db", opt->db_path, "Ledger database file (instead of the configuration's)");
+  cmd->add_option("--db", opt->db_path, "SQLite ledger file (instead of the configuration's)");
+  cmd->add_option("--dsn", opt->dsn, "PostgreSQL ledger, e.g. postgresql://user@host/db (instead of the "
+                                     "configuration's)");
   cmd->add_option("--since", opt->since, "Start (inclusive): 2026-11-22, 2026-11-22T10:00:00Z, or 30m/24h/7d ago");
   cmd->add_option("--until", opt->until, "End (exclusive), same forms as --since");
   cmd->add_option("--by", opt->by, "Group by route, key, day (UTC) or model")->default_val("route");

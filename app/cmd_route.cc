@@ -77,6 +77,11 @@ int runRoute(const RouteArgs& a) {
     std::cerr << "rightsize: " << d.error().message << "\n";
     return 1;
   }
+  if (!d->route.empty()) {  // a rules route handed the prompt to another route
+    fmt::print("route: {}  policy: {}\nreason: {}\nhanded to route '{}' (see: rightsize route --route {} ...)\n",
+               route->name, (*policy)->name(), d->reason, d->route, d->route);
+    return 0;
+  }
   fmt::print("route: {}  policy: {}  prompt: {} bytes (~{} tokens)\n", route->name, (*policy)->name(), a.text.size(),
              in_tokens);
   fmt::print("{:<3} {:<36} {:>12} {:>16}\n", "", "candidate", "P(success)", "est. cost $");

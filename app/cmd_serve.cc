@@ -14,6 +14,7 @@
 #include "http/workers.h"
 #include "server/accounting.h"
 #include "server/gateway.h"
+#include "limits/service.h"
 
 namespace rightsize::app {
 
@@ -66,6 +67,15 @@ int runServe(const ServeOptions& opt) {
     return 2;
   }
   (*gw)->setAccounting(accounting->get());
+  // Virtual keys, budgets and rate limits (docs/limits.md).
+  auto limits_svc = limits::LimitsService::make(shared->limits);
+  if (!limits_svc) {
+    std::cerr << "rightsize: cannot start: " << limits_svc.error().message << "\n";
+    return 2;
+  }
+  const char* admin_env = std::getenv("RIGHTSIZE_ADMIN_KEY");
+  server::KeyAuth key_auth(**limits_svc, admin_env ? admin_env : "");
+  (*gw)->setKeyAuth(&key_auth);
 
   const auto& sc = shared->server;
   size_t threads = sc.threads > 0 ? static_cast<size_t>(sc.threads) : std::max(1u, std::thread::hardware_concurrency());
@@ -129,6 +139,7 @@ int runServe(const ServeOptions& opt) {
   signals_owner.reset();
   timer_owner.reset();
   g->shutdown();
+  (*limits_svc)->stop();  // its thread posts to the worker contexts: stop it before they go
   workers.destroy();
   // Every request has been answered and recorded: write the ledger's queue out.
   (*accounting)->flushAndStop();

@@ -12,5 +12,8 @@ void addServeCommand(CLI::App& root, int& exit_code);
 void addRouterCommands(CLI::App& root, int& exit_code);   // train, decide, score, simulate
 void addRouteCommand(CLI::App& root, int& exit_code);     // route (explain one decision)
 void addReportCommand(CLI::App& root, int& exit_code);    // report (spend and savings from the ledger)
+void addExportOutcomesCommand(CLI::App& root, int& exit_code);  // export-outcomes (feedback -> outcomes)
+void addEvalCommand(CLI::App& root, int& exit_code);      // eval (run a suite, write outcomes and a report)
+void addKeysCommand(CLI::App& root, int& exit_code);      // keys create|list|revoke (virtual API keys)
 
 }  // namespace rightsize::app

@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   rightsize::app::addRouterCommands(root, exit_code);
   rightsize::app::addRouteCommand(root, exit_code);
   rightsize::app::addReportCommand(root, exit_code);
+  rightsize::app::addExportOutcomesCommand(root, exit_code);
+  rightsize::app::addEvalCommand(root, exit_code);
+  rightsize::app::addKeysCommand(root, exit_code);
   try {
     root.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

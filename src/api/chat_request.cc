@@ -170,6 +170,22 @@ Result<ChatRequest> parseChatRequest(std::string& body) {
       auto opt = parseOptions(value);
       if (!opt) return fail(opt.error());
       req.rightsize = std::move(*opt);
+    } else if (key == "metadata") {
+      if (value.is_object()) {
+        dom::object meta = value.get_object().value_unsafe();  // a copy: the result is a temporary
+        for (auto [mk, mv] : meta) {
+          std::string_view sv;
+          if (mv.get(sv) == simdjson::SUCCESS) req.metadata.emplace_back(std::string(mk), std::string(sv));
+        }
+      }
+    } else if (key == "user") {
+      std::string_view u;
+      if (value.get(u) == simdjson::SUCCESS) req.user = std::string(u);
+    } else if (key == "response_format") {
+      dom::element schema;
+      if (value.is_object() && value.at_pointer("/json_schema/schema").get(schema) == simdjson::SUCCESS &&
+          schema.is_object())
+        req.response_schema = simdjson::minify(schema);
     }
   }
   if (!have_model) return fail(ErrorCode::kInvalidArgument, "'model' is required");
@@ -192,6 +208,8 @@ Result<std::string> rewriteChatRequest(std::string& body, const Rewrite& rw) {
   bool first = true;
   bool saw_stream_options = false;
   bool capped = false;
+  bool saw_logprobs = false;
+  bool saw_effort = false;
   // Keys are written re-escaped from their unescaped form, straight into `out`.
   auto name = [&](std::string_view key) {
     if (!first) out.push_back(',');
@@ -211,7 +229,24 @@ Result<std::string> rewriteChatRequest(std::string& body, const Rewrite& rw) {
     std::string_view raw;
     if (rawValue(v).get(raw) != simdjson::SUCCESS) return fail(ErrorCode::kMalformedJson, "bad value for '" + std::string(key) + "'");
     if (key == "rightsize") continue;
-    if (key == "model") {
+    if (rw.force_non_stream && key == "stream_options") continue;
+    if (rw.force_non_stream && key == "stream") {
+      field(key, "false");
+    } else if (rw.request_logprobs && key == "logprobs") {
+      saw_logprobs = true;
+      field(key, "true");
+    } else if (!rw.reasoning_effort_cap.empty() && key == "reasoning_effort") {
+      saw_effort = true;
+      // Effort values are plain words: the raw token between its quotes is the value.
+      const bool is_str = raw.size() >= 2 && raw.front() == '"' && raw.back() == '"';
+      const int have = is_str ? reasoningEffortRank(raw.substr(1, raw.size() - 2)) : -1;
+      if (have >= 0 && have <= reasoningEffortRank(rw.reasoning_effort_cap)) {
+        field(key, raw);
+      } else {
+        name(key);
+        appendJsonString(out, rw.reasoning_effort_cap);
+      }
+    } else if (key == "model") {
       name(key);
       appendJsonString(out, rw.model_id);
     } else if (key == "stream_options" && rw.force_include_usage) {
@@ -230,8 +265,20 @@ Result<std::string> rewriteChatRequest(std::string& body, const Rewrite& rw) {
   }
   if (rw.force_include_usage && !saw_stream_options) field("stream_options", "{\"include_usage\":true}");
   if (rw.max_tokens_cap && !capped) field("max_completion_tokens", std::to_string(*rw.max_tokens_cap));
+  if (rw.request_logprobs && !saw_logprobs) field("logprobs", "true");
+  if (!rw.reasoning_effort_cap.empty() && !saw_effort) {
+    name("reasoning_effort");
+    appendJsonString(out, rw.reasoning_effort_cap);
+  }
   out.push_back('}');
   return out;
+}
+
+int reasoningEffortRank(std::string_view effort) {
+  static constexpr std::string_view kOrder[] = {"none", "minimal", "low", "medium", "high"};
+  for (size_t i = 0; i < std::size(kOrder); ++i)
+    if (kOrder[i] == effort) return static_cast<int>(i);
+  return -1;
 }
 
 }  // namespace rightsize::api

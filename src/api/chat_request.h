@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "api/chat_types.h"
@@ -30,6 +31,10 @@ struct ChatRequest {
   std::vector<ChatMessage> messages;
   RightsizeOptions rightsize;
   size_t content_chars = 0;            // all message text, for token estimates
+  // Read for routing rules and cascade checks; forwarded untouched.
+  std::vector<std::pair<std::string, std::string>> metadata;  // "metadata" entries with string values
+  std::optional<std::string> user;     // "user", when a string
+  std::string response_schema;         // response_format.json_schema.schema as JSON text ("" if none)
 };
 
 // Parses and validates a Chat Completions body. `body` may be grown in capacity (padding for
@@ -43,7 +48,14 @@ struct Rewrite {
   std::string_view model_id;           // replaces "model"
   bool force_include_usage = false;    // set stream_options.include_usage = true
   std::optional<int64_t> max_tokens_cap;  // lowers max_completion_tokens/max_tokens (adds one if absent)
+  bool force_non_stream = false;       // "stream": false and no stream_options (cascade attempts)
+  bool request_logprobs = false;       // "logprobs": true (cascade logprob check)
+  // minimal|low|medium|high: a higher reasoning_effort is lowered to this, an absent one is added.
+  std::string_view reasoning_effort_cap;
 };
+
+// Orders reasoning efforts: none < minimal < low < medium < high; -1 for an unknown value.
+int reasoningEffortRank(std::string_view effort);
 
 // Rebuilds the body for an upstream: "model" replaced, "rightsize" removed, stream_options
 // adjusted as asked; all other fields byte for byte in their original order. `body` must have

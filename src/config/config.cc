@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -17,6 +18,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "common/strings.h"
@@ -190,6 +192,8 @@ class ConfigBuilder {
         {"routes", [&](const Entry& e, const std::string& p) { return readRoutes(e, p, cfg); }},
         {"ledger", [&](const Entry& e, const std::string& p) { return readLedger(e, p, cfg.ledger); }},
         {"limits", [&](const Entry& e, const std::string& p) { return readLimits(e, p, cfg.limits); }},
+        {"privacy", [&](const Entry& e, const std::string& p) { return readPrivacy(e, p, cfg.privacy); }},
+        {"sessions", [&](const Entry& e, const std::string& p) { return readSessions(e, p, cfg.sessions); }},
     };
     auto top = entriesOf(root, "", lineOf(root), keysOf(sections));
     if (!top) return fail(top.error());
@@ -204,6 +208,9 @@ class ConfigBuilder {
     }
     // Also applied to the default path, so a config file's ledger lives beside it either way.
     if (cfg.ledger.kind == "sqlite" && cfg.ledger.path != ":memory:") cfg.ledger.path = resolvePath(cfg.ledger.path);
+    if (cfg.ledger.kind == "postgres" && cfg.ledger.spill_path.empty()) cfg.ledger.spill_path = "rightsize-ledger.spill.jsonl";
+    if (!cfg.ledger.spill_path.empty()) cfg.ledger.spill_path = resolvePath(cfg.ledger.spill_path);
+    cfg.limits.keys_file = resolvePath(cfg.limits.keys_file);
     return cfg;
   }
 
@@ -624,6 +631,7 @@ class ConfigBuilder {
     if (replay && pc.data.empty()) {
       return fail(errorAt(named.line, path, "missing required key 'data' (the replay outcomes file)"));
     }
+    if (pc.kind == ProviderKind::kAnthropic && pc.base_url.empty()) pc.base_url = "https://api.anthropic.com";
     if (!replay && pc.base_url.empty()) {
       return fail(errorAt(named.line, path, fmt::format("missing required key 'base_url' for kind {}", kind)));
     }
@@ -706,6 +714,263 @@ class ConfigBuilder {
     return {};
   }
 
+  // --- Route sub-sections and the privacy/sessions sections (docs/routing-policies.md) ---
+
+  Status readBool(const Entry& e, std::string_view path, bool& out) const {
+    auto text = scalarText(e.value, e.line, path, "true or false");
+    if (!text) return fail(text.error());
+    if (*text == "true") out = true;
+    else if (*text == "false") out = false;
+    else return fail(errorAt(e.line, path, fmt::format("expected true or false, got '{}'", *text)));
+    return {};
+  }
+
+  FieldReader boolean(bool& out) const {
+    return [this, &out](const Entry& e, const std::string& p) { return readBool(e, p, out); };
+  }
+
+  FieldReader optionalBool(std::optional<bool>& out) const {
+    return [this, &out](const Entry& e, const std::string& p) -> Status {
+      bool b = false;
+      if (auto st = readBool(e, p, b); !st) return st;
+      out = b;
+      return {};
+    };
+  }
+
+  FieldReader optionalInt(std::optional<int64_t>& out, int64_t min, int64_t max) const {
+    return [this, &out, min, max](const Entry& e, const std::string& p) -> Status {
+      auto v = parseInt(e, p, min, max);
+      if (!v) return fail(v.error());
+      out = *v;
+      return {};
+    };
+  }
+
+  // A map of plain strings (rules' metadata and headers). `lower_keys` folds names to lower case.
+  Status readStringMap(const Entry& e, const std::string& path, bool lower_keys,
+                       std::map<std::string, std::string>& out) const {
+    auto entries = entriesOf(e.value, path, e.line, {});
+    if (!entries) return fail(entries.error());
+    for (const Entry& kv : *entries) {
+      const std::string key = lower_keys ? toLower(kv.key) : kv.key;
+      if (out.count(key) != 0) return fail(errorAt(kv.line, child(path, kv.key), "given twice"));
+      if (auto st = readString(kv, child(path, kv.key), out[key]); !st) return st;
+    }
+    return {};
+  }
+
+  // Runs `read` on each item of a list, as an Entry whose line is the item's.
+  Status forEachItem(const Entry& e, const std::string& path, std::string_view what,
+                     const std::function<Status(const Entry&, const std::string&)>& read) const {
+    if (!e.value.IsSequence()) {
+      return fail(errorAt(e.line, path, fmt::format("expected a list of {}, got {}", what, describeNode(e.value))));
+    }
+    size_t index = 0;
+    for (auto it = e.value.begin(); it != e.value.end(); ++it) {
+      const YAML::Node item = *it;
+      Entry ie{std::string(), item, lineOf(item)};
+      if (auto st = read(ie, fmt::format("{}[{}]", path, index++)); !st) return st;
+    }
+    return {};
+  }
+
+  Status readCascadeCheck(const Entry& item, const std::string& path, const Config& cfg, CascadeCheck& c) const {
+    std::string kind;
+    std::string schema_file;
+    const auto read_judge = [&](const Entry& e, const std::string& p) -> Status {
+      if (auto st = readNonEmptyString(e, p, c.judge_model); !st) return st;
+      if (cfg.models.count(c.judge_model) == 0) {
+        return fail(errorAt(e.line, p, fmt::format("unknown model '{}'", c.judge_model)));
+      }
+      return {};
+    };
+    const auto read_unit = [&](double& out) -> FieldReader {
+      return [this, &out](const Entry& e, const std::string& p) -> Status {
+        auto v = parseNumber(e, p);
+        if (!v) return fail(v.error());
+        if (!(*v >= 0 && *v <= 1)) return fail(errorAt(e.line, p, fmt::format("must be in [0, 1], got {}", *v)));
+        out = *v;
+        return {};
+      };
+    };
+    const auto read_logprob = [&](const Entry& e, const std::string& p) -> Status {
+      auto v = parseNumber(e, p);
+      if (!v) return fail(v.error());
+      if (*v > 0) return fail(errorAt(e.line, p, fmt::format("a log probability is <= 0, got {}", *v)));
+      c.min_mean_logprob = *v;
+      return {};
+    };
+    const std::vector<Field> fields = {
+        {"kind", alreadyRead()},
+        {"schema", text(c.schema)},
+        {"schema_file", filePath(schema_file)},
+        {"pattern", nonEmptyText(c.pattern)},
+        {"min_mean_logprob", read_logprob},
+        {"model", read_judge},
+        {"min_score", read_unit(c.min_score)},
+    };
+    auto entries = entriesOf(item.value, path, item.line, keysOf(fields));
+    if (!entries) return fail(entries.error());
+    const Entry* kind_entry = find(*entries, "kind");
+    if (kind_entry == nullptr) {
+      return fail(errorAt(item.line, path, "missing required key 'kind' (json_schema, regex, not_refusal, logprob, judge)"));
+    }
+    if (auto st = readEnum(*kind_entry, child(path, "kind"), {"json_schema", "regex", "not_refusal", "logprob", "judge"},
+                           kind);
+        !st)
+      return st;
+    // Which keys each kind takes.
+    const std::map<std::string, Choices> allowed = {
+        {"json_schema", {"kind", "schema", "schema_file"}}, {"regex", {"kind", "pattern"}},
+        {"not_refusal", {"kind"}}, {"logprob", {"kind", "min_mean_logprob"}},
+        {"judge", {"kind", "model", "min_score"}}};
+    for (const Entry& e : *entries) {
+      if (!contains(allowed.at(kind), e.key)) {
+        return fail(errorAt(e.line, path, fmt::format("'{}' is not valid for kind {} (valid: {})", e.key, kind,
+                                                      joinKeys(allowed.at(kind)))));
+      }
+    }
+    if (auto st = readEntries(*entries, path, fields); !st) return st;
+    c.line = item.line;
+    c.kind = kind == "json_schema" ? CascadeCheck::Kind::kJsonSchema
+             : kind == "regex"     ? CascadeCheck::Kind::kRegex
+             : kind == "logprob"   ? CascadeCheck::Kind::kLogprob
+             : kind == "judge"     ? CascadeCheck::Kind::kJudge
+                                   : CascadeCheck::Kind::kNotRefusal;
+    if (!schema_file.empty()) {
+      if (!c.schema.empty()) return fail(errorAt(item.line, path, "give 'schema' or 'schema_file', not both"));
+      std::ifstream in(schema_file, std::ios::binary);
+      if (!in) return fail(errorAt(item.line, path, fmt::format("cannot read schema_file '{}'", schema_file)));
+      std::ostringstream buf;
+      buf << in.rdbuf();
+      c.schema = buf.str();
+    }
+    if (c.kind == CascadeCheck::Kind::kRegex && c.pattern.empty()) {
+      return fail(errorAt(item.line, path, "missing required key 'pattern' for kind regex"));
+    }
+    if (c.kind == CascadeCheck::Kind::kJudge && c.judge_model.empty()) {
+      return fail(errorAt(item.line, path, "missing required key 'model' for kind judge"));
+    }
+    return {};
+  }
+
+  Status readCascade(const Entry& section, const std::string& path, const Config& cfg, CascadeConfig& c) const {
+    const auto read_checks = [&](const Entry& e, const std::string& p) -> Status {
+      return forEachItem(e, p, "checks", [&](const Entry& item, const std::string& ip) -> Status {
+        CascadeCheck check;
+        if (auto st = readCascadeCheck(item, ip, cfg, check); !st) return st;
+        c.checks.push_back(std::move(check));
+        return {};
+      });
+    };
+    const std::vector<Field> fields = {
+        {"checks", read_checks},
+        {"max_attempts", integer(c.max_attempts, 0, 100)},
+    };
+    auto entries = readSection(section, path, fields);
+    if (!entries) return fail(entries.error());
+    return {};
+  }
+
+  Status readRuleMatch(const Entry& section, const std::string& path, RuleMatch& m) const {
+    const auto read_user = [&](const Entry& e, const std::string& p) -> Status {
+      std::string u;
+      if (auto st = readString(e, p, u); !st) return st;
+      m.user = std::move(u);
+      return {};
+    };
+    const std::vector<Field> fields = {
+        {"metadata", [&](const Entry& e, const std::string& p) { return readStringMap(e, p, false, m.metadata); }},
+        {"headers", [&](const Entry& e, const std::string& p) { return readStringMap(e, p, true, m.headers); }},
+        {"user", read_user},
+        {"sensitive", optionalBool(m.sensitive)},
+        {"min_tokens", optionalInt(m.min_tokens, 0, kMaxInt64)},
+        {"max_tokens", optionalInt(m.max_tokens, 0, kMaxInt64)},
+        {"ask", nonEmptyText(m.ask)},
+    };
+    auto entries = readSection(section, path, fields);
+    if (!entries) return fail(entries.error());
+    if (m.min_tokens && m.max_tokens && *m.min_tokens > *m.max_tokens) {
+      return fail(errorAt(section.line, path, "min_tokens must be <= max_tokens"));
+    }
+    return {};
+  }
+
+  Status readRule(const Entry& item, const std::string& path, const Config& cfg, const RouteConfig& r,
+                  RouteRule& rule) const {
+    const std::vector<Field> fields = {
+        {"when", [&](const Entry& e, const std::string& p) { return readRuleMatch(e, p, rule.when); }},
+        {"model", nonEmptyText(rule.model)},
+        {"route", nonEmptyText(rule.route)},
+    };
+    auto entries = readSection(item, path, fields);
+    if (!entries) return fail(entries.error());
+    rule.line = item.line;
+    if (rule.model.empty() == rule.route.empty()) {
+      return fail(errorAt(item.line, path, "a rule names exactly one target: 'model' or 'route'"));
+    }
+    if (!rule.model.empty() && std::find(r.candidates.begin(), r.candidates.end(), rule.model) == r.candidates.end()) {
+      const bool is_model = cfg.models.count(rule.model) != 0;
+      return fail(errorAt(find(*entries, "model")->line, child(path, "model"),
+                          fmt::format("'{}' is not {} of this route's candidates", rule.model,
+                                      is_model ? "one" : "a model, nor one")));
+    }
+    return {};
+  }
+
+  Status readBudget(const Entry& section, const std::string& path, BudgetCaps& b) const {
+    const std::vector<Field> fields = {
+        {"max_completion_tokens", optionalInt(b.max_completion_tokens, 1, kMaxUint32)},
+        {"reasoning_effort", oneOf(b.reasoning_effort, {"minimal", "low", "medium", "high"})},
+    };
+    auto entries = readSection(section, path, fields);
+    if (!entries) return fail(entries.error());
+    return {};
+  }
+
+  Status readModelBudgets(const Entry& section, const std::string& path, const Config& cfg, const RouteConfig& r,
+                          std::map<std::string, BudgetCaps>& out) const {
+    auto named = entriesOf(section.value, path, section.line, {});
+    if (!named) return fail(named.error());
+    for (const Entry& n : *named) {
+      if (cfg.models.count(n.key) == 0) return fail(errorAt(n.line, child(path, n.key), "unknown model"));
+      (void)r;
+      if (auto st = readBudget(n, child(path, n.key), out[n.key]); !st) return st;
+    }
+    return {};
+  }
+
+  Status readPrivacy(const Entry& section, const std::string& path, PrivacyConfig& p) const {
+    static const Choices kKinds = {"email", "phone", "payment_card", "iban", "national_id", "secret"};
+    const auto read_kinds = [&](const Entry& e, const std::string& kp) -> Status {
+      return forEachItem(e, kp, "detector kinds", [&](const Entry& item, const std::string& ip) -> Status {
+        std::string k;
+        if (auto st = readEnum(item, ip, kKinds, k); !st) return st;
+        p.kinds.push_back(std::move(k));
+        return {};
+      });
+    };
+    const std::vector<Field> fields = {
+        {"pii_detection", boolean(p.pii_detection)},
+        {"kinds", read_kinds},
+    };
+    auto entries = readSection(section, path, fields);
+    if (!entries) return fail(entries.error());
+    return {};
+  }
+
+  Status readSessions(const Entry& section, const std::string& path, SessionsConfig& s) const {
+    const std::vector<Field> fields = {
+        {"ttl_ms", millis(s.ttl, 1)},
+        {"use_openai_user", boolean(s.use_openai_user)},
+        {"max_entries", integer(s.max_entries, 1, kMaxUint32)},
+    };
+    auto entries = readSection(section, path, fields);
+    if (!entries) return fail(entries.error());
+    return {};
+  }
+
   Status readRoute(const Entry& named, const std::string& path, const Config& cfg, RouteConfig& r) const {
     const auto read_candidates = [&](const Entry& e, const std::string& p) -> Status {
       if (auto st = readModelList(e, p, cfg, r.candidates); !st) return st;
@@ -733,10 +998,27 @@ class ConfigBuilder {
         {"quality", read_quality},
         {"reference", read_reference},
         {"fallback", [&](const Entry& e, const std::string& p) { return readModelList(e, p, cfg, r.fallback); }},
+        {"cascade", [&](const Entry& e, const std::string& p) { return readCascade(e, p, cfg, r.cascade); }},
+        {"rules", alreadyRead()},  // after candidates, whatever the order in the file
+        {"budget", [&](const Entry& e, const std::string& p) { return readBudget(e, p, r.budget); }},
+        {"model_budgets",
+         [&](const Entry& e, const std::string& p) { return readModelBudgets(e, p, cfg, r, r.model_budgets); }},
+        {"pii_detection", optionalBool(r.pii_detection)},
+        {"pin_sessions", boolean(r.pin_sessions)},
     };
     auto entries = readSection(named, path, fields);
     if (!entries) return fail(entries.error());
     if (r.candidates.empty()) return fail(errorAt(named.line, path, "missing required key 'candidates'"));
+    if (const Entry* rules = find(*entries, "rules")) {
+      const std::string rp = child(path, "rules");
+      auto st = forEachItem(*rules, rp, "rules", [&](const Entry& item, const std::string& ip) -> Status {
+        RouteRule rule;
+        if (auto rs = readRule(item, ip, cfg, r, rule); !rs) return rs;
+        r.rules.push_back(std::move(rule));
+        return {};
+      });
+      if (!st) return st;
+    }
     if (r.reference.empty()) r.reference = r.candidates.back();
     return {};
   }
@@ -755,6 +1037,20 @@ class ConfigBuilder {
       if (auto st = readRoute(n, route_path, cfg, r); !st) return st;
       cfg.routes.emplace(n.key, std::move(r));
     }
+    // A rule may hand a request to another route, one hop: the target must exist and not be
+    // a rules route itself (so no cycles).
+    for (const auto& [name, r] : cfg.routes) {
+      for (size_t i = 0; i < r.rules.size(); ++i) {
+        const RouteRule& rule = r.rules[i];
+        if (rule.route.empty()) continue;
+        const std::string rp = fmt::format("{}.{}.rules[{}].route", path, name, i);
+        auto target = cfg.routes.find(rule.route);
+        if (target == cfg.routes.end()) return fail(errorAt(rule.line, rp, fmt::format("unknown route '{}'", rule.route)));
+        if (!target->second.rules.empty() || target->second.policy == "rules") {
+          return fail(errorAt(rule.line, rp, fmt::format("route '{}' is itself a rules route (one hop only)", rule.route)));
+        }
+      }
+    }
     return {};
   }
 
@@ -765,6 +1061,8 @@ class ConfigBuilder {
         {"kind", alreadyRead()},
         {"path", nonEmptyText(l.path)},  // resolved against base_dir at the end, default included
         {"dsn", nonEmptyText(l.dsn)},
+        {"store_prompts", boolean(l.store_prompts)},
+        {"spill_path", nonEmptyText(l.spill_path)},
     };
     auto entries = entriesOf(section.value, path, section.line, keysOf(fields));
     if (!entries) return fail(entries.error());
@@ -794,6 +1092,9 @@ class ConfigBuilder {
     const std::vector<Field> fields = {
         {"kind", alreadyRead()},
         {"url", read_url},
+        {"keys_file", nonEmptyText(l.keys_file)},  // resolved against base_dir at the end
+        {"on_error", oneOf(l.on_error, {"open", "closed"})},
+        {"timeout_ms", millis(l.timeout, 1)},
     };
     auto entries = entriesOf(section.value, path, section.line, keysOf(fields));
     if (!entries) return fail(entries.error());
@@ -825,16 +1126,64 @@ EnvLookup processEnv() {
   };
 }
 
+namespace {
+
+// Counts the documents of a YAML stream (and where the second starts) without building them.
+// Not YAML::LoadAll: yaml-cpp 0.7 loops forever, allocating a null document per turn, on a stray
+// ',' at the top level (",", "{a: 1},": jbeder/yaml-cpp#1040, fixed upstream in #1319; found by
+// fuzz/config_fuzzer.cc). A document whose first node does not advance past the previous one's
+// is that loop: reported as a syntax error.
+struct YamlDocs {
+  int count = 0;
+  int second_line = 1;
+  bool stuck = false;
+  int stuck_line = 1;
+};
+YamlDocs countYamlDocuments(const std::string& text) {
+  struct Counter final : YAML::EventHandler {
+    int first_pos = -1, first_line = 0;
+    void node(const YAML::Mark& m) {
+      if (first_pos < 0) { first_pos = m.pos; first_line = m.line < 0 ? 1 : m.line + 1; }
+    }
+    void OnDocumentStart(const YAML::Mark&) override { first_pos = -1; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { node(m); }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override { node(m); }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override { node(m); }
+    void OnMapEnd() override {}
+  } counter;
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  YamlDocs docs;
+  int last_pos = -1;
+  while (parser.HandleNextDocument(counter)) {
+    if (docs.count > 0 && counter.first_pos <= last_pos) {
+      docs.stuck = true;
+      docs.stuck_line = counter.first_line;
+      return docs;
+    }
+    last_pos = counter.first_pos;
+    if (++docs.count == 2) docs.second_line = counter.first_line;
+  }
+  return docs;
+}
+
+}  // namespace
+
 Result<Config> parseConfig(const std::string& yaml_text, const std::string& source, const EnvLookup& env,
                            const std::string& base_dir) {
   // yaml-cpp reports through exceptions; none may leave this function.
   try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(yaml_text);
-    if (docs.size() > 1) {
+    const YamlDocs docs = countYamlDocuments(yaml_text);
+    if (docs.stuck) return fail(ErrorCode::kInvalidArgument, fmt::format("{}:{}: YAML syntax error: unexpected ','", source, docs.stuck_line));
+    if (docs.count > 1) {
       return fail(ErrorCode::kInvalidArgument, fmt::format("{}:{}: a config file holds one YAML document, found {}",
-                                                           source, lineOf(docs[1]), docs.size()));
+                                                           source, docs.second_line, docs.count));
     }
-    return ConfigBuilder(source, env, base_dir).build(docs.empty() ? YAML::Node() : docs.front());
+    return ConfigBuilder(source, env, base_dir).build(docs.count == 0 ? YAML::Node() : YAML::Load(yaml_text));
   } catch (const YAML::Exception& e) {
     const int line = e.mark.line < 0 ? 1 : e.mark.line + 1;
     return fail(ErrorCode::kInvalidArgument, fmt::format("{}:{}: YAML syntax error: {}", source, line, e.msg));

@@ -76,6 +76,60 @@ struct ModelConfig {
   std::optional<uint32_t> max_output_tokens;  // cap applied on the way out (optional)
 };
 
+// One check of a cascade (policy: cascade). Where a check was written, for the messages of
+// the routing layer, which compiles patterns and schemas.
+struct CascadeCheck {
+  enum class Kind { kJsonSchema, kRegex, kNotRefusal, kLogprob, kJudge };
+  Kind kind = Kind::kNotRefusal;
+  int line = 0;
+  std::string schema;                     // json_schema: schema JSON text; empty = the request's response_format
+                                          // json_schema if any, else "the answer is a JSON value"
+  std::string pattern;                    // regex: RE2 pattern that must match somewhere in the answer
+  double min_mean_logprob = -1.0;         // logprob: mean token logprob must be >= this (<= 0)
+  std::string judge_model;                // judge: a configured model name
+  double min_score = 0.7;                 // judge: score in [0, 1] must be >= this
+};
+
+struct CascadeConfig {
+  std::vector<CascadeCheck> checks;       // all must pass; empty = "not a refusal"
+  uint32_t max_attempts = 0;              // 0 = every candidate (and fallback) may be tried
+};
+
+// policy: rules. Every present condition must hold.
+struct RuleMatch {
+  std::map<std::string, std::string> metadata;  // body metadata.<key> == value ("*" = present)
+  std::map<std::string, std::string> headers;   // lower-case header name == value ("*" = present)
+  std::optional<std::string> user;        // body "user" == value ("*" = present)
+  std::optional<bool> sensitive;          // the request is sensitive (flagged, or PII detected)
+  std::optional<int64_t> min_tokens;      // estimated prompt tokens >= this
+  std::optional<int64_t> max_tokens;      // estimated prompt tokens <= this
+  std::string ask;                        // RE2 pattern searched in the human's ask
+};
+
+struct RouteRule {
+  RuleMatch when;
+  std::string model;                      // a candidate of the route, or
+  std::string route;                      // another route (not itself a rules route)
+  int line = 0;                           // where the rule starts, for messages
+};
+
+// Caps applied to the request on its way to one model.
+struct BudgetCaps {
+  std::optional<int64_t> max_completion_tokens;  // lowers max_completion_tokens/max_tokens, adds one if absent
+  std::string reasoning_effort;           // "", minimal, low, medium, high: lowers a higher one, adds one if absent
+};
+
+struct PrivacyConfig {
+  bool pii_detection = true;              // scan requests for personal data (routes may override)
+  std::vector<std::string> kinds;         // detector kinds to use; empty = all
+};
+
+struct SessionsConfig {
+  Millis ttl{30 * 60 * 1000};             // a pin lives this long after its last use
+  bool use_openai_user = false;           // the body's "user" field names a session when no other does
+  uint32_t max_entries = 100'000;         // memory store bound (least recently used go first)
+};
+
 struct RouteConfig {
   std::string name;
   std::vector<std::string> candidates;    // model names, non-empty
@@ -84,17 +138,34 @@ struct RouteConfig {
   std::optional<double> quality;          // learned: target in (0, 1]
   std::string reference;                  // model savings are measured against; default: last candidate
   std::vector<std::string> fallback;      // tried in order after the chosen model fails
+  // Policy-specific and per-route settings (docs/routing-policies.md).
+  CascadeConfig cascade;                  // policy cascade: the checks an answer must pass
+  std::vector<RouteRule> rules;           // policy rules: first match wins
+  BudgetCaps budget;                      // caps for every candidate of this route
+  std::map<std::string, BudgetCaps> model_budgets;  // per-model caps (override `budget` key by key)
+  std::optional<bool> pii_detection;      // overrides privacy.pii_detection for this route
+  bool pin_sessions = true;               // session pinning (sessions.*) applies to this route
 };
 
 struct LedgerConfig {
   std::string kind = "sqlite";            // sqlite | postgres | off
   std::string path = "rightsize.db";
   std::string dsn;
+  bool store_prompts = false;             // store the human's ask with each row (privacy: off)
+  // Where rows the database cannot take go, replayed at the next start. Empty: "<path>.spill.jsonl"
+  // for sqlite, "rightsize-ledger.spill.jsonl" beside the config for postgres. Give each replica
+  // on one host its own.
+  std::string spill_path;
 };
 
 struct LimitsConfig {
   std::string kind = "memory";            // memory | redis
   std::string url;
+  // memory: where virtual keys are stored (resolved against the config file's directory).
+  std::string keys_file = "rightsize-keys.json";
+  // Redis unreachable: "open" admits requests without counting them; "closed" answers 503.
+  std::string on_error = "open";
+  Millis timeout{250};                    // redis: connect and per-command timeout
 };
 
 struct Config {
@@ -104,6 +175,8 @@ struct Config {
   std::map<std::string, RouteConfig> routes;
   LedgerConfig ledger;
   LimitsConfig limits;
+  PrivacyConfig privacy;
+  SessionsConfig sessions;
   std::string source;                     // file name or "<embedded defaults>", for messages
 };
 

@@ -159,11 +159,15 @@ std::string costQualitySvg(const ScoreReport& r, const std::string& title) {
     s += "<text x=\"" + num(lx + 30) + "\" y=\"" + num(ly + 4) + "\" font-size=\"12\">" + esc(text) + "</text>\n";
     ly += 22;
   };
-  legend("<line x1=\"" + num(lx) + "\" y1=\"" + num(ly) + "\" x2=\"" + num(lx + 22) + "\" y2=\"" + num(ly) +
-             "\" stroke=\"#1f77b4\" stroke-width=\"2.5\"/>\n",
-         "router hull");
-  legend("<circle cx=\"" + num(lx + 11) + "\" cy=\"" + num(ly) + "\" r=\"2.5\" fill=\"#1f77b4\"/>\n",
-         "router, one point per knob");
+  // A report with no router points (an eval report: models and oracle only) leaves the router out.
+  const bool has_router = !r.router.points.empty();
+  if (has_router) {
+    legend("<line x1=\"" + num(lx) + "\" y1=\"" + num(ly) + "\" x2=\"" + num(lx + 22) + "\" y2=\"" + num(ly) +
+               "\" stroke=\"#1f77b4\" stroke-width=\"2.5\"/>\n",
+           "router hull");
+    legend("<circle cx=\"" + num(lx + 11) + "\" cy=\"" + num(ly) + "\" r=\"2.5\" fill=\"#1f77b4\"/>\n",
+           "router, one point per knob");
+  }
   legend("<line x1=\"" + num(lx) + "\" y1=\"" + num(ly) + "\" x2=\"" + num(lx + 22) + "\" y2=\"" + num(ly) +
              "\" stroke=\"#888\" stroke-width=\"2\" stroke-dasharray=\"6,4\"/>\n",
          "zero router (hull of models)");
@@ -183,6 +187,10 @@ std::string costQualitySvg(const ScoreReport& r, const std::string& title) {
   };
   std::snprintf(b, sizeof(b), "prompts: %zu", r.prompts);
   stat(b);
+  if (!has_router) {
+    s += "</svg>\n";
+    return s;
+  }
   std::snprintf(b, sizeof(b), "AIQ router %.4f / zero %.4f", r.router.aiq, r.zero.aiq);
   stat(b);
   auto pct = [](const std::optional<double>& v) {

@@ -40,8 +40,26 @@ struct LedgerRecord {
   int attempts = 0;                       // upstream calls made (x-rightsize-attempts)
   bool sensitive = false;
   bool stream = false;
+  // The human's ask (api::humanAsk) when ledger.store_prompts is on; empty otherwise (stored
+  // as NULL). What `rightsize export-outcomes` turns into an outcome's prompt.
+  std::string prompt;
+  // JSON array, one object per upstream answer the request paid for, when there is more to say
+  // than `attempts`: cascade attempts (model, result, failed check, cost, latency) and the
+  // budget caps applied ({"model":..,"max_completion_tokens":..,"reasoning_effort":..}). Empty
+  // for a plain request. cost_nanos already includes every attempt's cost.
+  std::string attempts_detail;
 
   bool operator==(const LedgerRecord&) const = default;
+};
+
+// One POST /v1/feedback: a score for an earlier request, stored as given (the request may not
+// be written yet, or may be unknown; `rightsize export-outcomes` joins them).
+struct FeedbackRecord {
+  std::chrono::system_clock::time_point time{};  // when the feedback arrived
+  std::string request_id;
+  double score = 0;                              // in [0, 1]
+
+  bool operator==(const FeedbackRecord&) const = default;
 };
 
 // Microseconds since the Unix epoch, the unit the ledger stores time in.

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <map>
 
 #include <fmt/format.h>
 
 #include "common/strings.h"
+#include "ledger/postgres_sink.h"
 #include "ledger/sqlite_sink.h"
 
 namespace rightsize::ledger {
@@ -79,6 +81,40 @@ struct Accumulator {
     return std::move(g);
   }
 };
+
+// Groups rows as they stream in, then builds the report.
+struct ReportBuilder {
+  std::map<std::string, Accumulator> groups;
+  Accumulator total;
+
+  void add(const std::string& key, const std::string& model, int status, Nanos cost, Nanos reference,
+           int64_t latency) {
+    groups[key].add(model, status, cost, reference, latency);
+    total.add(model, status, cost, reference, latency);
+  }
+  Report finish(const ReportOptions& options) {
+    Report report;
+    report.options = options;
+    for (auto& [name, acc] : groups) {
+      acc.g.group = name;
+      report.groups.push_back(acc.finish());
+    }
+    total.g.group = "TOTAL";
+    report.total = total.finish();
+    return report;
+  }
+};
+
+const char* pgGroupExpr(ReportGrouping by) {
+  switch (by) {
+    case ReportGrouping::kRoute: return "route";
+    case ReportGrouping::kKey: return "coalesce(key_id, '(no key)')";
+    // Integer division, as in SQLite: the UTC second the request arrived in.
+    case ReportGrouping::kDay: return "to_char(to_timestamp(ts_us / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+    case ReportGrouping::kModel: return "model";
+  }
+  return "route";
+}
 
 const char* groupExpr(ReportGrouping by) {
   switch (by) {
@@ -253,8 +289,7 @@ Result<Report> buildReport(const std::string& db_path, const ReportOptions& opti
   }
   sqlite3_bind_int64(q.s, 1, options.since_us.value_or(INT64_MIN));
   sqlite3_bind_int64(q.s, 2, options.until_us.value_or(INT64_MAX));
-  std::map<std::string, Accumulator> groups;
-  Accumulator total;
+  ReportBuilder builder;
   while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
     std::string key = columnText(q.s, 0);
     std::string model = columnText(q.s, 1);
@@ -262,20 +297,36 @@ Result<Report> buildReport(const std::string& db_path, const ReportOptions& opti
     Nanos cost = sqlite3_column_int64(q.s, 3);
     Nanos reference = sqlite3_column_int64(q.s, 4);
     int64_t latency = sqlite3_column_int64(q.s, 5);
-    groups[key].add(model, status, cost, reference, latency);
-    total.add(model, status, cost, reference, latency);
+    builder.add(key, model, status, cost, reference, latency);
   }
   if (rc != SQLITE_DONE) return fail(dbError(db.db, db_path, "reading rows"));
+  return builder.finish(options);
+}
 
-  Report report;
-  report.options = options;
-  for (auto& [name, acc] : groups) {
-    acc.g.group = name;
-    report.groups.push_back(acc.finish());
-  }
-  total.g.group = "TOTAL";
-  report.total = total.finish();
-  return report;
+Result<Report> buildReportPostgres(const std::string& dsn, const ReportOptions& options) {
+  auto db = PostgresSink::openExisting(dsn);
+  if (!db) return fail(db.error());
+  std::string sql = fmt::format(
+      "SELECT {}, model, status, cost_nanos, reference_cost_nanos, latency_us FROM requests "
+      "WHERE ts_us >= $1 AND ts_us < $2",
+      pgGroupExpr(options.by));
+  ReportBuilder builder;
+  auto num = [](const char* s) -> int64_t {
+    int64_t v = 0;
+    if (s) std::from_chars(s, s + std::strlen(s), v);
+    return v;
+  };
+  std::string key, model;
+  auto r = (*db)->query(sql,
+                        {std::to_string(options.since_us.value_or(INT64_MIN)),
+                         std::to_string(options.until_us.value_or(INT64_MAX))},
+                        [&](const char* const* v, int) {
+                          key.assign(v[0] ? v[0] : "");
+                          model.assign(v[1] ? v[1] : "");
+                          builder.add(key, model, static_cast<int>(num(v[2])), num(v[3]), num(v[4]), num(v[5]));
+                        });
+  if (!r) return fail(r.error());
+  return builder.finish(options);
 }
 
 std::string formatReportText(const Report& report) {

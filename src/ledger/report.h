@@ -1,6 +1,6 @@
 #pragma once
 // The ledger report behind `rightsize report`: requests, errors, model mix, spend, savings and
-// latency percentiles per route, key, day or model, read from a SQLite ledger file.
+// latency percentiles per route, key, day or model, read from a SQLite file or a PostgreSQL ledger.
 
 #include <chrono>
 #include <cstdint>
@@ -67,6 +67,11 @@ struct Report {
 // Fails with kIo when the file cannot be opened (missing, unreadable) and kCorruptData when it
 // is not a rightsize ledger or its schema is newer than this binary's.
 Result<Report> buildReport(const std::string& db_path, const ReportOptions& options);
+
+// The same report from a PostgreSQL ledger (`dsn` as in ledger.dsn). Read-only. Fails with kIo
+// when the server cannot be reached and kCorruptData when the database holds no rightsize
+// ledger or a newer schema. The selected rows are fetched in one result set.
+Result<Report> buildReportPostgres(const std::string& dsn, const ReportOptions& options);
 
 // An aligned plain-text table, one line per group and a TOTAL line, newline-terminated.
 std::string formatReportText(const Report& report);

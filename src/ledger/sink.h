@@ -20,10 +20,17 @@ class LedgerSink {
   virtual Result<void> migrate() = 0;
 
   // Writes all of `records` atomically (one transaction): on success every record is
-  // stored, on failure none is. A record whose request_id is already stored is skipped,
-  // so writing a batch twice (a retry after an ambiguous failure, a spill replay after a
+  // stored, on failure none is. A record whose (request_id, time) is already stored is
+  // skipped (the same client id at another time is another request), so writing a batch twice (a retry after an ambiguous failure, a spill replay after a
   // crash) stores each request once.
   virtual Result<void> writeBatch(std::span<const LedgerRecord> records) = 0;
+
+  // Writes feedback rows atomically, like writeBatch; a row whose (request_id, time) is
+  // already stored is skipped. The default fails: a sink that keeps no feedback.
+  virtual Result<void> writeFeedback(std::span<const FeedbackRecord> feedback) {
+    if (feedback.empty()) return {};
+    return fail(ErrorCode::kInternal, "ledger: this sink does not store feedback");
+  }
 };
 
 }  // namespace rightsize::ledger

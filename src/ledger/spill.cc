@@ -41,6 +41,8 @@ std::string toSpillLine(const LedgerRecord& r) {
   num("attempts", r.attempts);
   num("sensitive", r.sensitive);
   num("stream", r.stream);
+  if (!r.prompt.empty()) str("prompt", r.prompt);
+  if (!r.attempts_detail.empty()) str("attempts_detail", r.attempts_detail);
   out.back() = '}';
   out += '\n';
   return out;
@@ -55,6 +57,9 @@ Result<LedgerRecord> parseSpillLine(std::string_view line) {
   if (auto err = parser.parse(padded).get(obj); err) {
     return fail(ErrorCode::kCorruptData, fmt::format("spill line is not a JSON object: {}",
                                                      simdjson::error_message(err)));
+  }
+  if (bool fb = false; !obj["feedback"].get_bool().get(fb) && fb) {
+    return fail(ErrorCode::kCorruptData, "spill line is a feedback line, not a request record");
   }
   LedgerRecord r;
   std::string missing;
@@ -94,10 +99,45 @@ Result<LedgerRecord> parseSpillLine(std::string_view line) {
   r.attempts = static_cast<int>(getInt("attempts"));
   r.sensitive = getBool("sensitive");
   r.stream = getBool("stream");
+  // Optional: absent when empty (and in files from before they existed).
+  if (std::string_view p; !obj["prompt"].get_string().get(p)) r.prompt.assign(p);
+  if (std::string_view d; !obj["attempts_detail"].get_string().get(d)) r.attempts_detail.assign(d);
   if (!missing.empty()) {
     return fail(ErrorCode::kCorruptData, fmt::format("spill line: field {} missing or of the wrong type", missing));
   }
   return r;
+}
+
+std::string toSpillLine(const FeedbackRecord& f) {
+  std::string out = fmt::format("{{\"feedback\":true,\"ts_us\":{},\"request_id\":", toEpochMicros(f.time));
+  appendJsonString(out, f.request_id);
+  fmt::format_to(std::back_inserter(out), ",\"score\":{}}}\n", f.score);
+  return out;
+}
+
+bool isFeedbackSpillLine(std::string_view line) { return line.starts_with("{\"feedback\":true,"); }
+
+Result<FeedbackRecord> parseFeedbackSpillLine(std::string_view line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  thread_local simdjson::dom::parser parser;
+  simdjson::padded_string padded(line);
+  simdjson::dom::object obj;
+  if (auto err = parser.parse(padded).get(obj); err) {
+    return fail(ErrorCode::kCorruptData, fmt::format("spill line is not a JSON object: {}",
+                                                     simdjson::error_message(err)));
+  }
+  FeedbackRecord f;
+  int64_t ts = 0;
+  std::string_view id;
+  bool fb = false;
+  if (obj["feedback"].get_bool().get(fb) || !fb || obj["ts_us"].get_int64().get(ts) ||
+      obj["request_id"].get_string().get(id) || obj["score"].get_double().get(f.score) || !(f.score >= 0) ||
+      !(f.score <= 1)) {
+    return fail(ErrorCode::kCorruptData, "feedback spill line: a field is missing, of the wrong type or out of range");
+  }
+  f.time = fromEpochMicros(ts);
+  f.request_id.assign(id);
+  return f;
 }
 
 }  // namespace rightsize::ledger

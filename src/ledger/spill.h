@@ -18,4 +18,12 @@ std::string toSpillLine(const LedgerRecord& record);
 // record (e.g. the last line of a file cut short by a crash).
 Result<LedgerRecord> parseSpillLine(std::string_view line);
 
+// Feedback goes to the same file, one line each, marked by a leading "feedback":true:
+//   {"feedback":true,"ts_us":1700000000000000,"request_id":"req-1","score":0.5}
+std::string toSpillLine(const FeedbackRecord& feedback);
+// True when `line` is a feedback line (checked on its first bytes; parse it to validate it).
+bool isFeedbackSpillLine(std::string_view line);
+// kCorruptData unless every field is present and the score is in [0, 1].
+Result<FeedbackRecord> parseFeedbackSpillLine(std::string_view line);
+
 }  // namespace rightsize::ledger

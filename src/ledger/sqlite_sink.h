@@ -30,6 +30,7 @@ class SqliteSink final : public LedgerSink {
 
   Result<void> migrate() override;
   Result<void> writeBatch(std::span<const LedgerRecord> records) override;
+  Result<void> writeFeedback(std::span<const FeedbackRecord> feedback) override;
 
   // The schema version stored in the database (0 for an empty one).
   Result<int> schemaVersion();
@@ -38,6 +39,8 @@ class SqliteSink final : public LedgerSink {
   // Up to `limit` rows in insertion order, starting after `offset` rows. For tests and
   // exports; the report queries live with the report command.
   Result<std::vector<LedgerRecord>> readRecords(int64_t limit, int64_t offset = 0);
+  // Every feedback row in insertion order.
+  Result<std::vector<FeedbackRecord>> readFeedback();
 
  private:
   explicit SqliteSink(sqlite3* db) : db_(db) {}
@@ -45,7 +48,9 @@ class SqliteSink final : public LedgerSink {
   Error dbError(const char* what) const;
 
   sqlite3* db_ = nullptr;
-  sqlite3_stmt* insert_ = nullptr;  // prepared after migrate()
+  sqlite3_stmt* insert_ = nullptr;           // prepared after migrate()
+  sqlite3_stmt* insert_many_ = nullptr;      // kRowsPerInsert rows per step, prepared after migrate()
+  sqlite3_stmt* insert_feedback_ = nullptr;  // prepared after migrate()
 };
 
 }  // namespace rightsize::ledger

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -60,8 +61,22 @@ bool LedgerWriter::submit(LedgerRecord&& record) {
   return true;
 }
 
+bool LedgerWriter::submitFeedback(FeedbackRecord&& feedback) {
+  fb_submitted_.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock lk(mu_);
+  if (stop_ || feedback_queue_.size() >= opts_.queue_capacity) {
+    lk.unlock();
+    spill(std::span<const FeedbackRecord>(&feedback, 1));
+    return false;
+  }
+  // Feedback is rare: it waits for the next flush, no wake-up.
+  feedback_queue_.push_back(std::move(feedback));
+  return true;
+}
+
 void LedgerWriter::run() {
   std::deque<LedgerRecord> taken;
+  std::deque<FeedbackRecord> taken_feedback;
   auto next_flush = Clock::now() + opts_.flush_interval;
   for (;;) {
     {
@@ -69,17 +84,32 @@ void LedgerWriter::run() {
       writer_idle_ = true;
       has_work_.wait_until(lk, next_flush, [this] { return stop_ || queue_.size() >= opts_.max_batch; });
       writer_idle_ = false;
-      if (queue_.empty()) {
+      if (queue_.empty() && feedback_queue_.empty()) {
         if (stop_) return;
         next_flush = Clock::now() + opts_.flush_interval;
         continue;
       }
       // O(1) under the lock: submitters never wait while records are moved or written.
       taken.swap(queue_);
+      taken_feedback.swap(feedback_queue_);
       if (room_waiters_ > 0) has_room_.notify_all();
     }
     next_flush = Clock::now() + opts_.flush_interval;
     writeAll(taken);
+    writeFeedback(taken_feedback);
+  }
+}
+
+void LedgerWriter::writeFeedback(std::deque<FeedbackRecord>& taken) {
+  if (taken.empty()) return;
+  std::vector<FeedbackRecord> batch;
+  while (!taken.empty()) {
+    size_t n = std::min(opts_.max_batch, taken.size());
+    auto end = taken.begin() + static_cast<std::ptrdiff_t>(n);
+    std::move(taken.begin(), end, std::back_inserter(batch));
+    taken.erase(taken.begin(), end);
+    writeWithRetry(batch);
+    batch.clear();
   }
 }
 
@@ -96,17 +126,25 @@ void LedgerWriter::writeAll(std::deque<LedgerRecord>& taken) {
   }
 }
 
-void LedgerWriter::writeWithRetry(std::vector<LedgerRecord>& batch) {
+template <typename Row>
+bool LedgerWriter::writeWithRetry(std::vector<Row>& batch) {
+  constexpr bool kRecords = std::is_same_v<Row, LedgerRecord>;
   auto backoff = opts_.retry_backoff;
   for (int attempt = 1;; ++attempt) {
-    auto r = sink_.writeBatch(batch);
+    Result<void> r;
+    if constexpr (kRecords) r = sink_.writeBatch(batch); else r = sink_.writeFeedback(batch);
     if (r) {
-      written_.fetch_add(batch.size(), std::memory_order_relaxed);
-      depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
-      return;
+      if constexpr (kRecords) {
+        written_.fetch_add(batch.size(), std::memory_order_relaxed);
+        depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      } else {
+        fb_written_.fetch_add(batch.size(), std::memory_order_relaxed);
+      }
+      return true;
     }
     write_errors_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("ledger: writing {} records failed (attempt {}/{}): {}", batch.size(), attempt,
+    spdlog::warn("ledger: writing {} {} failed (attempt {}/{}): {}", batch.size(),
+                 kRecords ? "records" : "feedback rows", attempt,
                  opts_.max_write_attempts, r.error().message);
     if (attempt >= opts_.max_write_attempts) break;
     // Back off, but not past a stop: on SIGTERM a failing sink spills at once instead of
@@ -115,12 +153,25 @@ void LedgerWriter::writeWithRetry(std::vector<LedgerRecord>& batch) {
     if (has_work_.wait_for(lk, backoff, [this] { return stop_; })) break;
     backoff = std::min(backoff * 2, opts_.max_retry_backoff);
   }
-  spdlog::error("ledger: giving up on {} records, spilling them to {}", batch.size(), opts_.spill_path.string());
-  spill(batch);
-  depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
+  spdlog::error("ledger: giving up on {} {}, spilling them to {}", batch.size(),
+                kRecords ? "records" : "feedback rows", opts_.spill_path.string());
+  spill(std::span<const Row>(batch));
+  if constexpr (kRecords) depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
+  return false;
 }
 
 void LedgerWriter::spill(std::span<const LedgerRecord> records) {
+  if (appendToSpill(records)) spilled_.fetch_add(records.size(), std::memory_order_relaxed);
+  else dropped_.fetch_add(records.size(), std::memory_order_relaxed);
+}
+
+void LedgerWriter::spill(std::span<const FeedbackRecord> feedback) {
+  if (appendToSpill(feedback)) fb_spilled_.fetch_add(feedback.size(), std::memory_order_relaxed);
+  else fb_dropped_.fetch_add(feedback.size(), std::memory_order_relaxed);
+}
+
+template <typename Row>
+bool LedgerWriter::appendToSpill(std::span<const Row> rows) {
   std::lock_guard lk(spill_mu_);
   bool ok = true;
   if (!spill_file_) {
@@ -128,24 +179,22 @@ void LedgerWriter::spill(std::span<const LedgerRecord> records) {
     ok = spill_file_ != nullptr;
   }
   if (ok) {
-    for (const LedgerRecord& r : records) {
+    for (const Row& r : rows) {
       std::string line = toSpillLine(r);
       if (std::fwrite(line.data(), 1, line.size(), spill_file_) != line.size()) ok = false;
     }
     // To the OS on every spill: a process crash then loses nothing that was spilled.
     if (std::fflush(spill_file_) != 0) ok = false;
   }
-  if (ok) {
-    spilled_.fetch_add(records.size(), std::memory_order_relaxed);
-  } else {
-    dropped_.fetch_add(records.size(), std::memory_order_relaxed);
-    spdlog::error("ledger: cannot write spill file {}: {}; {} records lost", opts_.spill_path.string(),
-                  std::strerror(errno), records.size());
+  if (!ok) {
+    spdlog::error("ledger: cannot write spill file {}: {}; {} rows lost", opts_.spill_path.string(),
+                  std::strerror(errno), rows.size());
     if (spill_file_) {
       std::fclose(spill_file_);
       spill_file_ = nullptr;  // try to reopen next time
     }
   }
+  return ok;
 }
 
 void LedgerWriter::flushAndStop() {
@@ -161,11 +210,14 @@ void LedgerWriter::flushAndStop() {
     } else {
       // Never started: drain on this thread.
       std::deque<LedgerRecord> taken;
+      std::deque<FeedbackRecord> taken_feedback;
       {
         std::lock_guard lk(mu_);
         taken.swap(queue_);
+        taken_feedback.swap(feedback_queue_);
       }
       writeAll(taken);
+      writeFeedback(taken_feedback);
     }
     std::lock_guard lk(spill_mu_);
     if (spill_file_) std::fflush(spill_file_);
@@ -216,18 +268,23 @@ Result<size_t> LedgerWriter::replayFile(const fs::path& path) {
   rejected_path += ".rejected";
   std::ofstream rejected;
   std::vector<LedgerRecord> batch;
+  std::vector<FeedbackRecord> feedback;
   size_t total = 0;
   auto flush = [&]() -> Result<void> {
-    if (batch.empty()) return {};
-    if (auto r = sink_.writeBatch(batch); !r) {
+    if (batch.empty() && feedback.empty()) return {};
+    Result<void> r = sink_.writeBatch(batch);
+    if (r) r = sink_.writeFeedback(feedback);
+    if (!r) {
       write_errors_.fetch_add(1, std::memory_order_relaxed);
       return fail(r.error().code, fmt::format("ledger: replaying {} failed, kept for the next start: {}",
                                               path.string(), r.error().message));
     }
     written_.fetch_add(batch.size(), std::memory_order_relaxed);
     replayed_.fetch_add(batch.size(), std::memory_order_relaxed);
-    total += batch.size();
+    fb_written_.fetch_add(feedback.size(), std::memory_order_relaxed);
+    total += batch.size() + feedback.size();
     batch.clear();
+    feedback.clear();
     return {};
   };
   std::string line;
@@ -235,6 +292,16 @@ Result<size_t> LedgerWriter::replayFile(const fs::path& path) {
   while (std::getline(in, line)) {
     ++line_no;
     if (line.empty()) continue;
+    if (isFeedbackSpillLine(line)) {
+      if (auto fb = parseFeedbackSpillLine(line)) {
+        feedback.push_back(std::move(*fb));
+        if (feedback.size() >= opts_.max_batch) {
+          if (auto r = flush(); !r) return fail(r.error());
+        }
+        continue;
+      }
+      // else: rejected below, like any line that does not parse
+    }
     auto rec = parseSpillLine(line);
     if (!rec) {
       if (!rejected.is_open()) rejected.open(rejected_path, std::ios::binary | std::ios::app);
@@ -272,6 +339,10 @@ WriterStats LedgerWriter::stats() const {
   s.write_errors = write_errors_.load(std::memory_order_relaxed);
   s.spill_rejected = spill_rejected_.load(std::memory_order_relaxed);
   s.queue_depth = depth_.load(std::memory_order_relaxed);
+  s.feedback_submitted = fb_submitted_.load(std::memory_order_relaxed);
+  s.feedback_written = fb_written_.load(std::memory_order_relaxed);
+  s.feedback_spilled = fb_spilled_.load(std::memory_order_relaxed);
+  s.feedback_dropped = fb_dropped_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -44,6 +44,11 @@ struct WriterStats {
   uint64_t write_errors = 0;  // failed writeBatch() calls
   uint64_t spill_rejected = 0;// spill lines that did not parse at replay (kept in <spill>.rejected)
   uint64_t queue_depth = 0;   // records waiting or being written
+  // Feedback rows (submitFeedback), counted apart from the request records above.
+  uint64_t feedback_submitted = 0;
+  uint64_t feedback_written = 0;  // live and replayed
+  uint64_t feedback_spilled = 0;
+  uint64_t feedback_dropped = 0;
 };
 
 class LedgerWriter {
@@ -73,6 +78,11 @@ class LedgerWriter {
   // flushAndStop() every record is spilled.
   bool submit(LedgerRecord&& record);
 
+  // Hands a feedback row to the writer, written with the next flush (at most flush_interval
+  // later). Thread-safe and never waits: with queue_capacity feedback rows already queued it
+  // spills the row at once. Returns true when queued, false when spilled or dropped.
+  bool submitFeedback(FeedbackRecord&& feedback);
+
   // Writes everything queued (retrying, then spilling, as usual) and stops the thread.
   // Idempotent. Called on SIGTERM after the in-flight requests are done.
   void flushAndStop();
@@ -84,9 +94,15 @@ class LedgerWriter {
   void run();
   // Writes `taken` in batches of max_batch, emptying it.
   void writeAll(std::deque<LedgerRecord>& taken);
-  void writeWithRetry(std::vector<LedgerRecord>& batch);
-  // Appends records to the spill file; counts them as spilled, or dropped when it fails.
+  // Writes one batch (records or feedback), retrying, then spilling it. Returns true when written.
+  template <typename Row>
+  bool writeWithRetry(std::vector<Row>& batch);
+  void writeFeedback(std::deque<FeedbackRecord>& taken);
+  // Appends rows to the spill file; counts them as spilled, or dropped when it fails.
   void spill(std::span<const LedgerRecord> records);
+  void spill(std::span<const FeedbackRecord> feedback);
+  template <typename Row>
+  bool appendToSpill(std::span<const Row> rows);
   Result<size_t> replayFile(const std::filesystem::path& path);
 
   LedgerSink& sink_;
@@ -96,6 +112,7 @@ class LedgerWriter {
   std::condition_variable has_work_;  // writer waits: a full batch, or stop
   std::condition_variable has_room_;  // submitters wait: queue below capacity
   std::deque<LedgerRecord> queue_;
+  std::deque<FeedbackRecord> feedback_queue_;
   bool stop_ = false;
   bool writer_idle_ = false;
   int room_waiters_ = 0;
@@ -109,6 +126,7 @@ class LedgerWriter {
 
   std::atomic<uint64_t> submitted_{0}, written_{0}, replayed_{0}, spilled_{0}, dropped_{0},
       write_errors_{0}, spill_rejected_{0}, depth_{0};
+  std::atomic<uint64_t> fb_submitted_{0}, fb_written_{0}, fb_spilled_{0}, fb_dropped_{0};
 };
 
 }  // namespace rightsize::ledger

@@ -50,6 +50,16 @@ Result<std::unique_ptr<GatewayMetrics>> GatewayMetrics::create(Registry& r, Ledg
                 r.addCounter("rightsize_upstream_errors_total",
                              "Failed upstream calls by kind (connect, timeout, http_5xx, http_429, ...).",
                              {"provider", "kind"}));
+  RS_TRY_ASSIGN(m->pii_detections, r.addCounter("rightsize_pii_detections_total",
+                                                "Requests in which the PII detector found this kind of personal data.",
+                                                {"kind"}));
+  RS_TRY_ASSIGN(m->privacy_restricted,
+                r.addCounter("rightsize_privacy_restricted_total",
+                             "Requests restricted to on-prem models (sensitive or PII), by outcome.", {"route", "outcome"}));
+  RS_TRY_ASSIGN(m->cascade_attempts,
+                r.addCounter("rightsize_cascade_attempts_total",
+                             "Cascade attempts by model and result (accepted, or the check that failed).",
+                             {"route", "model", "result"}));
   RS_TRY_ASSIGN(m->circuit_state, r.addGauge("rightsize_circuit_state",
                                              "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
                                              {"provider"}));

@@ -61,6 +61,9 @@ class GatewayMetrics {
   CounterFamily* fallbacks = nullptr;            // rightsize_fallbacks_total{route}
   CounterFamily* retries = nullptr;              // rightsize_retries_total{provider}
   CounterFamily* upstream_errors = nullptr;      // rightsize_upstream_errors_total{provider,kind}
+  CounterFamily* pii_detections = nullptr;       // rightsize_pii_detections_total{kind}
+  CounterFamily* privacy_restricted = nullptr;   // rightsize_privacy_restricted_total{route,outcome=on_prem|rejected}
+  CounterFamily* cascade_attempts = nullptr;     // rightsize_cascade_attempts_total{route,model,result}
   GaugeFamily* circuit_state = nullptr;          // rightsize_circuit_state{provider}: 0 closed, 1 half-open, 2 open
 
  private:

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -29,20 +30,34 @@ struct CandidateState {
   double est_cost_micros = 0;
 };
 
+// What the rules policy may match on besides the ask. All views live as long as the request.
+struct RequestFacts {
+  std::span<const std::pair<std::string, std::string>> metadata;  // body "metadata" (string values)
+  std::optional<std::string_view> user;        // body "user"
+  bool sensitive = false;                      // rightsize.sensitive / x-rightsize-sensitive
+  int64_t prompt_tokens = 0;                   // estimated
+  // A request header by lower-case name; nullopt when absent. May be empty (no headers).
+  std::function<std::optional<std::string_view>(std::string_view)> header;
+};
+
 struct DecisionInput {
   std::string_view ask;                        // system prompt + last user turn (see api::humanAsk)
   std::span<const CandidateState> candidates;  // in the route's configured order
   std::optional<double> quality;               // per-request target (rightsize.quality), in (0, 1]
+  const RequestFacts* facts = nullptr;         // null: no request facts (CLI); rules then match on the ask only
 };
 
 struct Decision {
   // Indices into DecisionInput::candidates: order[0] is the chosen model; the rest are
-  // tried next if it fails (the route's `fallback` list comes after these). Never empty on success.
+  // tried next if it fails (the route's `fallback` list comes after these). Never empty on success,
+  // unless `route` is set.
   std::vector<size_t> order;
   double knob = -1;                            // learned: the knob used; -1 when not applicable
   // Predicted success probability per candidate (same indexing), empty when not applicable.
   std::vector<double> predicted_quality;
   std::string reason;                          // one line for logs and `rightsize route`
+  // rules: the request goes to this route instead (its own policy decides); empty otherwise.
+  std::string route;
 };
 
 class Policy {

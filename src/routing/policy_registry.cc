@@ -8,6 +8,8 @@ namespace rightsize::routing {
 Result<std::unique_ptr<Policy>> makeFixedPolicy(const PolicyContext& ctx);
 Result<std::unique_ptr<Policy>> makeCheapestPolicy(const PolicyContext& ctx);
 Result<std::unique_ptr<Policy>> makeLearnedPolicy(const PolicyContext& ctx);
+Result<std::unique_ptr<Policy>> makeCascadePolicy(const PolicyContext& ctx);
+Result<std::unique_ptr<Policy>> makeRulesPolicy(const PolicyContext& ctx);
 
 namespace {
 
@@ -16,6 +18,8 @@ const std::map<std::string, PolicyFactory>& registry() {
       {"fixed", makeFixedPolicy},
       {"cheapest", makeCheapestPolicy},
       {"learned", makeLearnedPolicy},
+      {"cascade", makeCascadePolicy},
+      {"rules", makeRulesPolicy},
   };
   return kRegistry;
 }
@@ -30,6 +34,13 @@ Result<std::unique_ptr<Policy>> makePolicy(const PolicyContext& ctx) {
     return fail(ErrorCode::kInvalidArgument,
                 "route '" + ctx.route.name + "': unknown policy '" + ctx.route.policy + "' (known: " + names + ")");
   }
+  // Settings of one policy on a route with another are mistakes, not options to ignore.
+  if (!ctx.route.cascade.checks.empty() && ctx.route.policy != "cascade")
+    return fail(ErrorCode::kInvalidArgument, "route '" + ctx.route.name + "': 'cascade' is set but the policy is '" +
+                                                 ctx.route.policy + "' (use policy: cascade)");
+  if (!ctx.route.rules.empty() && ctx.route.policy != "rules")
+    return fail(ErrorCode::kInvalidArgument, "route '" + ctx.route.name + "': 'rules' is set but the policy is '" +
+                                                 ctx.route.policy + "' (use policy: rules)");
   return it->second(ctx);
 }
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ledger/postgres_sink.h"
 #include "ledger/sqlite_sink.h"
 
 namespace rightsize::server {
@@ -9,19 +10,28 @@ namespace rightsize::server {
 Result<std::unique_ptr<Accounting>> Accounting::make(const config::Config& cfg) {
   std::unique_ptr<Accounting> acc(new Accounting());
   const auto& lc = cfg.ledger;
-  if (lc.kind == "sqlite") {
-    auto sink = ledger::SqliteSink::open(lc.path);
-    if (!sink) return fail(sink.error().code, "ledger: " + sink.error().message);
-    acc->sink_ = std::move(*sink);
+  if (lc.kind == "sqlite" || lc.kind == "postgres") {
     ledger::WriterOptions opts;
-    opts.spill_path = lc.path == ":memory:" ? std::string("rightsize-ledger.spill.jsonl") : lc.path + ".spill.jsonl";
+    if (lc.kind == "sqlite") {
+      auto sink = ledger::SqliteSink::open(lc.path);
+      if (!sink) return fail(sink.error().code, "ledger: " + sink.error().message);
+      acc->sink_ = std::move(*sink);
+      opts.spill_path = lc.path == ":memory:" ? std::string("rightsize-ledger.spill.jsonl") : lc.path + ".spill.jsonl";
+    } else {
+      // The gateway does not start without its ledger: a wrong dsn is found at startup, not
+      // as a growing spill file.
+      auto sink = ledger::PostgresSink::open(lc.dsn);
+      if (!sink) return fail(sink.error().code, "ledger: " + sink.error().message);
+      acc->sink_ = std::move(*sink);
+      opts.spill_path = "rightsize-ledger.spill.jsonl";
+    }
+    if (!lc.spill_path.empty()) opts.spill_path = lc.spill_path;
+    acc->store_prompts_ = lc.store_prompts;
     acc->writer_ = std::make_unique<ledger::LedgerWriter>(*acc->sink_, opts);
     auto replayed = acc->writer_->replaySpill();
     if (!replayed) return fail(replayed.error().code, "ledger: replaying the spill file: " + replayed.error().message);
     if (*replayed > 0) spdlog::warn("ledger: replayed {} spilled row(s) from {}", *replayed, opts.spill_path.string());
     acc->writer_->start();
-  } else if (lc.kind == "postgres") {
-    return fail(ErrorCode::kInvalidArgument, "ledger kind 'postgres' is not built in this version (use sqlite or off)");
   }
   metrics::GatewayMetrics::LedgerProbe probe;
   if (auto* w = acc->writer_.get()) {
@@ -56,7 +66,14 @@ void Accounting::record(ledger::LedgerRecord&& r, bool routed) {
   s.ttft = r.ttft;
   s.decision = routed ? r.decision : std::chrono::microseconds(-1);
   metrics_->recordRequest(s);
+  stats_.record(r);
   if (writer_) writer_->submit(std::move(r));
+}
+
+bool Accounting::recordFeedback(ledger::FeedbackRecord&& f) {
+  if (!writer_) return false;
+  writer_->submitFeedback(std::move(f));
+  return true;
 }
 
 }  // namespace rightsize::server

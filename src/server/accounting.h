@@ -14,14 +14,16 @@
 #include "ledger/writer.h"
 #include "metrics/gateway_metrics.h"
 #include "metrics/registry.h"
+#include "server/stats.h"
 
 namespace rightsize::server {
 
 class Accounting {
  public:
-  // Opens the ledger named by cfg.ledger (sqlite: the database file, WAL, migrations; its spill
-  // file is "<path>.spill.jsonl" and is replayed here; off: no ledger; postgres: not built in this
-  // version, an error) and registers the metrics. Starts the writer thread.
+  // Opens the ledger named by cfg.ledger (sqlite: the database file, WAL, migrations; postgres:
+  // connects to ledger.dsn and migrates; off: no ledger), replays its spill file (ledger.spill_path,
+  // default "<path>.spill.jsonl" / "rightsize-ledger.spill.jsonl") and registers the metrics.
+  // Starts the writer thread. Fails when the database cannot be opened or reached.
   static Result<std::unique_ptr<Accounting>> make(const config::Config& cfg);
   ~Accounting();
 
@@ -30,9 +32,19 @@ class Accounting {
   // in r.decision). Thread-safe.
   void record(ledger::LedgerRecord&& r, bool routed);
 
+  // Hands a POST /v1/feedback row to the ledger writer (never waits). False when there is no
+  // ledger (kind off) to store it in. Thread-safe.
+  bool recordFeedback(ledger::FeedbackRecord&& f);
+  // ledger.store_prompts: the gateway fills LedgerRecord::prompt only when this is true.
+  bool storePrompts() const { return store_prompts_; }
+  // Null when the ledger is off.
+  const ledger::LedgerWriter* writer() const { return writer_.get(); }
+
   metrics::GatewayMetrics& metrics() { return *metrics_; }
   // The Prometheus text exposition of every metric.
   std::string renderMetrics() const { return registry_.render(); }
+  // The in-memory aggregate of every recorded row, behind GET /api/stats (the dashboard).
+  const Stats& stats() const { return stats_; }
 
   // SIGTERM path, after the in-flight requests are done: writes every queued row. Idempotent.
   void flushAndStop();
@@ -44,6 +56,8 @@ class Accounting {
   std::unique_ptr<metrics::GatewayMetrics> metrics_;
   std::unique_ptr<ledger::LedgerSink> sink_;
   std::unique_ptr<ledger::LedgerWriter> writer_;
+  bool store_prompts_ = false;
+  Stats stats_;
 };
 
 }  // namespace rightsize::server

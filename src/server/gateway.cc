@@ -15,6 +15,9 @@
 #include "common/money.h"
 #include "common/strings.h"
 #include "http/client.h"
+#include "server/cascade_dispatch.h"
+#include "server/dashboard.h"
+#include "server/feedback_endpoint.h"
 
 namespace rightsize::server {
 
@@ -57,6 +60,10 @@ struct RequestInfo {
   int64_t decision_us = -1;
   api::Usage usage;
   bool usage_known = false;
+  std::string key_id;                // the caller's virtual key id (never the key itself)
+  double extra_cost_micros = 0;      // cascade: rejected answers and judge calls (paid for too)
+  std::string attempts_detail;       // ledger attempts_detail (cascade attempts, budgets)
+  std::string prompt;                // the human's ask, only with ledger.store_prompts
 };
 
 double costMicros(const config::ModelConfig& m, const api::Usage& u) {
@@ -73,6 +80,7 @@ struct Recorder {
     ledger::LedgerRecord r;
     r.time = info.arrived;
     r.request_id = std::move(info.request_id);
+    r.key_id = std::move(info.key_id);
     r.route = std::move(info.route);
     if (info.chosen) {
       r.model = info.chosen->name;
@@ -86,6 +94,7 @@ struct Recorder {
       r.tokens_in = info.usage.prompt_tokens;
       r.tokens_out = info.usage.completion_tokens;
       if (info.chosen) r.cost_nanos = ledger::microsToNanos(costMicros(*info.chosen, info.usage));
+      r.cost_nanos += ledger::microsToNanos(info.extra_cost_micros);
       if (info.reference) r.reference_cost_nanos = ledger::microsToNanos(costMicros(*info.reference, info.usage));
     }
     if (info.reference) r.reference_model = info.reference->name;
@@ -95,8 +104,25 @@ struct Recorder {
     r.error = std::move(info.error);
     r.attempts = info.attempts;
     r.sensitive = info.sensitive;
+    r.attempts_detail = std::move(info.attempts_detail);
+    if (!info.sensitive) r.prompt = std::move(info.prompt);  // privacy: a sensitive prompt is never stored
     r.stream = info.stream;
     acc->record(std::move(r), routed);
+  }
+};
+
+// Settles a key's admission with the request's real usage when it goes out of scope. Declared
+// after the Recorder, so it runs first, while `info` still holds everything.
+struct KeySettle {
+  KeyAuth* auth;
+  const limits::Admission& admission;
+  const RequestInfo& info;
+  ~KeySettle() {
+    if (!auth || !admission.reserved) return;
+    const bool known = info.status == 200 || info.usage_known;
+    const int64_t tokens = known ? info.usage.prompt_tokens + info.usage.completion_tokens : 0;
+    const double cost = (known && info.chosen ? costMicros(*info.chosen, info.usage) : 0.0) + info.extra_cost_micros;
+    auth->settle(admission, info.status == 200, tokens, cost);
   }
 };
 
@@ -115,7 +141,7 @@ void setInfoHeaders(Fields& h, const RequestInfo& info, bool with_cost) {
   auto r = std::to_chars(num, num + sizeof num, info.attempts);
   h.insert("x-rightsize-attempts", std::string_view(num, r.ptr - num));
   if (with_cost && info.chosen) {
-    h.insert("x-rightsize-cost-usd", formatUsdPrecise(costMicros(*info.chosen, info.usage)));
+    h.insert("x-rightsize-cost-usd", formatUsdPrecise(costMicros(*info.chosen, info.usage) + info.extra_cost_micros));
     if (info.reference)
       h.insert("x-rightsize-reference-cost-usd", formatUsdPrecise(costMicros(*info.reference, info.usage)));
   }
@@ -160,9 +186,10 @@ Error finalError(const std::optional<CallError>& last, bool all_skipped) {
 // Relays an accepted stream to the client event by event as it arrives. After the head is
 // sent nothing is retried: an upstream failure becomes an SSE error event and a clean end.
 // Dropping `s` (client gone, or done) closes the upstream connection if it is still open,
-// which cancels the upstream request.
+// which cancels the upstream request. `shape` (null: OpenAI) turns the chunks into the client's events.
 asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::optional<std::string> first,
-                                  const api::ChatRequest& chat, RequestInfo& info, http::ResponseWriter& w) {
+                                  const api::ChatRequest& chat, RequestInfo& info, http::ResponseWriter& w,
+                                  StreamShape* shape = nullptr) {
   bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
   head.set(bhttp::field::content_type, "text/event-stream");
   head.set(bhttp::field::cache_control, "no-cache");
@@ -182,7 +209,7 @@ asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::
       info.usage = api::Usage{api::estimateTokens(chat.content_chars), chunks};  // ~1 token per chunk
     bhttp::fields trailer;
     if (info.chosen) {
-      trailer.set("x-rightsize-cost-usd", formatUsdPrecise(costMicros(*info.chosen, info.usage)));
+      trailer.set("x-rightsize-cost-usd", formatUsdPrecise(costMicros(*info.chosen, info.usage) + info.extra_cost_micros));
       if (info.reference)
         trailer.set("x-rightsize-reference-cost-usd", formatUsdPrecise(costMicros(*info.reference, info.usage)));
     }
@@ -199,7 +226,7 @@ asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::
         Error e{n.error().code == ErrorCode::kTimeout ? ErrorCode::kTimeout : ErrorCode::kUpstreamError,
                 "upstream stream failed after the response started: " + n.error().message, 0};
         info.error = e.message;
-        const std::string event = api::errorEvent(e);
+        const std::string event = shape ? shape->errorEvent(e) : api::errorEvent(e);
         const bool sent = co_await w.sendChunk(event);
         if (sent) co_await finish();
         co_return;
@@ -215,9 +242,22 @@ asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::
     // The gateway asked for usage on the client's behalf: don't show the client a chunk it
     // did not ask for.
     bool drop = c.usage && c.empty_choices && !chat.include_usage;
+    std::string event;
+    if (!drop && shape) {
+      if (auto shaped = shape->chunk(*ev, event); !shaped) {
+        spdlog::warn("[{}] upstream stream of {} sent a chunk that cannot be relayed: {}", info.request_id,
+                     info.chosen ? info.chosen->name : "?", shaped.error().message);
+        info.error = shaped.error().message;
+        event = shape->errorEvent(shaped.error());
+        const bool sent = co_await w.sendChunk(event);
+        if (sent) co_await finish();
+        co_return;
+      }
+      drop = event.empty();  // e.g. the usage chunk: reported by the final events
+    }
     if (!drop) {
       ++chunks;
-      const std::string event = api::sseEvent(*ev);
+      if (!shape) event = api::sseEvent(*ev);
       const bool sent = co_await w.sendChunk(event);
       if (!sent) {
         spdlog::info("[{}] client went away mid-stream; cancelling the upstream request", info.request_id);
@@ -229,7 +269,13 @@ asio::awaitable<void> relayStream(std::unique_ptr<upstream::ChatStream> s, std::
     }
     ev.reset();
   }
-  const bool sent = co_await w.sendChunk(api::kSseDone);
+  std::string tail;
+  if (shape) {
+    if (!info.usage_known) info.usage = api::Usage{api::estimateTokens(chat.content_chars), chunks};
+    shape->done(info.usage, tail);
+  }
+  const std::string_view last_event = shape ? std::string_view(tail) : api::kSseDone;
+  const bool sent = co_await w.sendChunk(last_event);
   if (sent) co_await finish();
 }
 
@@ -256,6 +302,9 @@ Result<std::unique_ptr<Gateway>> Gateway::make(std::shared_ptr<const config::Con
     for (const auto& c : rc.candidates) joined += (joined.empty() ? "" : ",") + c;
     gw->routes_.emplace(name, RouteState{&rc, std::move(*pol), std::move(joined)});
   }
+  auto services = PolicyServices::make(*cfg);
+  if (!services) return fail(services.error());
+  gw->policy_services_ = std::move(*services);
   // GET /v1/models is static for a config: build it once.
   std::string body = R"({"object":"list","data":[)";
   bool first = true;
@@ -317,8 +366,18 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
     co_await chat(req, w);
     co_return;
   }
+  if (target == "/v1/messages") {  // Anthropic Messages API (anthropic_ingress.cc)
+    co_await messages(req, w);
+    co_return;
+  }
   // GCC 12 can destroy temporaries of a co_await full-expression twice: responses are built into
   // named locals first, everywhere in this file.
+  if (target.starts_with("/admin/") && key_auth_) {
+    auto op = key_auth_->admin(req, target);
+    http::Response admin_res = co_await std::move(op);
+    co_await w.send(std::move(admin_res));
+    co_return;
+  }
   http::Response res;
   if (target == "/metrics" && get && accounting_) {
     for (const auto& [name, st] : providers_) {
@@ -328,15 +387,25 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
                 : state == upstream::CircuitBreaker::State::kHalfOpen ? metrics::CircuitGaugeValue::kHalfOpen
                                                                       : metrics::CircuitGaugeValue::kClosed);
     }
-    res = jsonResponse(200, accounting_->renderMetrics());
+    std::string text = accounting_->renderMetrics();
+    if (key_auth_) text += key_auth_->metricsText();
+    res = jsonResponse(200, std::move(text));
     res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  } else if (target == "/" && get) {
+    res = dashboardResponse();
+  } else if (target == "/api/stats" && get) {
+    res = accounting_ ? statsResponse(accounting_->stats()) : errorResponse(404, "no statistics: nothing is recorded");
+  } else if (target == "/v1/feedback") {
+    res = req.method() == bhttp::verb::post ? feedbackResponse(req.body(), accounting_)
+                                            : errorResponse(405, "use POST for /v1/feedback");
   } else if (target == "/healthz" && get) {
     res = jsonResponse(200, R"({"status":"ok"})");
   } else if (target == "/readyz" && get) {
     res = ready();
   } else if ((target == "/v1/models" || target == "/models") && get) {
     res = models();
-  } else if (target == "/healthz" || target == "/readyz" || target == "/v1/models") {
+  } else if (target == "/healthz" || target == "/readyz" || target == "/v1/models" || target == "/" ||
+             target == "/api/stats") {
     res = errorResponse(405, "use GET for " + std::string(target));
   } else {
     res = errorResponse(404, "no such endpoint: " + std::string(req.method_string()) + " " + std::string(target));
@@ -344,7 +413,7 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
   co_await w.send(std::move(res));
 }
 
-asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w) {
+asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w, const ResponseShape* shape) {
   RequestInfo info;
   std::string_view client_id = req["x-request-id"];
   info.request_id = validRequestId(client_id) ? std::string(client_id) : newRequestId();
@@ -353,11 +422,31 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
   auto reply_error = [&](const Error& e) -> asio::awaitable<void> {
     info.status = api::httpStatus(e);
     info.error = e.message;
-    auto res = jsonResponse(static_cast<unsigned>(api::httpStatus(e)), api::errorBody(e));
+    auto res = jsonResponse(static_cast<unsigned>(api::httpStatus(e)), shape ? shape->errorBody(e) : api::errorBody(e));
     setInfoHeaders(res, info, false);
     co_await w.send(std::move(res));
   };
 
+  // Virtual keys (server/auth.h): 401 before anything else when keys exist.
+  std::shared_ptr<const limits::KeyRecord> key;
+  if (key_auth_) {
+    auto k = key_auth_->authenticate(req);
+    if (!k) {
+      co_await reply_error(k.error());
+      co_return;
+    }
+    key = std::move(*k);
+    if (key) info.key_id = key->id;
+  }
+
+  if (shape) {  // another client API: its body becomes an OpenAI one here
+    auto translated = shape->request(req.body());
+    if (!translated) {
+      co_await reply_error(translated.error());
+      co_return;
+    }
+    req.body() = std::move(*translated);
+  }
   auto parsed = api::parseChatRequest(req.body());
   if (!parsed) {
     co_await reply_error(parsed.error());
@@ -365,6 +454,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
   }
   api::ChatRequest& chat = *parsed;
   info.stream = chat.stream;
+  if (accounting_ && accounting_->storePrompts()) info.prompt = api::humanAsk(chat.messages);
   if (auto h = req["x-rightsize-quality"]; !h.empty()) {
     double q = 0;
     auto r = std::from_chars(h.data(), h.data() + h.size(), q);
@@ -382,14 +472,20 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
   std::vector<const config::ModelConfig*> candidates;
   std::vector<const config::ModelConfig*> fallback;
   const RouteState* route = nullptr;
-  if (auto it = routes_.find(chat.model); it != routes_.end()) {
-    route = &it->second;
-    info.route = it->first;
+  // Also run when a rules route hands the request to another route.
+  auto use_route = [&](const std::string& name, const RouteState& rs) {
+    route = &rs;
+    info.route = name;
     info.candidates = route->candidates_joined;
+    candidates.clear();
+    fallback.clear();
     for (const auto& c : route->route->candidates) candidates.push_back(&cfg_->models.at(c));
     for (const auto& f : route->route->fallback) fallback.push_back(&cfg_->models.at(f));
     info.reference = &cfg_->models.at(route->route->reference.empty() ? route->route->candidates.back()
                                                                        : route->route->reference);
+  };
+  if (auto it = routes_.find(chat.model); it != routes_.end()) {
+    use_route(it->first, it->second);
   } else if (auto mt = cfg_->models.find(chat.model); mt != cfg_->models.end()) {
     // A model named directly is its own one-candidate route.
     info.route = mt->first;
@@ -404,8 +500,21 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
     co_return;
   }
 
+  // Privacy (policy_services.cc), before any policy: a sensitive request (flagged, or with
+  // personal data) may only reach on-prem models, fallbacks included; none: 403, sent nowhere.
+  metrics::GatewayMetrics* gm = accounting_ ? &accounting_->metrics() : nullptr;
+  auto restrict_private = [&](bool scan) -> std::optional<Error> {
+    return policy_services_->restrictSensitive(chat, route ? route->route : nullptr, info.route, candidates,
+                                               fallback, info.sensitive, gm, scan);
+  };
+  if (auto denied = restrict_private(true)) {
+    co_await reply_error(*denied);
+    co_return;
+  }
+
   // Decide. Direct model requests skip the policy.
   std::vector<Target> targets;
+  std::string session;  // pinned session id, "" if none
   auto add_target = [&](const config::ModelConfig* m) {
     for (const auto& t : targets)
       if (t.model == m) return;
@@ -422,18 +531,46 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
       return !chat.rightsize.max_cost_usd || estimate(m) <= *chat.rightsize.max_cost_usd * 1e6;
     };
     std::vector<routing::CandidateState> states;
-    states.reserve(candidates.size());
     bool any_cost_ok = false;
-    for (const auto* m : candidates) {
-      routing::CandidateState s;
-      s.model = m;
-      const auto& ps = providers_.at(m->provider);
-      s.available = ps.breaker->available();
-      s.on_prem = ps.provider->config().locality == config::Locality::kOnPrem;
-      s.est_cost_micros = estimate(*m);
-      if (!fits(*m)) s.available = false;
-      else any_cost_ok = true;
-      states.push_back(s);
+    auto build_states = [&] {
+      states.clear();
+      any_cost_ok = false;
+      for (const auto* m : candidates) {
+        routing::CandidateState s;
+        s.model = m;
+        const auto& ps = providers_.at(m->provider);
+        s.available = ps.breaker->available();
+        s.on_prem = ps.provider->config().locality == config::Locality::kOnPrem;
+        s.est_cost_micros = estimate(*m);
+        if (info.sensitive && !s.on_prem) s.available = false;  // privacy: never a remote model
+        if (!fits(*m)) s.available = false;
+        else any_cost_ok = true;
+        states.push_back(s);
+      }
+    };
+    build_states();
+    std::string ask = api::humanAsk(chat.messages);
+    routing::RequestFacts facts;
+    facts.metadata = chat.metadata;
+    if (chat.user) facts.user = *chat.user;
+    facts.sensitive = info.sensitive;
+    facts.prompt_tokens = in_tokens;
+    facts.header = [&req](std::string_view name) -> std::optional<std::string_view> {
+      auto it = req.find(name);
+      if (it == req.end()) return std::nullopt;
+      return it->value();
+    };
+    auto t0 = SteadyClock::now();
+    auto decision = route->policy->decide(routing::DecisionInput{ask, states, chat.rightsize.quality, &facts});
+    if (decision && !decision->route.empty()) {
+      // rules: the request belongs to another route (one hop: the config allows no chains).
+      use_route(decision->route, routes_.at(decision->route));
+      if (auto denied = restrict_private(false)) {
+        co_await reply_error(*denied);
+        co_return;
+      }
+      build_states();
+      decision = route->policy->decide(routing::DecisionInput{ask, states, chat.rightsize.quality, &facts});
     }
     if (!any_cost_ok) {
       const Error err{ErrorCode::kRateLimited,
@@ -442,12 +579,15 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
       co_await reply_error(err);
       co_return;
     }
-    std::string ask = api::humanAsk(chat.messages);
-    auto t0 = SteadyClock::now();
-    auto decision = route->policy->decide(routing::DecisionInput{ask, states, chat.rightsize.quality});
     info.decision_us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - t0).count();
     if (decision) {
       info.knob = decision->knob;
+      if (route->route->pin_sessions) {
+        session = policy_services_->sessionOf(chat, req);
+        auto pin_op = policy_services_->lookupPin(info.route, session);
+        const std::optional<std::string> pinned = co_await std::move(pin_op);
+        policy_services_->applyPin(pinned, info.route, session, candidates, decision->order);
+      }
       for (size_t i : decision->order) add_target(candidates[i]);
     } else if (decision.error().code != ErrorCode::kUnavailable) {
       co_await reply_error(decision.error());
@@ -457,6 +597,74 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
       if (fits(*m)) add_target(m);
   } else {
     add_target(candidates[0]);
+  }
+
+  // The key's budgets and rate limits: reserve the first target's estimate now, settle the real
+  // cost when the request ends (KeySettle's destructor, on every way out).
+  limits::Admission admission;
+  if (key && !targets.empty()) {
+    const int64_t in_tok = api::estimateTokens(chat.content_chars);
+    const int64_t out_tok = chat.max_tokens.value_or(kTypicalOutputTokens);
+    const auto& m = *targets.front().model;
+    const double est = tokenCostMicros(m.input_usd_per_mtok, in_tok) + tokenCostMicros(m.output_usd_per_mtok, out_tok);
+    auto op = key_auth_->admit(*key, in_tok + out_tok, est);
+    admission = co_await std::move(op);
+    if (!admission.admitted) {
+      auto res = KeyAuth::refusal(admission, shape);
+      setInfoHeaders(res, info, false);
+      info.status = res.result_int();
+      info.error = admission.message;
+      co_await w.send(std::move(res));
+      co_return;
+    }
+  }
+  KeySettle key_settle{key_auth_, admission, info};
+
+  // policy: cascade (cascade_dispatch.cc): the targets cheapest first, non-streaming, until an
+  // answer passes the route's checks; that answer goes out as JSON, or as SSE for a stream.
+  const auto* cascade = route ? dynamic_cast<const routing::CascadePolicy*>(route->policy.get()) : nullptr;
+  if (cascade && !targets.empty()) {
+    std::vector<CascadeTarget> cascade_targets;
+    for (const auto& t : targets) cascade_targets.push_back(CascadeTarget{t.model, t.provider});
+    const std::string cascade_ask = api::humanAsk(chat.messages);
+    const CascadeRequest creq{req.body(), chat, cascade_ask, route->route, info.route, *cascade, cascade_targets,
+                              *cfg_, providers_, gm, info.request_id};
+    CascadeOutcome out = co_await runCascade(creq);
+    info.attempts += out.attempts;
+    info.chosen = out.model;
+    info.extra_cost_micros = out.extra_cost_micros;
+    info.attempts_detail = std::move(out.detail);
+    if (!out.answer) {
+      const Error e = out.error ? *out.error : Error{ErrorCode::kUnavailable, "no upstream answered", 0};
+      co_await reply_error(e);
+      co_return;
+    }
+    if (out.model != targets.front().model) policy_services_->repin(info.route, session, out.model->name);
+    info.usage = out.usage;
+    info.usage_known = out.usage_known;
+    if (!chat.stream) {
+      std::string answer_body = std::move(out.answer->body);
+      if (shape) {
+        auto shaped = shape->completion(answer_body, info.usage);
+        if (!shaped) {
+          co_await reply_error(shaped.error());
+          co_return;
+        }
+        answer_body = std::move(*shaped);
+      }
+      http::HeadFields head;
+      head.insert(bhttp::field::content_type, "application/json");
+      head.insert(bhttp::field::server, "rightsize");
+      setInfoHeaders(head, info, true);
+      info.status = 200;
+      co_await w.send(200, head, answer_body);
+      co_return;
+    }
+    std::unique_ptr<upstream::ChatStream> buffered =
+        std::make_unique<BufferedChatStream>(completionToChunks(out.answer->body, out.usage));
+    std::unique_ptr<StreamShape> stream_shape = shape ? shape->stream() : nullptr;
+    co_await relayStream(std::move(buffered), std::nullopt, chat, info, w, stream_shape.get());
+    co_return;
   }
 
   // Call, with retries per target and fallback across targets. Nothing has been sent to the
@@ -476,8 +684,11 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
     upstream::ChatCall call;
     call.request = &chat;
     call.model_id = t.model->id;
-    api::Rewrite rw{t.model->id, stream && !chat.include_usage, std::nullopt};
-    if (t.model->max_output_tokens) rw.max_tokens_cap = *t.model->max_output_tokens;
+    api::Rewrite rw;
+    rw.model_id = t.model->id;
+    rw.force_include_usage = stream && !chat.include_usage;
+    // The model's max_output_tokens and the route's budget caps (policy_services.cc).
+    if (applyBudget(route ? route->route : nullptr, *t.model, rw)) appendDetail(info.attempts_detail, budgetDetail(*t.model, rw));
     auto body = api::rewriteChatRequest(req.body(), rw);
     if (!body) {
       co_await reply_error(body.error());
@@ -499,6 +710,14 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
             info.usage_known = true;
           } else {
             info.usage = api::Usage{api::estimateTokens(chat.content_chars), api::estimateTokens(res->body.size())};
+          }
+          if (shape) {  // the client's API: an answer that cannot be translated is a bad gateway
+            auto shaped = shape->completion(res->body, info.usage);
+            if (!shaped) {
+              co_await reply_error(shaped.error());
+              co_return;
+            }
+            res->body = std::move(*shaped);
           }
           // The hot path: the head goes straight to bytes (http::HeadFields), the same fields in the
           // same order as jsonResponse() + setInfoHeaders() would give.
@@ -530,7 +749,8 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w)
           }
         }
         if (res) {
-          co_await relayStream(std::move(*res), std::move(first_event), chat, info, w);
+          std::unique_ptr<StreamShape> stream_shape = shape ? shape->stream() : nullptr;
+          co_await relayStream(std::move(*res), std::move(first_event), chat, info, w, stream_shape.get());
           co_return;
         }
         last_error = res.error();

@@ -13,6 +13,9 @@
 #include "http/server.h"
 #include "routing/policy.h"
 #include "server/accounting.h"
+#include "server/policy_services.h"
+#include "server/response_shape.h"
+#include "server/auth.h"
 #include "upstream/breaker.h"
 #include "upstream/provider.h"
 
@@ -36,6 +39,9 @@ class Gateway {
   // Where answered requests are recorded (ledger + /metrics); null: not recorded, /metrics
   // answers 404. Set once, before serving. Not owned.
   void setAccounting(Accounting* acc) { accounting_ = acc; }
+  // Virtual keys, budgets and rate limits (src/server/auth.h); null: none. Set once, before
+  // serving. Not owned.
+  void setKeyAuth(KeyAuth* ka) { key_auth_ = ka; }
   // After the worker threads stopped: releases upstream connection pools.
   void shutdown() {
     for (auto& [_, p] : providers_) p.provider->shutdown();
@@ -54,7 +60,10 @@ class Gateway {
  private:
   explicit Gateway(std::shared_ptr<const config::Config> cfg);
 
-  asio::awaitable<void> chat(http::Request& req, http::ResponseWriter& w);
+  // The chat pipeline. `shape` null: OpenAI in and out; else the client's API (response_shape.h).
+  asio::awaitable<void> chat(http::Request& req, http::ResponseWriter& w, const ResponseShape* shape = nullptr);
+  // POST /v1/messages (server/anthropic_ingress.cc): chat() with the Anthropic shape.
+  asio::awaitable<void> messages(http::Request& req, http::ResponseWriter& w);
   http::Response models() const;
   http::Response ready() const;
 
@@ -65,6 +74,8 @@ class Gateway {
   std::string models_body_;
   std::atomic<bool> draining_{false};
   Accounting* accounting_ = nullptr;
+  std::unique_ptr<PolicyServices> policy_services_;  // privacy, session pins (policy_services.h)
+  KeyAuth* key_auth_ = nullptr;
 };
 
 }  // namespace rightsize::server

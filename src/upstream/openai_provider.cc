@@ -1,15 +1,26 @@
 #include "upstream/openai_provider.h"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "api/sse.h"
 #include "http/client.h"
+#include "upstream/http_upstream.h"
 
 namespace rightsize::upstream {
 
 namespace {
 
 namespace bhttp = http::bhttp;
+
+// A 2xx body that is not one complete JSON value (cut short, or not JSON at all) is never relayed
+// as a success: the client would get a 200 it cannot parse. Treated like a broken connection.
+// Found by tests/node/test/faults_leaks.test.js.
+bool isCompleteJson(const std::string& body) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  return parser.parse(body.data(), body.size(), true).get(root) == simdjson::SUCCESS;
+}
 
 CallError transportFailure(const Error& e) {
   CallError ce;
@@ -58,9 +69,8 @@ class OpenAIStream final : public ChatStream {
 
 class OpenAIProvider final : public Provider {
  public:
-  OpenAIProvider(const config::ProviderConfig& cfg, std::shared_ptr<http::HttpClient> client,
-                 std::unique_ptr<asio::ssl::context> own_tls = nullptr)
-      : cfg_(cfg), own_tls_(std::move(own_tls)), client_(std::move(client)), target_(client_->url().path + "/chat/completions") {
+  OpenAIProvider(const config::ProviderConfig& cfg, HttpUpstream up)
+      : cfg_(cfg), own_tls_(std::move(up.own_tls)), client_(std::move(up.client)), target_(client_->url().path + "/chat/completions") {
     if (!cfg_.api_key.empty()) auth_ = "Bearer " + cfg_.api_key;
   }
 
@@ -71,7 +81,14 @@ class OpenAIProvider final : public Provider {
     auto body = co_await r.readAll();
     if (!body) co_return tl::unexpected(transportFailure(body.error()));
     if (r.status() < 200 || r.status() >= 300)
-      co_return tl::unexpected(statusError(cfg_.name, r.status(), *body, retryAfter(r)));
+      co_return tl::unexpected(redactSecrets(statusError(cfg_.name, r.status(), *body, retryAfterOf(r)), cfg_));
+    if (!isCompleteJson(*body)) {
+      Error bad{ErrorCode::kUpstreamError,
+                fmt::format("upstream {} returned {} with a body that is not complete JSON ({} bytes)", cfg_.name,
+                            r.status(), body->size()),
+                0};
+      co_return tl::unexpected(transportFailure(bad));
+    }
     Completion c;
     c.usage = api::responseUsage(*body);
     c.body = std::move(*body);
@@ -84,7 +101,8 @@ class OpenAIProvider final : public Provider {
     auto& r = **resp;
     if (r.status() < 200 || r.status() >= 300) {
       auto body = co_await r.readAll();
-      co_return tl::unexpected(statusError(cfg_.name, r.status(), body ? *body : std::string(), retryAfter(r)));
+      co_return tl::unexpected(
+          redactSecrets(statusError(cfg_.name, r.status(), body ? *body : std::string(), retryAfterOf(r)), cfg_));
     }
     co_return std::unique_ptr<ChatStream>(std::make_unique<OpenAIStream>(std::move(*resp)));
   }
@@ -119,11 +137,6 @@ class OpenAIProvider final : public Provider {
     return req;
   }
 
-  static std::optional<Millis> retryAfter(const http::ClientResponse& r) {
-    auto it = r.headers().find(bhttp::field::retry_after);
-    if (it == r.headers().end()) return std::nullopt;
-    return parseRetryAfter(it->value());
-  }
 
   const config::ProviderConfig& cfg_;
   std::unique_ptr<asio::ssl::context> own_tls_;  // set when the provider trusts its own CA file
@@ -135,28 +148,9 @@ class OpenAIProvider final : public Provider {
 }  // namespace
 
 Result<std::unique_ptr<Provider>> makeOpenAIProvider(const config::ProviderConfig& cfg, asio::ssl::context& tls) {
-  // A provider that trusts a private CA gets a TLS context of its own: the system store plus it.
-  std::unique_ptr<asio::ssl::context> own_tls;
-  asio::ssl::context* tls_ctx = &tls;
-  if (!cfg.tls_ca_file.empty()) {
-    own_tls = http::makeClientTlsContext();
-    boost::system::error_code ec;
-    own_tls->load_verify_file(cfg.tls_ca_file, ec);
-    if (ec)
-      return fail(ErrorCode::kInvalidArgument,
-                  "provider '" + cfg.name + "': tls_ca_file '" + cfg.tls_ca_file + "': " + ec.message());
-    tls_ctx = own_tls.get();
-  }
-  auto url = http::parseUrl(cfg.base_url);
-  if (!url) return fail(ErrorCode::kInvalidArgument, "provider '" + cfg.name + "': base_url: " + url.error().message);
-  http::ClientOptions opts;
-  opts.connect_timeout = cfg.connect_timeout;
-  opts.first_byte_timeout = cfg.first_byte_timeout;
-  opts.idle_timeout = cfg.idle_timeout;
-  opts.max_response_bytes = cfg.max_response_bytes;
-  opts.max_idle_connections = cfg.max_idle_connections;
-  auto client = http::HttpClient::make(*tls_ctx, std::move(*url), opts);
-  return std::unique_ptr<Provider>(std::make_unique<OpenAIProvider>(cfg, std::move(client), std::move(own_tls)));
+  auto up = makeHttpUpstream(cfg, tls);
+  if (!up) return fail(up.error());
+  return std::unique_ptr<Provider>(std::make_unique<OpenAIProvider>(cfg, std::move(*up)));
 }
 
 }  // namespace rightsize::upstream

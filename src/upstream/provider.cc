@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "upstream/anthropic_provider.h"
 #include "upstream/openai_provider.h"
 #include "upstream/replay_provider.h"
 
@@ -15,10 +16,7 @@ Result<std::unique_ptr<Provider>> makeProvider(const config::ProviderConfig& cfg
   switch (cfg.kind) {
     case config::ProviderKind::kOpenAI: return makeOpenAIProvider(cfg, tls);
     case config::ProviderKind::kReplay: return makeReplayProvider(cfg);
-    case config::ProviderKind::kAnthropic:
-      return fail(ErrorCode::kInvalidArgument,
-                  "provider '" + cfg.name + "': kind 'anthropic' egress is not implemented in this version (use an "
-                  "OpenAI-compatible endpoint)");
+    case config::ProviderKind::kAnthropic: return makeAnthropicProvider(cfg, tls);
   }
   return fail(ErrorCode::kInternal, "unknown provider kind");
 }
@@ -62,6 +60,19 @@ CallError statusError(std::string_view provider, int status, std::string_view bo
   // Auth failures are the gateway's key for that provider: another provider may work.
   e.fallback_ok = !(status == 400 || status == 404 || status == 413 || status == 422);
   if (status == 408) e.error.code = ErrorCode::kTimeout;
+  return e;
+}
+
+CallError redactSecrets(CallError e, const config::ProviderConfig& cfg) {
+  auto redact = [&](std::string_view secret) {
+    if (secret.empty()) return;
+    std::string& m = e.error.message;
+    for (size_t at = m.find(secret); at != std::string::npos; at = m.find(secret, at + 10))
+      m.replace(at, secret.size(), "[redacted]");
+  };
+  redact(cfg.api_key);
+  for (const auto& [name, value] : cfg.headers)
+    if (value.size() >= 8) redact(value);
   return e;
 }
 

@@ -66,6 +66,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "mock_anthropic.h"
 #include "mock_chat.h"
 
 namespace rightsize::fakes {
@@ -370,6 +371,43 @@ asio::awaitable<After> handleChat(Connection& c, http::request<http::string_body
   co_return co_await answerPlain(c, a);
 }
 
+// POST /v1/messages (mock_anthropic.h): counted and kept in `last` like a chat request; answered with a
+// message, an Anthropic error, or Anthropic events (each its own HTTP chunk and write).
+asio::awaitable<After> handleAnthropic(Connection& c, http::request<http::string_body>&& req, bool keep_alive,
+                                       bool http10) {
+  static thread_local simdjson::dom::parser parser;
+  std::string& body = req.body();
+  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  AnthropicAnswer a = answerAnthropic(parser, body.data(), body.size(), req["x-api-key"], req["anthropic-version"],
+                                      c.shared.next_id.fetch_add(1, std::memory_order_relaxed) + 1);
+  std::optional<http::request<http::string_body>> old;
+  {
+    std::lock_guard lock(c.shared.mu);
+    ++c.shared.count;
+    if (!a.model.empty()) ++c.shared.by_model[a.model];
+    old.swap(c.shared.last);
+    c.shared.last.emplace(std::move(req));
+  }
+  old.reset();
+  if (!a.stream) co_return co_await respond(c, a.status, "application/json", a.body, keep_alive, http10);
+  const bool ka = keep_alive && !http10;
+  c.out.clear();
+  appendHead(c.out, 200, "text/event-stream", -1, ka, http10);
+  for (const auto& ev : a.events) {
+    if (!http10) {
+      appendUInt(c.out, ev.size(), 16);
+      c.out += "\r\n";
+    }
+    c.out += ev;
+    if (!http10) c.out += "\r\n";
+    if (bool ok = co_await writeOut(c); !ok) co_return After::kAbort;
+    c.out.clear();
+  }
+  if (!http10) c.out += "0\r\n\r\n";
+  if (bool ok = co_await writeOut(c); !ok) co_return After::kAbort;
+  co_return ka ? After::kKeepAlive : After::kClose;
+}
+
 std::string modelsBody() {
   return R"({"object":"list","data":[)"
          R"({"id":"mock-small","object":"model","created":1700000000,"owned_by":"rs_mock_upstream"},)"
@@ -463,6 +501,8 @@ asio::awaitable<After> route(Connection& c, http::request<http::string_body>&& r
   http::verb method = req.method();
   if (method == http::verb::post && path == "/v1/chat/completions")
     co_return co_await handleChat(c, std::move(req), keep_alive, http10);
+  if (method == http::verb::post && path == "/v1/messages")
+    co_return co_await handleAnthropic(c, std::move(req), keep_alive, http10);
   if (method == http::verb::get && path == "/v1/models")
     co_return co_await respond(c, 200, "application/json", modelsBody(), keep_alive, http10);
   if (method == http::verb::get && path == "/_mock/last")

@@ -3,7 +3,7 @@
 // HOST:PORT" line. Every process started here is killed when the test file ends, even on failure.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,8 @@ function startListening(cmd, args, { timeoutMs = 15000, env = process.env } = {}
     const onData = (chunk) => {
       const text = chunk.toString();
       log += text;
+      // ASan+UBSan runs (scripts/test.sh): keep what every server printed, for the sanitizer check.
+      if (process.env.RS_SANITIZER_OUTPUT_DIR) appendFileSync(join(process.env.RS_SANITIZER_OUTPUT_DIR, `output.${proc.pid}`), text);
       if (done) return;
       pending += text;
       const m = pending.match(/listening on 127\.0\.0\.1:(\d+)/);

@@ -112,3 +112,55 @@ TEST(HumanAsk, UsesSystemPromptAndLastUserTurnOnly) {
 
 }  // namespace
 }  // namespace rightsize::api
+
+namespace rightsize::api {
+namespace {
+
+TEST(ChatRequestParse, ReadsMetadataUserAndResponseSchemaForRouting) {
+  std::string body =
+      R"({"model":"m","messages":[{"role":"user","content":"hi"}],"metadata":{"tier":"premium","n":3},"user":"u1",)"
+      R"("response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object"}}}})";
+  auto r = parseChatRequest(body);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->metadata.size(), 1u);  // string values only
+  EXPECT_EQ(r->metadata[0].first, "tier");
+  EXPECT_EQ(r->metadata[0].second, "premium");
+  EXPECT_EQ(r->user, "u1");
+  EXPECT_EQ(r->response_schema, R"({"type":"object"})");
+}
+
+TEST(ChatRequestRewrite, CapsReasoningEffortAndForcesNonStreamingWithLogprobs) {
+  std::string body =
+      R"({"model":"m","stream":true,"stream_options":{"include_usage":true},"reasoning_effort":"high","logprobs":false,)"
+      R"("max_tokens":900,"messages":[{"role":"user","content":"hi"}]})";
+  ASSERT_TRUE(parseChatRequest(body));
+  Rewrite rw;
+  rw.model_id = "up";
+  rw.max_tokens_cap = 64;
+  rw.force_non_stream = true;
+  rw.request_logprobs = true;
+  rw.reasoning_effort_cap = "low";
+  auto out = rewriteChatRequest(body, rw);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(*out,
+            R"({"model":"up","stream":false,"reasoning_effort":"low","logprobs":true,"max_tokens":64,)"
+            R"("messages":[{"role":"user","content":"hi"}]})");
+
+  std::string low = R"({"model":"m","reasoning_effort":"minimal","messages":[{"role":"user","content":"hi"}]})";
+  ASSERT_TRUE(parseChatRequest(low));
+  Rewrite keep;
+  keep.model_id = "up";
+  keep.reasoning_effort_cap = "medium";
+  EXPECT_EQ(*rewriteChatRequest(low, keep),
+            R"({"model":"up","reasoning_effort":"minimal","messages":[{"role":"user","content":"hi"}]})");
+
+  std::string none = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+  ASSERT_TRUE(parseChatRequest(none));
+  EXPECT_EQ(*rewriteChatRequest(none, keep),
+            R"({"model":"up","messages":[{"role":"user","content":"hi"}],"reasoning_effort":"medium"})");
+  EXPECT_LT(reasoningEffortRank("low"), reasoningEffortRank("high"));
+  EXPECT_EQ(reasoningEffortRank("turbo"), -1);
+}
+
+}  // namespace
+}  // namespace rightsize::api

@@ -234,14 +234,15 @@ TEST(ConfigParse, RejectsUnknownKeyWithLineNumber) {
 )");
   EXPECT_EQ(msg,
             "config.yaml:9: unknown key 'polcy' in routes.auto "
-            "(known: candidates, policy, router, quality, reference, fallback)");
+            "(known: candidates, policy, router, quality, reference, fallback, cascade, rules, budget, model_budgets, "
+            "pii_detection, pin_sessions)");
 }
 
 TEST(ConfigParse, RejectsUnknownTopLevelKey) {
   const std::string msg = errorOf(std::string(kMinimalModels) + "serverr: {}\n");
   EXPECT_EQ(msg,
             "config.yaml:6: unknown key 'serverr' at top level "
-            "(known: server, providers, models, routes, ledger, limits)");
+            "(known: server, providers, models, routes, ledger, limits, privacy, sessions)");
 }
 
 TEST(ConfigParse, RejectsUnknownKeyInsideNestedRetryBlock) {
@@ -286,11 +287,15 @@ TEST(ConfigParse, RejectsBaseUrlWithoutHost) {
             "config.yaml:2: providers.up.base_url: has no host after the scheme");
 }
 
-TEST(ConfigParse, RejectsHttpProviderWithoutBaseUrl) {
-  EXPECT_EQ(errorOf("providers:\n  a:\n    kind: anthropic\n    api_key: k\nmodels:\n  m: {provider: a}\n"),
-            "config.yaml:2: providers.a: missing required key 'base_url' for kind anthropic");
+TEST(ConfigParse, RejectsOpenAIProviderWithoutBaseUrl) {
   EXPECT_EQ(errorOf("providers:\n  o: {kind: openai}\nmodels:\n  m: {provider: o}\n"),
             "config.yaml:2: providers.o: missing required key 'base_url' for kind openai");
+}
+
+TEST(ConfigParse, AnthropicProviderDefaultsToTheAnthropicApi) {
+  auto cfg = parse("providers:\n  a:\n    kind: anthropic\n    api_key: k\nmodels:\n  m: {provider: a}\n");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_EQ(cfg->providers.at("a").base_url, "https://api.anthropic.com");
 }
 
 TEST(ConfigParse, RejectsProviderWithoutKindOrWithUnknownKind) {

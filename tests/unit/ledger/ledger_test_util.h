@@ -42,6 +42,8 @@ inline LedgerRecord sampleRecord(int i) {
   r.attempts = 1 + i % 3;
   r.sensitive = i % 7 == 0;
   r.stream = i % 2 == 1;
+  r.prompt = i % 4 == 1 ? fmt::format("prompt {}: \"quoted\"\nsecond line é", i) : "";
+  r.attempts_detail = i % 5 == 2 ? R"([{"model":"llama-3.1-8b","result":"rejected"}])" : "";
   return r;
 }
 
@@ -89,6 +91,19 @@ class FakeSink : public LedgerSink {
     cv_.notify_all();
     return {};
   }
+  Result<void> writeFeedback(std::span<const FeedbackRecord> feedback) override {
+    std::lock_guard lk(mu_);
+    if (fail_next_ > 0) {
+      --fail_next_;
+      return fail(ErrorCode::kIo, "fake sink: disk on fire");
+    }
+    feedback_.insert(feedback_.end(), feedback.begin(), feedback.end());
+    return {};
+  }
+  std::vector<FeedbackRecord> feedback() {
+    std::lock_guard lk(mu_);
+    return feedback_;
+  }
   void failNext(int n) {
     std::lock_guard lk(mu_);
     fail_next_ = n;
@@ -124,6 +139,7 @@ class FakeSink : public LedgerSink {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<LedgerRecord> stored_;
+  std::vector<FeedbackRecord> feedback_;
   std::vector<size_t> batch_sizes_;
   int fail_next_ = 0;
   int calls_ = 0;

@@ -80,12 +80,71 @@ TEST(SqliteSink, UsesWalJournalAndHasReportIndexes) {
   auto path = dir.path / "ledger.db";
   ASSERT_TRUE(SqliteSink::open(path.string()));
   EXPECT_EQ(queryOne(path, "PRAGMA journal_mode"), "wal");
-  for (const char* index : {"requests_ts", "requests_request_id"}) {
+  for (const char* index : {"requests_ts_request_id", "feedback_request_id_ts"}) {
     std::string sql = fmt::format("SELECT count(*) FROM sqlite_master WHERE type='index' AND name='{}'", index);
     EXPECT_EQ(queryOne(path, sql.c_str()), "1") << index;
   }
-  // Only these two: every further index costs each insert (two composite ones halved throughput).
-  EXPECT_EQ(queryOne(path, "SELECT count(*) FROM sqlite_master WHERE type='index' AND sql IS NOT NULL"), "2");
+  // Only one on requests: every further index costs each insert (two composite ones halved
+  // throughput, a unique index on the random request id alone cost 7x).
+  EXPECT_EQ(queryOne(path, "SELECT count(*) FROM sqlite_master WHERE type='index' AND sql IS NOT NULL "
+                           "AND tbl_name='requests'"),
+            "1");
+}
+
+TEST(SqliteSink, StoresTheSameClientRequestIdAtAnotherTimeAsAnotherRow) {
+  auto sink = SqliteSink::open(":memory:");
+  ASSERT_TRUE(sink);
+  LedgerRecord a = sampleRecord(1), b = sampleRecord(1);
+  b.time += std::chrono::seconds(5);
+  std::vector<LedgerRecord> batch = {a, b, a};
+  ASSERT_TRUE((*sink)->writeBatch(batch));
+  EXPECT_EQ((*sink)->rowCount().value(), 2);
+}
+
+TEST(SqliteSink, MigratesAVersionOneDatabaseKeepingItsRows) {
+  TempDir dir;
+  auto path = dir.path / "ledger.db";
+  // The version-1 schema as released (kMigrations[0]), with one row in it.
+  execSql(path, R"sql(
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (1);
+CREATE TABLE requests (
+  id INTEGER PRIMARY KEY, ts_us INTEGER NOT NULL, request_id TEXT NOT NULL, key_id TEXT,
+  route TEXT NOT NULL, model TEXT NOT NULL, provider TEXT NOT NULL, candidates TEXT NOT NULL,
+  knob REAL, decision_us INTEGER NOT NULL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL,
+  cost_nanos INTEGER NOT NULL, reference_model TEXT NOT NULL, reference_cost_nanos INTEGER NOT NULL,
+  latency_us INTEGER NOT NULL, ttft_us INTEGER, status INTEGER NOT NULL, error TEXT NOT NULL,
+  attempts INTEGER NOT NULL, sensitive INTEGER NOT NULL, stream INTEGER NOT NULL);
+CREATE UNIQUE INDEX requests_request_id ON requests(request_id);
+CREATE INDEX requests_ts ON requests(ts_us);
+INSERT INTO requests VALUES (1, 5, 'old', NULL, 'chat', 'm', 'p', 'm', NULL, 1, 2, 3, 4, 'm', 5, 6, NULL, 200, '',
+  1, 0, 0);
+)sql");
+  auto sink = SqliteSink::open(path.string());
+  ASSERT_TRUE(sink) << sink.error().message;
+  EXPECT_EQ((*sink)->schemaVersion().value(), 2);
+  EXPECT_EQ((*sink)->rowCount().value(), 1);
+  LedgerRecord r = sampleRecord(3);
+  r.prompt = "what is 2+2?";
+  ASSERT_TRUE((*sink)->writeBatch(std::span<const LedgerRecord>(&r, 1)));
+  auto rows = (*sink)->readRecords(10);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].request_id, "old");
+  EXPECT_EQ((*rows)[0].prompt, "");
+  EXPECT_EQ((*rows)[1], r);
+}
+
+TEST(SqliteSink, StoresFeedbackOnceEvenWhenWrittenTwice) {
+  auto sink = SqliteSink::open(":memory:");
+  ASSERT_TRUE(sink);
+  std::vector<FeedbackRecord> fb = {{fromEpochMicros(1'000), "req-1", 0.25}, {fromEpochMicros(2'000), "req-1", 1.0},
+                                    {fromEpochMicros(1'000), "unknown", 0.0}};
+  ASSERT_TRUE((*sink)->writeFeedback(fb));
+  ASSERT_TRUE((*sink)->writeFeedback(fb));
+  auto got = (*sink)->readFeedback();
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(*got, fb);
 }
 
 TEST(SqliteSink, ReopeningAnUpToDateDatabaseChangesNothing) {
@@ -152,6 +211,20 @@ TEST(SpillLine, RejectsATruncatedOrIncompleteLine) {
   EXPECT_FALSE(parseSpillLine(line.substr(0, line.size() / 2)));
   EXPECT_FALSE(parseSpillLine(R"({"request_id":"x"})"));
   EXPECT_FALSE(parseSpillLine(""));
+}
+
+TEST(SpillLine, FeedbackLinesRoundTripAndAreNotRecords) {
+  FeedbackRecord f{fromEpochMicros(1'700'000'000'123'456), "req-\"7\"", 0.1 + 0.2};
+  std::string line = toSpillLine(f);
+  ASSERT_EQ(line.find('\n'), line.size() - 1);
+  EXPECT_TRUE(isFeedbackSpillLine(line));
+  EXPECT_FALSE(isFeedbackSpillLine(toSpillLine(sampleRecord(1))));
+  auto back = parseFeedbackSpillLine(line);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, f);
+  EXPECT_FALSE(parseSpillLine(line));
+  EXPECT_FALSE(parseFeedbackSpillLine(line.substr(0, line.size() / 2)));
+  EXPECT_FALSE(parseFeedbackSpillLine(R"({"feedback":true,"ts_us":1,"request_id":"x","score":1.5})"));
 }
 
 }  // namespace

@@ -304,5 +304,68 @@ TEST(LedgerWriter, RefusesToReplayOnceStarted) {
   EXPECT_FALSE(writer.replaySpill());
 }
 
+TEST(LedgerWriter, WritesFeedbackWithTheNextFlush) {
+  TempDir dir;
+  auto sink = SqliteSink::open(":memory:");
+  ASSERT_TRUE(sink);
+  LedgerWriter writer(**sink, smallOptions(dir));
+  writer.start();
+  FeedbackRecord f{fromEpochMicros(1'000), "req-1", 0.75};
+  EXPECT_TRUE(writer.submitFeedback(FeedbackRecord(f)));
+  ASSERT_TRUE(eventually([&] { return writer.stats().feedback_written == 1; }));
+  writer.flushAndStop();
+  EXPECT_EQ((*sink)->readFeedback().value(), std::vector<FeedbackRecord>{f});
+  EXPECT_EQ(writer.stats().feedback_submitted, 1u);
+}
+
+TEST(LedgerWriter, SpillsFeedbackTheSinkRefusesAndReplaysItNextStart) {
+  TempDir dir;
+  WriterOptions o = smallOptions(dir);
+  std::vector<FeedbackRecord> fb;
+  for (int i = 0; i < 5; ++i) fb.push_back({fromEpochMicros(1'000 + i), fmt::format("req-{}", i), 0.2 * i});
+  {
+    FakeSink broken;
+    broken.failNext(1'000'000);
+    LedgerWriter writer(broken, o);
+    writer.start();
+    for (auto f : fb) writer.submitFeedback(std::move(f));
+    writer.submit(sampleRecord(1));
+    writer.flushAndStop();
+    EXPECT_EQ(writer.stats().feedback_spilled, 5u);
+    EXPECT_EQ(writer.stats().spilled, 1u);
+    EXPECT_FALSE(writer.submitFeedback(FeedbackRecord(fb[0])));  // after stop: straight to the spill file
+    EXPECT_EQ(writer.stats().feedback_spilled, 6u);
+  }
+  auto sink = SqliteSink::open(":memory:");
+  ASSERT_TRUE(sink);
+  LedgerWriter writer(**sink, o);
+  auto n = writer.replaySpill();
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 7u);
+  EXPECT_EQ((*sink)->readFeedback().value(), fb) << "the repeated one stored once";
+  EXPECT_EQ((*sink)->rowCount().value(), 1);
+  EXPECT_EQ(writer.stats().spill_rejected, 0u);
+}
+
+TEST(LedgerWriter, FeedbackNeverWaitsForRoom) {
+  TempDir dir;
+  FakeSink sink;
+  sink.block();
+  WriterOptions o = smallOptions(dir);
+  o.submit_wait = 10s;  // would show up as a hang if submitFeedback waited
+  LedgerWriter writer(sink, o);
+  writer.start();
+  writer.submit(sampleRecord(0));
+  for (int i = 1; i < 4; ++i) writer.submit(sampleRecord(i));  // a full batch: the writer takes it and blocks
+  ASSERT_TRUE(sink.waitBlocked());
+  int queued = 0;
+  for (int i = 0; i < 20; ++i) queued += writer.submitFeedback({fromEpochMicros(i), "req", 0.5}) ? 1 : 0;
+  EXPECT_EQ(queued, 8) << "queue_capacity feedback rows queue, the rest spill at once";
+  EXPECT_EQ(writer.stats().feedback_spilled, 12u);
+  sink.release();
+  writer.flushAndStop();
+  EXPECT_EQ(sink.feedback().size(), 8u);
+}
+
 }  // namespace
 }  // namespace rightsize::ledger

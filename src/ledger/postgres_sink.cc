@@ -1,0 +1,462 @@
+#include "ledger/postgres_sink.h"
+
+#include <libpq-fe.h>
+
+#include <array>
+#include <charconv>
+#include <deque>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace rightsize::ledger {
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Append-only, like SQLite's list: a released migration is never edited. The unique key is
+// (ts_us, request_id), for the reason given in sqlite_sink.cc (migration 2): it grows at its
+// right edge, serves the report's time range, and makes a replayed row a no-op. Money is
+// integer nano-dollars, times integer microseconds since the epoch; NULL = not applicable.
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE requests (
+  id                   BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  ts_us                BIGINT           NOT NULL,
+  request_id           TEXT             NOT NULL,
+  key_id               TEXT,
+  route                TEXT             NOT NULL,
+  model                TEXT             NOT NULL,
+  provider             TEXT             NOT NULL,
+  candidates           TEXT             NOT NULL,
+  knob                 DOUBLE PRECISION,
+  decision_us          BIGINT           NOT NULL,
+  tokens_in            BIGINT           NOT NULL,
+  tokens_out           BIGINT           NOT NULL,
+  cost_nanos           BIGINT           NOT NULL,
+  reference_model      TEXT             NOT NULL,
+  reference_cost_nanos BIGINT           NOT NULL,
+  latency_us           BIGINT           NOT NULL,
+  ttft_us              BIGINT,
+  status               INTEGER          NOT NULL,
+  error                TEXT             NOT NULL,
+  attempts             INTEGER          NOT NULL,
+  sensitive            BOOLEAN          NOT NULL,
+  stream               BOOLEAN          NOT NULL,
+  prompt               TEXT,
+  attempts_detail      TEXT
+);
+CREATE UNIQUE INDEX requests_ts_request_id ON requests (ts_us, request_id);
+CREATE TABLE feedback (
+  id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  ts_us      BIGINT           NOT NULL,
+  request_id TEXT             NOT NULL,
+  score      DOUBLE PRECISION NOT NULL
+);
+CREATE UNIQUE INDEX feedback_request_id_ts ON feedback (request_id, ts_us);
+)sql"},
+};
+
+constexpr int kLatest = kMigrations[std::size(kMigrations) - 1].version;
+// Any constant shared by every rightsize process: the advisory lock migrations hold.
+constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7263512001)";
+constexpr int kColumns = 23;
+constexpr size_t kRowsPerStatement = 1000;  // 23,000 parameters, under libpq's 65,535
+
+// Frees a PGresult on every path out of a scope.
+struct ResultGuard {
+  PGresult* r = nullptr;
+  ~ResultGuard() { PQclear(r); }
+};
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one (NUL counts as invalid:
+// PostgreSQL text cannot hold it).
+size_t utf8SequenceLength(std::string_view s, size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  if (c == 0) return 0;
+  if (c < 0x80) return 1;
+  size_t n;
+  uint32_t cp;
+  if ((c & 0xe0) == 0xc0) n = 2, cp = c & 0x1f;
+  else if ((c & 0xf0) == 0xe0) n = 3, cp = c & 0x0f;
+  else if ((c & 0xf8) == 0xf0) n = 4, cp = c & 0x07;
+  else return 0;
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3f);
+  }
+  // Overlong forms, surrogates and values past U+10FFFF are invalid too.
+  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+      (cp >= 0xd800 && cp <= 0xdfff)) {
+    return 0;
+  }
+  return n;
+}
+
+bool storableText(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    size_t n = utf8SequenceLength(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string repairedText(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (size_t i = 0; i < s.size();) {
+    size_t n = utf8SequenceLength(s, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    } else {
+      out.append(s.data() + i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
+// Parameter values for one statement: pointers into the records' own strings when they are
+// storable as they are, else into owned copies; numbers formatted into fixed slots.
+class Params {
+ public:
+  explicit Params(size_t count) {
+    values_.reserve(count);
+    numbers_.reserve(count);
+  }
+  void text(const std::string& s) {
+    if (storableText(s)) {
+      values_.push_back(s.c_str());
+    } else {
+      repaired_.push_back(repairedText(s));
+      values_.push_back(repaired_.back().c_str());
+    }
+  }
+  void textOrNull(const std::string& s) {
+    if (s.empty()) values_.push_back(nullptr); else text(s);
+  }
+  void null() { values_.push_back(nullptr); }
+  template <typename T>
+  void number(T v) {
+    numbers_.emplace_back();
+    auto& slot = numbers_.back();
+    auto r = std::to_chars(slot.data(), slot.data() + slot.size() - 1, v);
+    *r.ptr = '\0';
+    values_.push_back(slot.data());
+  }
+  void boolean(bool b) { values_.push_back(b ? "t" : "f"); }
+  const char* const* data() const { return values_.data(); }
+  int size() const { return static_cast<int>(values_.size()); }
+
+ private:
+  std::vector<const char*> values_;
+  std::vector<std::array<char, 32>> numbers_;  // reserved up front: pointers stay valid
+  std::deque<std::string> repaired_;            // a deque never moves its elements
+};
+
+// "INSERT ... VALUES ($1,...,$22),($23,...) ON CONFLICT DO NOTHING" for `rows` rows.
+std::string insertSql(size_t rows) {
+  std::string sql =
+      "INSERT INTO requests (ts_us, request_id, key_id, route, model, provider, candidates, knob, decision_us, "
+      "tokens_in, tokens_out, cost_nanos, reference_model, reference_cost_nanos, latency_us, ttft_us, status, "
+      "error, attempts, sensitive, stream, prompt, attempts_detail) VALUES ";
+  sql.reserve(sql.size() + rows * kColumns * 7);
+  int p = 1;
+  for (size_t r = 0; r < rows; ++r) {
+    sql += r ? ",(" : "(";
+    for (int c = 0; c < kColumns; ++c) {
+      if (c) sql += ',';
+      fmt::format_to(std::back_inserter(sql), "${}", p++);
+    }
+    sql += ')';
+  }
+  sql += " ON CONFLICT (ts_us, request_id) DO NOTHING";
+  return sql;
+}
+
+template <typename T>
+T parseNumber(const char* s, T fallback = 0) {
+  if (!s) return fallback;
+  T v{};
+  auto r = std::from_chars(s, s + std::strlen(s), v);
+  return r.ec == std::errc() ? v : fallback;
+}
+
+}  // namespace
+
+int PostgresSink::latestSchemaVersion() { return kLatest; }
+
+Result<pg_conn*> PostgresSink::connect(const std::string& dsn) {
+  // The dsn comes last with expand_dbname: its own settings override these defaults.
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* values[] = {"5", "rightsize", dsn.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, 1);
+  if (!conn) return fail(ErrorCode::kIo, "ledger: postgres: out of memory connecting");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(conn);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    PQfinish(conn);
+    return fail(ErrorCode::kIo, fmt::format("ledger: cannot connect to postgres: {}", msg));
+  }
+  // Server NOTICEs ("relation schema_version already exists, skipping" at every start) would go
+  // to stderr; they are not worth a log line.
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  // Ledger statements are small; a hung server must not hold the writer thread forever.
+  ResultGuard g{PQexec(conn, "SET statement_timeout = '30s'")};
+  return conn;
+}
+
+Result<std::unique_ptr<PostgresSink>> PostgresSink::open(const std::string& dsn) {
+  auto conn = connect(dsn);
+  if (!conn) return fail(conn.error());
+  std::unique_ptr<PostgresSink> sink(new PostgresSink(*conn, dsn));
+  if (auto r = sink->migrate(); !r) return fail(r.error());
+  return sink;
+}
+
+Result<std::unique_ptr<PostgresSink>> PostgresSink::openExisting(const std::string& dsn) {
+  auto conn = connect(dsn);
+  if (!conn) return fail(conn.error());
+  std::unique_ptr<PostgresSink> sink(new PostgresSink(*conn, dsn));
+  auto version = sink->schemaVersion();
+  if (!version) return fail(version.error());
+  if (*version == 0) {
+    return fail(ErrorCode::kCorruptData, "ledger: the postgres database holds no rightsize ledger "
+                                         "(no schema_version table): has a gateway written to it?");
+  }
+  if (*version > kLatest) {
+    return fail(ErrorCode::kCorruptData,
+                fmt::format("ledger: postgres schema version {} is newer than this rightsize supports ({})",
+                            *version, kLatest));
+  }
+  return sink;
+}
+
+PostgresSink::~PostgresSink() { PQfinish(conn_); }
+
+Error PostgresSink::connError(const char* what) const {
+  std::string msg = PQerrorMessage(conn_);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return Error{ErrorCode::kIo, fmt::format("ledger: postgres: {}: {}", what, msg)};
+}
+
+Result<void> PostgresSink::ensureConnected() {
+  if (PQstatus(conn_) == CONNECTION_OK) return {};
+  PQreset(conn_);
+  if (PQstatus(conn_) != CONNECTION_OK) return fail(connError("reconnecting"));
+  ResultGuard g{PQexec(conn_, "SET statement_timeout = '30s'")};
+  return {};
+}
+
+Result<void> PostgresSink::exec(const char* sql) {
+  ResultGuard g{PQexec(conn_, sql)};
+  auto st = PQresultStatus(g.r);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return fail(connError("sql"));
+  return {};
+}
+
+Result<int> PostgresSink::schemaVersion() {
+  if (auto r = ensureConnected(); !r) return fail(r.error());
+  int version = 0;
+  bool exists = false;
+  // to_regclass is NULL when the table does not exist (an empty database).
+  auto r = query("SELECT to_regclass('schema_version') IS NOT NULL", {},
+                 [&](const char* const* v, int) { exists = v[0] && v[0][0] == 't'; });
+  if (!r) return fail(r.error());
+  if (!exists) return 0;
+  r = query("SELECT coalesce(max(version), 0) FROM schema_version", {},
+            [&](const char* const* v, int) { version = parseNumber<int>(v[0]); });
+  if (!r) return fail(r.error());
+  return version;
+}
+
+Result<void> PostgresSink::migrate() {
+  if (auto r = ensureConnected(); !r) return r;
+  if (auto r = exec("BEGIN"); !r) return r;
+  auto rollback = [this](Error e) -> Result<void> {
+    exec("ROLLBACK");
+    return fail(std::move(e));
+  };
+  if (auto r = exec(kMigrationLock); !r) return rollback(r.error());
+  if (auto r = exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !r) {
+    return rollback(r.error());
+  }
+  auto current = schemaVersion();
+  if (!current) return rollback(current.error());
+  if (*current > kLatest) {
+    return rollback(Error{ErrorCode::kCorruptData,
+                          fmt::format("ledger: postgres schema version {} is newer than this rightsize supports "
+                                      "({}); upgrade rightsize or use another database",
+                                      *current, kLatest)});
+  }
+  for (const Migration& m : kMigrations) {
+    if (m.version <= *current) continue;
+    if (auto r = exec(m.sql); !r) {
+      Error e = r.error();
+      e.message = fmt::format("ledger: postgres migration {} failed: {}", m.version, e.message);
+      return rollback(std::move(e));
+    }
+  }
+  if (*current < kLatest) {
+    if (auto r = exec("DELETE FROM schema_version"); !r) return rollback(r.error());
+    std::string ins = fmt::format("INSERT INTO schema_version (version) VALUES ({})", kLatest);
+    if (auto r = exec(ins.c_str()); !r) return rollback(r.error());
+  }
+  if (auto r = exec("COMMIT"); !r) return rollback(r.error());
+  return {};
+}
+
+Result<void> PostgresSink::writeBatch(std::span<const LedgerRecord> records) {
+  if (records.empty()) return {};
+  if (auto r = ensureConnected(); !r) return r;
+  if (auto r = exec("BEGIN"); !r) return r;
+  for (size_t off = 0; off < records.size(); off += kRowsPerStatement) {
+    size_t n = std::min(kRowsPerStatement, records.size() - off);
+    Params p(n * kColumns);
+    for (const LedgerRecord& rec : records.subspan(off, n)) {
+      p.number(toEpochMicros(rec.time));
+      p.text(rec.request_id);
+      p.textOrNull(rec.key_id);
+      p.text(rec.route);
+      p.text(rec.model);
+      p.text(rec.provider);
+      p.text(rec.candidates);
+      if (rec.knob < 0) p.null(); else p.number(rec.knob);
+      p.number(rec.decision.count());
+      p.number(rec.tokens_in);
+      p.number(rec.tokens_out);
+      p.number(rec.cost_nanos);
+      p.text(rec.reference_model);
+      p.number(rec.reference_cost_nanos);
+      p.number(rec.latency.count());
+      if (rec.ttft.count() < 0) p.null(); else p.number(rec.ttft.count());
+      p.number(rec.status);
+      p.text(rec.error);
+      p.number(rec.attempts);
+      p.boolean(rec.sensitive);
+      p.boolean(rec.stream);
+      p.textOrNull(rec.prompt);
+      p.textOrNull(rec.attempts_detail);
+    }
+    std::string sql = insertSql(n);
+    ResultGuard g{PQexecParams(conn_, sql.c_str(), p.size(), nullptr, p.data(), nullptr, nullptr, 0)};
+    if (PQresultStatus(g.r) != PGRES_COMMAND_OK) {
+      Error e = connError("insert");
+      exec("ROLLBACK");
+      return fail(std::move(e));
+    }
+  }
+  // A COMMIT whose answer is lost (connection dropped) is ambiguous; the retry is safe because
+  // a row already stored is skipped.
+  if (auto r = exec("COMMIT"); !r) {
+    exec("ROLLBACK");
+    return r;
+  }
+  return {};
+}
+
+Result<void> PostgresSink::writeFeedback(std::span<const FeedbackRecord> feedback) {
+  if (feedback.empty()) return {};
+  if (auto r = ensureConnected(); !r) return r;
+  for (size_t off = 0; off < feedback.size(); off += kRowsPerStatement) {
+    size_t n = std::min(kRowsPerStatement, feedback.size() - off);
+    Params p(n * 3);
+    std::string sql = "INSERT INTO feedback (ts_us, request_id, score) VALUES ";
+    int k = 1;
+    for (const FeedbackRecord& f : feedback.subspan(off, n)) {
+      p.number(toEpochMicros(f.time));
+      p.text(f.request_id);
+      p.number(f.score);
+      fmt::format_to(std::back_inserter(sql), "{}(${},${},${})", k == 1 ? "" : ",", k, k + 1, k + 2);
+      k += 3;
+    }
+    sql += " ON CONFLICT (request_id, ts_us) DO NOTHING";
+    // One statement per 1,000 rows, each its own transaction: feedback is rare, and a row
+    // written twice is skipped, so a partial failure is simply retried.
+    ResultGuard g{PQexecParams(conn_, sql.c_str(), p.size(), nullptr, p.data(), nullptr, nullptr, 0)};
+    if (PQresultStatus(g.r) != PGRES_COMMAND_OK) return fail(connError("feedback insert"));
+  }
+  return {};
+}
+
+Result<void> PostgresSink::query(const std::string& sql, const std::vector<std::string>& params, const RowFn& row) {
+  if (auto r = ensureConnected(); !r) return r;
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p.c_str());
+  ResultGuard g{PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                             nullptr, 0)};
+  if (PQresultStatus(g.r) != PGRES_TUPLES_OK) return fail(connError("query"));
+  int rows = PQntuples(g.r), cols = PQnfields(g.r);
+  std::vector<const char*> v(static_cast<size_t>(cols));
+  for (int i = 0; i < rows; ++i) {
+    for (int c = 0; c < cols; ++c) v[static_cast<size_t>(c)] = PQgetisnull(g.r, i, c) ? nullptr : PQgetvalue(g.r, i, c);
+    row(v.data(), cols);
+  }
+  return {};
+}
+
+Result<int64_t> PostgresSink::rowCount() {
+  int64_t n = 0;
+  auto r = query("SELECT count(*) FROM requests", {}, [&](const char* const* v, int) { n = parseNumber<int64_t>(v[0]); });
+  if (!r) return fail(r.error());
+  return n;
+}
+
+Result<std::vector<LedgerRecord>> PostgresSink::readRecords(int64_t limit, int64_t offset) {
+  std::vector<LedgerRecord> out;
+  auto text = [](const char* s) { return s ? std::string(s) : std::string(); };
+  auto r = query(R"sql(
+SELECT ts_us, request_id, key_id, route, model, provider, candidates, knob, decision_us, tokens_in,
+  tokens_out, cost_nanos, reference_model, reference_cost_nanos, latency_us, ttft_us, status, error,
+  attempts, sensitive, stream, prompt, attempts_detail
+FROM requests ORDER BY id LIMIT $1 OFFSET $2)sql",
+                 {std::to_string(limit), std::to_string(offset)}, [&](const char* const* v, int) {
+                   LedgerRecord rec;
+                   rec.time = fromEpochMicros(parseNumber<int64_t>(v[0]));
+                   rec.request_id = text(v[1]);
+                   rec.key_id = text(v[2]);
+                   rec.route = text(v[3]);
+                   rec.model = text(v[4]);
+                   rec.provider = text(v[5]);
+                   rec.candidates = text(v[6]);
+                   rec.knob = parseNumber<double>(v[7], -1);
+                   rec.decision = std::chrono::microseconds(parseNumber<int64_t>(v[8]));
+                   rec.tokens_in = parseNumber<int64_t>(v[9]);
+                   rec.tokens_out = parseNumber<int64_t>(v[10]);
+                   rec.cost_nanos = parseNumber<int64_t>(v[11]);
+                   rec.reference_model = text(v[12]);
+                   rec.reference_cost_nanos = parseNumber<int64_t>(v[13]);
+                   rec.latency = std::chrono::microseconds(parseNumber<int64_t>(v[14]));
+                   rec.ttft = std::chrono::microseconds(parseNumber<int64_t>(v[15], -1));
+                   rec.status = parseNumber<int>(v[16]);
+                   rec.error = text(v[17]);
+                   rec.attempts = parseNumber<int>(v[18]);
+                   rec.sensitive = v[19] && v[19][0] == 't';
+                   rec.stream = v[20] && v[20][0] == 't';
+                   rec.prompt = text(v[21]);
+                   rec.attempts_detail = text(v[22]);
+                   out.push_back(std::move(rec));
+                 });
+  if (!r) return fail(r.error());
+  return out;
+}
+
+Result<std::vector<FeedbackRecord>> PostgresSink::readFeedback() {
+  std::vector<FeedbackRecord> out;
+  auto r = query("SELECT ts_us, request_id, score FROM feedback ORDER BY id", {}, [&](const char* const* v, int) {
+    out.push_back(FeedbackRecord{fromEpochMicros(parseNumber<int64_t>(v[0])), v[1] ? v[1] : "",
+                                 parseNumber<double>(v[2])});
+  });
+  if (!r) return fail(r.error());
+  return out;
+}
+
+}  // namespace rightsize::ledger

@@ -1,0 +1,58 @@
+// POST /v1/messages: the Anthropic Messages API in front of the same pipeline as
+// /v1/chat/completions (Gateway::chat), through a ResponseShape. See docs/anthropic.md.
+
+#include "api/anthropic_ingress.h"
+
+#include "api/anthropic_common.h"
+#include "server/gateway.h"
+#include "server/response_shape.h"
+
+namespace rightsize::server {
+
+namespace {
+
+namespace bhttp = http::bhttp;
+
+class AnthropicStreamShape final : public StreamShape {
+ public:
+  Result<void> chunk(std::string_view data, std::string& out) override { return events_.onChunk(data, out); }
+  void done(const api::Usage& usage, std::string& out) override { events_.finish(usage, out); }
+  std::string errorEvent(const Error& e) const override { return api::anthropicErrorEvent(e); }
+
+ private:
+  api::ChatToAnthropicStream events_;
+};
+
+class AnthropicShape final : public ResponseShape {
+ public:
+  Result<std::string> request(std::string_view body) const override { return api::anthropicRequestToChat(body); }
+  std::string errorBody(const Error& e) const override { return api::anthropicErrorBody(e); }
+  Result<std::string> completion(std::string_view body, const std::optional<api::Usage>& usage) const override {
+    return api::chatResponseToAnthropic(body, usage);
+  }
+  std::unique_ptr<StreamShape> stream() const override { return std::make_unique<AnthropicStreamShape>(); }
+};
+
+}  // namespace
+
+const ResponseShape& anthropicShape() {
+  static const AnthropicShape shape;
+  return shape;
+}
+
+asio::awaitable<void> Gateway::messages(http::Request& req, http::ResponseWriter& w) {
+  if (req.method() != bhttp::verb::post) {
+    const Error e{ErrorCode::kMethodNotAllowed, "use POST for /v1/messages", 0};
+    http::Response res{bhttp::status::method_not_allowed, 11};
+    res.set(bhttp::field::content_type, "application/json");
+    res.set(bhttp::field::server, "rightsize");
+    res.body() = api::anthropicErrorBody(e);
+    co_await w.send(std::move(res));
+    co_return;
+  }
+  // x-api-key (Anthropic clients' key header) is read by the key checks (server/auth.h);
+  // anthropic-version is accepted and not needed: one version of the API is spoken.
+  co_await chat(req, w, &anthropicShape());
+}
+
+}  // namespace rightsize::server

@@ -1,0 +1,282 @@
+#include "server/cascade_dispatch.h"
+
+#include <chrono>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/money.h"
+#include "common/strings.h"
+#include "server/policy_services.h"
+
+namespace rightsize::server {
+
+namespace json = boost::json;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+double priceMicros(const config::ModelConfig& m, const api::Usage& u) {
+  return tokenCostMicros(m.input_usd_per_mtok, u.prompt_tokens) + tokenCostMicros(m.output_usd_per_mtok, u.completion_tokens);
+}
+
+struct CallOutcome {
+  upstream::CallResult<upstream::Completion> res;
+  api::Usage usage;
+  bool usage_known = false;
+  int64_t latency_ms = 0;
+};
+
+// One non-streaming call; the breaker hears about it. A cascade does not retry a target: a
+// failed call escalates to the next one, which is what a retry would buy here.
+asio::awaitable<CallOutcome> callOnce(Gateway::ProviderState& ps, const upstream::ChatCall& call,
+                                      const api::ChatRequest& chat) {
+  CallOutcome out{tl::unexpected(upstream::CallError{}), {}, false, 0};
+  const auto t0 = SteadyClock::now();
+  if (!ps.breaker->allow()) {
+    upstream::CallError ce;
+    ce.error = Error{ErrorCode::kUnavailable, "circuit open", 0};
+    out.res = tl::unexpected(ce);
+    co_return out;
+  }
+  auto res = co_await ps.provider->complete(call);
+  out.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
+  if (res) {
+    ps.breaker->onSuccess();
+    if (res->usage) {
+      out.usage = *res->usage;
+      out.usage_known = true;
+    } else {
+      out.usage = api::Usage{api::estimateTokens(chat.content_chars), api::estimateTokens(res->body.size())};
+    }
+  } else if (res.error().breaker_failure) {
+    ps.breaker->onFailure();
+  }
+  out.res = std::move(res);
+  co_return out;
+}
+
+std::string attemptJson(std::string_view kind, const config::ModelConfig& m, std::string_view result,
+                        std::string_view detail, double cost_micros, int64_t latency_ms, const api::Rewrite* rw) {
+  std::string o = fmt::format(R"({{"kind":"{}","model":{},"result":{},"cost_usd":{},"latency_ms":{})", kind,
+                              jsonString(m.name), jsonString(result), formatUsdPrecise(cost_micros), latency_ms);
+  if (!detail.empty()) o += fmt::format(R"(,"detail":{})", jsonString(detail));
+  if (rw && (rw->max_tokens_cap || !rw->reasoning_effort_cap.empty())) {
+    o += R"(,"budget":{)";
+    if (rw->max_tokens_cap) o += fmt::format(R"("max_completion_tokens":{})", *rw->max_tokens_cap);
+    if (!rw->reasoning_effort_cap.empty())
+      o += fmt::format(R"({}"reasoning_effort":{})", rw->max_tokens_cap ? "," : "", jsonString(rw->reasoning_effort_cap));
+    o += "}";
+  }
+  o += "}";
+  return o;
+}
+
+}  // namespace
+
+asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in) {
+  CascadeOutcome out;
+  const routing::AnswerChecks& checks = in.policy.checks();
+  const uint32_t max_attempts = in.policy.maxAttempts();
+  std::optional<Error> last_error;
+  // The last good answer so far, in case none passes: the most capable answer is sent.
+  std::optional<upstream::Completion> last_answer;
+  const config::ModelConfig* last_model = nullptr;
+  api::Usage last_usage;
+  bool last_usage_known = false;
+  double last_cost = 0;
+
+  for (size_t ti = 0; ti < in.targets.size(); ++ti) {
+    if (max_attempts && out.attempts >= static_cast<int>(max_attempts)) break;
+    const CascadeTarget& t = in.targets[ti];
+    const bool final_target = ti + 1 == in.targets.size() || (max_attempts && out.attempts + 1 >= static_cast<int>(max_attempts));
+    api::Rewrite rw;
+    rw.model_id = t.model->id;
+    applyBudget(in.route, *t.model, rw);
+    rw.force_non_stream = true;
+    rw.request_logprobs = checks.wantsLogprobs();
+    auto body = api::rewriteChatRequest(in.body, rw);
+    if (!body) {
+      out.error = body.error();
+      co_return out;
+    }
+    upstream::ChatCall call;
+    call.request = &in.chat;
+    call.model_id = t.model->id;
+    call.body = std::move(*body);
+    ++out.attempts;
+    auto r = co_await callOnce(*t.provider, call, in.chat);
+    if (!r.res) {
+      const Error& e = r.res.error().error;
+      spdlog::warn("[{}] cascade: {} failed: {}", in.request_id, t.model->name, e.message);
+      appendDetail(out.detail, attemptJson("answer", *t.model, "error", e.message, 0, r.latency_ms, &rw));
+      if (in.metrics) in.metrics->cascade_attempts->labels({in.route_name, t.model->name, "error"}).inc();
+      if (!r.res.error().fallback_ok) {
+        out.error = e;
+        out.model = t.model;
+        co_return out;
+      }
+      last_error = e;
+      continue;
+    }
+    const double cost = priceMicros(*t.model, r.usage);
+    // Judge what we got. A body that is not a chat completion fails every check.
+    routing::CheckVerdict verdict;
+    auto view = routing::parseAnswer(r.res->body);
+    if (!view) {
+      verdict = routing::CheckVerdict{false, "parse", view.error().message};
+    } else {
+      verdict = checks.runLocal(*view, in.chat.response_schema);
+    }
+    std::string judge_json;
+    if (verdict.pass && checks.judge() && !final_target) {
+      const config::CascadeCheck& jc = *checks.judge();
+      const config::ModelConfig& jm = in.cfg.models.at(jc.judge_model);
+      auto& jps = in.providers.at(jm.provider);
+      api::ChatRequest jreq;
+      jreq.model = jm.id;
+      const std::string prompt = routing::judgePrompt(in.ask, view->text);
+      jreq.messages.push_back(api::ChatMessage{"user", prompt});
+      jreq.content_chars = prompt.size();
+      upstream::ChatCall jcall;
+      jcall.request = &jreq;
+      jcall.model_id = jm.id;
+      jcall.body = fmt::format(R"({{"model":{},"messages":[{{"role":"user","content":{}}}],"temperature":0,"stream":false}})",
+                               jsonString(jm.id), jsonString(prompt));
+      auto jr = co_await callOnce(jps, jcall, jreq);
+      if (!jr.res) {
+        verdict = routing::CheckVerdict{false, "judge", "judge call failed: " + jr.res.error().error.message};
+        judge_json = attemptJson("judge", jm, "error", jr.res.error().error.message, 0, jr.latency_ms, nullptr);
+      } else {
+        const double jcost = priceMicros(jm, jr.usage);
+        out.extra_cost_micros += jcost;
+        auto jview = routing::parseAnswer(jr.res->body);
+        std::optional<double> score = jview ? routing::parseJudgeScore(jview->text) : std::nullopt;
+        if (!score) {
+          verdict = routing::CheckVerdict{false, "judge", "the judge's reply is not a score 0-10"};
+          judge_json = attemptJson("judge", jm, "unparseable", "", jcost, jr.latency_ms, nullptr);
+        } else {
+          if (*score < jc.min_score)
+            verdict = routing::CheckVerdict{false, "judge", fmt::format("score {:.2f} < {:.2f}", *score, jc.min_score)};
+          judge_json = attemptJson("judge", jm, fmt::format("score {:.2f}", *score), "", jcost, jr.latency_ms, nullptr);
+        }
+      }
+    }
+    const std::string result = verdict.pass ? "accepted" : verdict.failed;
+    appendDetail(out.detail, attemptJson("answer", *t.model, result, verdict.detail, cost, r.latency_ms, &rw));
+    if (!judge_json.empty()) appendDetail(out.detail, judge_json);
+    if (in.metrics) in.metrics->cascade_attempts->labels({in.route_name, t.model->name, result}).inc();
+    if (last_answer) out.extra_cost_micros += last_cost;  // superseded: still paid for
+    last_answer = std::move(*r.res);
+    last_model = t.model;
+    last_usage = r.usage;
+    last_usage_known = r.usage_known;
+    last_cost = cost;
+    if (verdict.pass) {
+      out.accepted = true;
+      break;
+    }
+    spdlog::info("[{}] cascade: {} rejected by {} check; escalating", in.request_id, t.model->name, verdict.failed);
+  }
+  if (!last_answer) {
+    out.error = last_error ? *last_error
+                           : Error{ErrorCode::kUnavailable, "no upstream available for this request: every candidate's circuit is open", 0};
+    co_return out;
+  }
+  out.answer = std::move(last_answer);
+  out.model = last_model;
+  out.usage = last_usage;
+  out.usage_known = last_usage_known;
+  co_return out;
+}
+
+std::vector<std::string> completionToChunks(std::string_view completion_body, const api::Usage& usage) {
+  std::vector<std::string> out;
+  json::error_code ec;
+  json::value v = json::parse(json::string_view(completion_body.data(), completion_body.size()), ec);
+  json::object base;
+  base["id"] = "chatcmpl-rightsize";
+  base["object"] = "chat.completion.chunk";
+  base["created"] = 0;
+  base["model"] = "";
+  json::object message;
+  json::value finish = "stop";
+  if (!ec && v.is_object()) {
+    const json::object& o = v.get_object();
+    for (const char* k : {"id", "created", "model", "system_fingerprint"})
+      if (const json::value* x = o.if_contains(k)) base[k] = *x;
+    if (const json::value* ch = o.if_contains("choices"); ch && ch->is_array() && !ch->get_array().empty() &&
+                                                          ch->get_array()[0].is_object()) {
+      const json::object& c0 = ch->get_array()[0].get_object();
+      if (const json::value* m = c0.if_contains("message"); m && m->is_object()) message = m->get_object();
+      if (const json::value* f = c0.if_contains("finish_reason")) finish = *f;
+    }
+  }
+  auto chunk = [&](json::object delta, json::value finish_reason) {
+    json::object c = base;
+    json::array choices;
+    json::object choice;
+    choice["index"] = 0;
+    choice["delta"] = std::move(delta);
+    choice["finish_reason"] = std::move(finish_reason);
+    choices.push_back(std::move(choice));
+    c["choices"] = std::move(choices);
+    out.push_back(json::serialize(c));
+  };
+  json::object role;
+  role["role"] = "assistant";
+  role["content"] = "";
+  chunk(std::move(role), nullptr);
+  if (const json::value* content = message.if_contains("content"); content && content->is_string()) {
+    // Pieces of about 64 bytes cut after whitespace, so a UTF-8 sequence is never split.
+    std::string_view text(content->get_string().data(), content->get_string().size());
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = std::min(text.size(), start + 64);
+      if (end < text.size()) {
+        size_t ws = text.find_first_of(" \n\t", end);
+        end = ws == std::string_view::npos ? text.size() : ws + 1;
+      }
+      json::object d;
+      d["content"] = json::string(text.substr(start, end - start));
+      chunk(std::move(d), nullptr);
+      start = end;
+    }
+  }
+  if (const json::value* tc = message.if_contains("tool_calls"); tc && tc->is_array()) {
+    json::array calls;
+    size_t i = 0;
+    for (const json::value& call : tc->get_array()) {
+      if (!call.is_object()) continue;
+      json::object c = call.get_object();
+      c["index"] = i++;
+      calls.push_back(std::move(c));
+    }
+    json::object d;
+    d["tool_calls"] = std::move(calls);
+    chunk(std::move(d), nullptr);
+  }
+  if (const json::value* r = message.if_contains("refusal"); r && r->is_string()) {
+    json::object d;
+    d["refusal"] = *r;
+    chunk(std::move(d), nullptr);
+  }
+  chunk(json::object(), finish);
+  json::object u = base;
+  u["choices"] = json::array();
+  json::object uj;
+  uj["prompt_tokens"] = usage.prompt_tokens;
+  uj["completion_tokens"] = usage.completion_tokens;
+  uj["total_tokens"] = usage.prompt_tokens + usage.completion_tokens;
+  u["usage"] = std::move(uj);
+  out.push_back(json::serialize(u));
+  return out;
+}
+
+asio::awaitable<Result<std::optional<std::string>>> BufferedChatStream::next() {
+  if (next_ >= events_.size()) co_return std::optional<std::string>();
+  co_return std::optional<std::string>(std::move(events_[next_++]));
+}
+
+}  // namespace rightsize::server
