@@ -12,6 +12,9 @@ namespace rightsize {
 void appendJsonString(std::string& out, std::string_view s);
 std::string jsonString(std::string_view s);
 
+// `s` with &, <, > and " escaped, for HTML/XML/SVG text and attribute values.
+std::string xmlEscape(std::string_view s);
+
 bool iequals(std::string_view a, std::string_view b);
 std::string_view trim(std::string_view s);
 std::vector<std::string_view> split(std::string_view s, char sep);

@@ -10,22 +10,12 @@
 #include "evals/metrics.h"
 #include "evals/plot.h"
 
+#include "common/strings.h"
+
 namespace rightsize::evals {
 namespace {
 
-std::string htmlEsc(std::string_view s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      default: o.push_back(c);
-    }
-  }
-  return o;
-}
+std::string htmlEsc(std::string_view s) { return xmlEscape(s); }
 
 std::string mdEsc(std::string_view s) {
   std::string o;

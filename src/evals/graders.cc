@@ -1,6 +1,3 @@
-// valijson reports a bad schema by throwing (caught below) instead of aborting the process.
-#define VALIJSON_USE_EXCEPTIONS 1
-
 #include "evals/graders.h"
 
 #include <cctype>
@@ -8,17 +5,12 @@
 #include <cstdlib>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <re2/re2.h>
 #include <simdjson.h>
-#include <valijson/adapters/boost_json_adapter.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validation_results.hpp>
-#include <valijson/validator.hpp>
 
 #include "common/strings.h"
+#include "routing/checks.h"
 
 namespace rightsize::evals {
 namespace {
@@ -139,40 +131,20 @@ class NumberGrader final : public Grader {
 
 class SchemaGrader final : public Grader {
  public:
-  SchemaGrader(config::GraderConfig cfg, std::unique_ptr<boost::json::value> doc, std::unique_ptr<valijson::Schema> schema)
-      : cfg_(std::move(cfg)), doc_(std::move(doc)), schema_(std::move(schema)) {}
+  SchemaGrader(config::GraderConfig cfg, routing::JsonSchema schema) : cfg_(std::move(cfg)), schema_(std::move(schema)) {}
   const std::string& kind() const override { return cfg_.kind; }
   const config::GraderConfig& config() const override { return cfg_; }
   Grade grade(std::string_view answer, std::string_view) const override {
     const std::string_view payload = jsonPayload(answer);
     if (payload.empty()) return {0.0, "empty answer, not JSON"};
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(boost::json::string_view(payload.data(), payload.size()), ec);
-    if (ec) return {0.0, "answer is not JSON: " + ec.message()};
-    valijson::Validator validator;
-    valijson::ValidationResults results;
-    valijson::adapters::BoostJsonAdapter target(v);
-    bool ok = false;
-    try {
-      ok = validator.validate(*schema_, target, &results);
-    } catch (const std::exception& e) {
-      return {0.0, std::string("schema validation failed: ") + e.what()};
-    }
-    if (ok) return {1.0, "valid against the schema"};
-    valijson::ValidationResults::Error first;
-    std::string why = "invalid";
-    if (results.popError(first)) {
-      std::string path;
-      for (const auto& p : first.context) path += p;
-      why = fmt::format("invalid at {}: {}", path, first.description);
-    }
-    return {0.0, clip(why, 200)};
+    const routing::CheckVerdict v = schema_.validate(payload);
+    if (v.pass) return {1.0, "valid against the schema"};
+    return {0.0, clip(v.detail, 200)};
   }
 
  private:
   config::GraderConfig cfg_;
-  std::unique_ptr<boost::json::value> doc_;  // the schema document the Schema was built from
-  std::unique_ptr<valijson::Schema> schema_;
+  routing::JsonSchema schema_;
 };
 
 class JudgeGrader final : public Grader {
@@ -353,20 +325,9 @@ Result<std::unique_ptr<Grader>> makeGrader(const config::GraderConfig& cfg, std:
   }
   if (k == "json_schema") {
     if (!cfg.schema) return bad(where, "json_schema grader: no 'schema'");
-    boost::system::error_code ec;
-    auto doc = std::make_unique<boost::json::value>(boost::json::parse(*cfg.schema, ec));
-    if (ec) return bad(where, "json_schema grader: the schema is not JSON: " + ec.message());
-    if (!doc->is_object() && !doc->is_bool())
-      return bad(where, "json_schema grader: the schema must be a JSON object (or true/false)");
-    auto schema = std::make_unique<valijson::Schema>();
-    try {
-      valijson::SchemaParser parser;
-      valijson::adapters::BoostJsonAdapter adapter(*doc);
-      parser.populateSchema(adapter, *schema);
-    } catch (const std::exception& e) {
-      return bad(where, std::string("json_schema grader: not a valid JSON Schema: ") + e.what());
-    }
-    return std::unique_ptr<Grader>(std::make_unique<SchemaGrader>(cfg, std::move(doc), std::move(schema)));
+    auto schema = routing::JsonSchema::compile(*cfg.schema);
+    if (!schema) return bad(where, "json_schema grader: " + schema.error().message);
+    return std::unique_ptr<Grader>(std::make_unique<SchemaGrader>(cfg, std::move(*schema)));
   }
   return bad(where, "unknown grader kind '" + k + "'");
 }

@@ -4,25 +4,15 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/strings.h"
+
 namespace rightsize::evals {
 namespace {
 
 constexpr double kWidth = 760, kHeight = 520;
 constexpr double kLeft = 78, kRight = 250, kTop = 48, kBottom = 64;  // plot margins (legend on the right)
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      default: o.push_back(c);
-    }
-  }
-  return o;
-}
+std::string esc(const std::string& s) { return xmlEscape(s); }
 
 std::string num(double v) {
   char b[32];

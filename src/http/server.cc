@@ -49,7 +49,8 @@ asio::awaitable<bool> ResponseWriter::send(Response res) {
     // Head and body in one gather write (see http/wire.h).
     std::string head;
     appendHead(head, res.base());
-    const std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(res.body())};
+    const std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
+                                                 asio::buffer(res.body().data(), head_only_ ? 0 : res.body().size())};
     auto [wec, n] = co_await asio::async_write(stream_, bufs, use_nothrow);
     ec = wec;
   }
@@ -63,7 +64,7 @@ asio::awaitable<bool> ResponseWriter::send(unsigned status, const HeadFields& fi
   if (failed_) co_return false;
   std::string head;
   appendResponseHead(head, status, fields, keep_alive_, body.size());
-  const std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body.data(), body.size())};
+  const std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body.data(), head_only_ ? 0 : body.size())};
   stream_.expires_after(write_timeout_);
   auto [ec, n] = co_await asio::async_write(stream_, bufs, use_nothrow);
   stream_.expires_never();
@@ -254,6 +255,7 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
 
     Request req = parser.release();
     ResponseWriter writer(stream, limits_.write_timeout, req.keep_alive() && !draining_);
+    writer.setHeadOnly(req.method() == bhttp::verb::head);
     ++in_flight_;
     bool threw = false;
     try {

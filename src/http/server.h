@@ -58,6 +58,9 @@ class ResponseWriter {
   void setKeepAlive(bool v) { keep_alive_ = v; }
   // The connection is closed after this response when the server drains.
   void closeAfter() { keep_alive_ = false; }
+  // A HEAD request: send() writes the head only (Content-Length still says how long the body
+  // of a GET would be), as RFC 9110 9.3.2 asks.
+  void setHeadOnly(bool v) { head_only_ = v; }
 
  private:
   beast::tcp_stream& stream_;
@@ -66,6 +69,7 @@ class ResponseWriter {
   bool head_sent_ = false;
   bool chunked_open_ = false;
   bool failed_ = false;
+  bool head_only_ = false;
 };
 
 using Handler = std::function<asio::awaitable<void>(Request&, ResponseWriter&)>;

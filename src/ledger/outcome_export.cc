@@ -14,6 +14,7 @@
 #include "common/strings.h"
 #include "ledger/postgres_sink.h"
 #include "ledger/record.h"
+#include "ledger/sqlite_handles.h"
 #include "ledger/sqlite_sink.h"
 
 namespace rightsize::ledger {
@@ -68,14 +69,6 @@ void merge(std::map<std::string, Scored>& out, const Row& row) {
   }
 }
 
-struct DbGuard {
-  sqlite3* db = nullptr;
-  ~DbGuard() { sqlite3_close(db); }
-};
-struct StmtGuard {
-  sqlite3_stmt* s = nullptr;
-  ~StmtGuard() { sqlite3_finalize(s); }
-};
 
 Result<void> readSqlite(const std::string& path, std::map<std::string, Scored>& out) {
   DbGuard db;

@@ -9,13 +9,10 @@
 
 #include <fmt/format.h>
 
+#include "ledger/migrations.h"
+
 namespace rightsize::ledger {
 namespace {
-
-struct Migration {
-  int version;
-  const char* sql;
-};
 
 // Append-only, like SQLite's list: a released migration is never edited. The unique key is
 // (ts_us, request_id), for the reason given in sqlite_sink.cc (migration 2): it grows at its
@@ -279,38 +276,8 @@ Result<int> PostgresSink::schemaVersion() {
 
 Result<void> PostgresSink::migrate() {
   if (auto r = ensureConnected(); !r) return r;
-  if (auto r = exec("BEGIN"); !r) return r;
-  auto rollback = [this](Error e) -> Result<void> {
-    exec("ROLLBACK");
-    return fail(std::move(e));
-  };
-  if (auto r = exec(kMigrationLock); !r) return rollback(r.error());
-  if (auto r = exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !r) {
-    return rollback(r.error());
-  }
-  auto current = schemaVersion();
-  if (!current) return rollback(current.error());
-  if (*current > kLatest) {
-    return rollback(Error{ErrorCode::kCorruptData,
-                          fmt::format("ledger: postgres schema version {} is newer than this rightsize supports "
-                                      "({}); upgrade rightsize or use another database",
-                                      *current, kLatest)});
-  }
-  for (const Migration& m : kMigrations) {
-    if (m.version <= *current) continue;
-    if (auto r = exec(m.sql); !r) {
-      Error e = r.error();
-      e.message = fmt::format("ledger: postgres migration {} failed: {}", m.version, e.message);
-      return rollback(std::move(e));
-    }
-  }
-  if (*current < kLatest) {
-    if (auto r = exec("DELETE FROM schema_version"); !r) return rollback(r.error());
-    std::string ins = fmt::format("INSERT INTO schema_version (version) VALUES ({})", kLatest);
-    if (auto r = exec(ins.c_str()); !r) return rollback(r.error());
-  }
-  if (auto r = exec("COMMIT"); !r) return rollback(r.error());
-  return {};
+  return applyMigrations([this](const char* sql) { return exec(sql); }, [this] { return schemaVersion(); },
+                         kMigrations, "BEGIN", kMigrationLock, "postgres");
 }
 
 Result<void> PostgresSink::writeBatch(std::span<const LedgerRecord> records) {

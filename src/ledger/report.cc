@@ -12,20 +12,11 @@
 
 #include "common/strings.h"
 #include "ledger/postgres_sink.h"
+#include "ledger/sqlite_handles.h"
 #include "ledger/sqlite_sink.h"
 
 namespace rightsize::ledger {
 namespace {
-
-// Closes the connection / finalizes the statement on every path out of a scope.
-struct DbGuard {
-  sqlite3* db = nullptr;
-  ~DbGuard() { sqlite3_close(db); }
-};
-struct StmtGuard {
-  sqlite3_stmt* s = nullptr;
-  ~StmtGuard() { sqlite3_finalize(s); }
-};
 
 Error dbError(sqlite3* db, const std::string& path, const char* what) {
   int code = sqlite3_errcode(db) & 0xff;

@@ -4,13 +4,11 @@
 
 #include <fmt/format.h>
 
+#include "ledger/migrations.h"
+#include "ledger/sqlite_handles.h"
+
 namespace rightsize::ledger {
 namespace {
-
-struct Migration {
-  int version;
-  const char* sql;
-};
 
 // Append-only: a released migration is never edited; a schema change is a new entry.
 // Money columns are integer nano-dollars, times integer microseconds (since the epoch for
@@ -92,11 +90,6 @@ std::string insertSql(size_t rows) {
 constexpr const char* kInsertFeedbackSql =
     "INSERT OR IGNORE INTO feedback (ts_us, request_id, score) VALUES (?1, ?2, ?3)";
 
-// Finalizes a statement on every path out of a scope.
-struct StmtGuard {
-  sqlite3_stmt* s = nullptr;
-  ~StmtGuard() { sqlite3_finalize(s); }
-};
 
 void bindText(sqlite3_stmt* s, int i, const std::string& v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
@@ -212,36 +205,8 @@ Result<int> SqliteSink::schemaVersion() {
 Result<void> SqliteSink::migrate() {
   // IMMEDIATE takes the write lock up front, so two processes opening one new file do
   // not both apply migration 1.
-  if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
-  auto rollback = [this](Error e) -> Result<void> {
-    exec("ROLLBACK");
-    return fail(std::move(e));
-  };
-  if (auto r = exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !r) {
-    return rollback(r.error());
-  }
-  auto current = schemaVersion();
-  if (!current) return rollback(current.error());
-  if (*current > kLatest) {
-    return rollback(Error{ErrorCode::kCorruptData,
-                          fmt::format("ledger: database schema version {} is newer than this rightsize "
-                                      "supports ({}); upgrade rightsize or use another database file",
-                                      *current, kLatest)});
-  }
-  for (const Migration& m : kMigrations) {
-    if (m.version <= *current) continue;
-    if (auto r = exec(m.sql); !r) {
-      Error e = r.error();
-      e.message = fmt::format("ledger: migration {} failed: {}", m.version, e.message);
-      return rollback(std::move(e));
-    }
-  }
-  if (*current < kLatest) {
-    if (auto r = exec("DELETE FROM schema_version"); !r) return rollback(r.error());
-    std::string ins = fmt::format("INSERT INTO schema_version (version) VALUES ({})", kLatest);
-    if (auto r = exec(ins.c_str()); !r) return rollback(r.error());
-  }
-  if (auto r = exec("COMMIT"); !r) return rollback(r.error());
+  if (auto r = applyMigrations([this](const char* sql) { return exec(sql); }, [this] { return schemaVersion(); },
+                               kMigrations, "BEGIN IMMEDIATE", nullptr, "database"); !r) return r;
   for (auto [stmt, rows] : {std::pair{&insert_, size_t{1}}, std::pair{&insert_many_, kRowsPerInsert}}) {
     if (*stmt) continue;
     std::string sql = insertSql(rows);

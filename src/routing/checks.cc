@@ -124,25 +124,6 @@ std::optional<double> parseJudgeScore(std::string_view reply) {
 // ---------------------------------------------------------------------------------------------
 namespace {
 
-struct SchemaHolder {
-  valijson::Schema schema;
-};
-
-Result<std::unique_ptr<SchemaHolder>> compileSchema(std::string_view schema_json) {
-  json::error_code ec;
-  json::value doc = json::parse(json::string_view(schema_json.data(), schema_json.size()), ec);
-  if (ec) return fail(ErrorCode::kInvalidArgument, "schema is not valid JSON: " + ec.message());
-  auto holder = std::make_unique<SchemaHolder>();
-  try {
-    valijson::SchemaParser parser;
-    valijson::adapters::BoostJsonAdapter adapter(doc);
-    parser.populateSchema(adapter, holder->schema);
-  } catch (const std::exception& e) {
-    return fail(ErrorCode::kInvalidArgument, std::string("not a valid JSON Schema: ") + e.what());
-  }
-  return holder;
-}
-
 CheckVerdict validateWith(const valijson::Schema& schema, std::string_view instance_json) {
   CheckVerdict v;
   json::error_code ec;
@@ -197,7 +178,7 @@ std::string_view stripFence(std::string_view t) {
 struct AnswerChecks::Compiled {
   const config::CascadeCheck* cfg = nullptr;
   std::unique_ptr<re2::RE2> re;
-  std::unique_ptr<SchemaHolder> schema;
+  std::optional<JsonSchema> schema;
 };
 
 AnswerChecks::~AnswerChecks() = default;
@@ -223,7 +204,7 @@ Result<std::unique_ptr<AnswerChecks>> AnswerChecks::make(const config::CascadeCo
       }
       case config::CascadeCheck::Kind::kJsonSchema:
         if (!c.schema.empty()) {
-          auto s = compileSchema(c.schema);
+          auto s = JsonSchema::compile(c.schema);
           if (!s) return fail(where(s.error().message));
           compiled->schema = std::move(*s);
         }
@@ -269,7 +250,7 @@ CheckVerdict AnswerChecks::runLocal(const AnswerView& a, std::string_view reques
       case config::CascadeCheck::Kind::kJsonSchema: {
         const std::string_view inst = stripFence(a.text);
         if (c->schema) {
-          v = validateWith(c->schema->schema, inst);
+          v = c->schema->validate(inst);
         } else if (!request_schema.empty()) {
           auto r = validateJsonSchema(request_schema, inst);
           if (r) {
@@ -297,10 +278,35 @@ CheckVerdict AnswerChecks::runLocal(const AnswerView& a, std::string_view reques
   return CheckVerdict{};
 }
 
+struct JsonSchema::Impl {
+  valijson::Schema schema;
+};
+
+Result<JsonSchema> JsonSchema::compile(std::string_view schema_json) {
+  json::error_code ec;
+  json::value doc = json::parse(json::string_view(schema_json.data(), schema_json.size()), ec);
+  if (ec) return fail(ErrorCode::kInvalidArgument, "schema is not valid JSON: " + ec.message());
+  if (!doc.is_object() && !doc.is_bool())
+    return fail(ErrorCode::kInvalidArgument, "a JSON Schema must be a JSON object (or true/false)");
+  auto impl = std::make_shared<Impl>();
+  try {
+    valijson::SchemaParser parser;
+    valijson::adapters::BoostJsonAdapter adapter(doc);
+    parser.populateSchema(adapter, impl->schema);
+  } catch (const std::exception& e) {
+    return fail(ErrorCode::kInvalidArgument, std::string("not a valid JSON Schema: ") + e.what());
+  }
+  JsonSchema out;
+  out.impl_ = std::move(impl);
+  return out;
+}
+
+CheckVerdict JsonSchema::validate(std::string_view instance_json) const { return validateWith(impl_->schema, instance_json); }
+
 Result<CheckVerdict> validateJsonSchema(std::string_view schema_json, std::string_view instance_json) {
-  auto s = compileSchema(schema_json);
+  auto s = JsonSchema::compile(schema_json);
   if (!s) return fail(s.error());
-  return validateWith((*s)->schema, instance_json);
+  return s->validate(instance_json);
 }
 
 }  // namespace rightsize::routing

@@ -72,9 +72,23 @@ class AnswerChecks {
   const config::CascadeCheck* judge_ = nullptr;
 };
 
-// Checks a JSON text against a JSON Schema (draft 7 and earlier keywords, as valijson
-// supports). kInvalidArgument when the schema itself is not a valid schema; otherwise the
-// result says whether the instance is valid, with the first error in `detail`.
+// A compiled JSON Schema (draft 7 and earlier keywords, as valijson supports), shared by the
+// cascade's json_schema check and the evals' json_schema grader. Immutable; validate() is
+// thread-safe.
+class JsonSchema {
+ public:
+  // kInvalidArgument when the text is not JSON, not an object or boolean, or not a valid schema.
+  static Result<JsonSchema> compile(std::string_view schema_json);
+  // Whether `instance_json` is JSON matching the schema; else failed = "json_schema" and
+  // `detail` gives the first error with its path (or "the answer is not JSON").
+  CheckVerdict validate(std::string_view instance_json) const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
+};
+
+// compile() + validate() in one call.
 Result<CheckVerdict> validateJsonSchema(std::string_view schema_json, std::string_view instance_json);
 
 }  // namespace rightsize::routing

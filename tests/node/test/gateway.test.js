@@ -2,6 +2,7 @@
 // Needs RIGHTSIZE_BIN and RS_MOCK_UPSTREAM_BIN (or the binaries in build/).
 
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 
 import OpenAI from 'openai';
@@ -182,5 +183,27 @@ describe('rightsize gateway seen by the openai client', () => {
       return s.cancelled_streams === 1 ? s : null;
     }, 3000);
     assert.ok(stats, 'the upstream stream kept running after the client went away');
+  });
+
+  test('HEAD answers with the head only, and the connection stays usable', async () => {
+    const sock = connect(gateway.port, '127.0.0.1');
+    let data = '';
+    sock.on('data', (d) => { data += d.toString('latin1'); });
+    await new Promise((r) => sock.once('connect', r));
+    const exchange = async (request) => {
+      data = '';
+      sock.write(request);
+      await waitFor(async () => (data.includes('\r\n\r\n') ? true : null), 3000);
+      await new Promise((r) => setTimeout(r, 150)); // anything sent after the head arrives by now
+      return data;
+    };
+    const head = await exchange('HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 200/);
+    assert.match(head, /content-length: 15\r\n/i);
+    assert.ok(head.endsWith('\r\n\r\n'), `HEAD response carried a body: ${JSON.stringify(head)}`);
+    const get = await exchange('GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n');
+    assert.match(get, /^HTTP\/1\.1 200/);
+    assert.ok(get.endsWith('{"status":"ok"}'), get);
+    sock.destroy();
   });
 });

@@ -5,6 +5,13 @@
 namespace rightsize::routing {
 namespace {
 
+// An answer with just this text (no refusal field, no tool calls, no logprobs).
+AnswerView answer(std::string text) {
+  AnswerView a;
+  a.text = std::move(text);
+  return a;
+}
+
 std::string completion(std::string_view content_json, std::string_view extra = "") {
   return std::string(R"({"choices":[{"index":0,"message":{"role":"assistant","content":)") + std::string(content_json) +
          R"(},"finish_reason":"stop")" + std::string(extra) + "}]}";
@@ -57,8 +64,8 @@ TEST(AnswerChecks, RegexPassesAndFails) {
   cfg.checks.push_back(c);
   auto checks = AnswerChecks::make(cfg, "t.yaml", "r");
   ASSERT_TRUE(checks);
-  EXPECT_TRUE((*checks)->runLocal(AnswerView{"42"}, "").pass);
-  auto v = (*checks)->runLocal(AnswerView{"forty-two"}, "");
+  EXPECT_TRUE((*checks)->runLocal(answer("42"), "").pass);
+  auto v = (*checks)->runLocal(answer("forty-two"), "");
   EXPECT_FALSE(v.pass);
   EXPECT_EQ(v.failed, "regex");
 }
@@ -80,22 +87,22 @@ TEST(AnswerChecks, JsonSchemaFromConfigFromRequestOrJustJson) {
   cfg.checks.push_back(c);
   auto checks = AnswerChecks::make(cfg, "t.yaml", "r");
   ASSERT_TRUE(checks) << checks.error().message;
-  EXPECT_TRUE((*checks)->runLocal(AnswerView{R"({"city":"Paris"})"}, "").pass);
-  EXPECT_TRUE((*checks)->runLocal(AnswerView{"```json\n{\"city\":\"Paris\"}\n```"}, "").pass);
-  auto v = (*checks)->runLocal(AnswerView{R"({"city":3})"}, "");
+  EXPECT_TRUE((*checks)->runLocal(answer(R"({"city":"Paris"})"), "").pass);
+  EXPECT_TRUE((*checks)->runLocal(answer("```json\n{\"city\":\"Paris\"}\n```"), "").pass);
+  auto v = (*checks)->runLocal(answer(R"({"city":3})"), "");
   EXPECT_FALSE(v.pass);
   EXPECT_EQ(v.failed, "json_schema");
-  EXPECT_FALSE((*checks)->runLocal(AnswerView{"Paris"}, "").pass);
+  EXPECT_FALSE((*checks)->runLocal(answer("Paris"), "").pass);
 
   config::CascadeConfig bare;
   bare.checks.push_back(check(config::CascadeCheck::Kind::kJsonSchema));
   auto b = AnswerChecks::make(bare, "t.yaml", "r");
   ASSERT_TRUE(b);
   const std::string req_schema = R"({"type":"array","items":{"type":"integer"}})";
-  EXPECT_TRUE((*b)->runLocal(AnswerView{"[1,2]"}, req_schema).pass);
-  EXPECT_FALSE((*b)->runLocal(AnswerView{R"(["x"])"}, req_schema).pass);
-  EXPECT_TRUE((*b)->runLocal(AnswerView{R"(["x"])"}, "").pass);  // no schema anywhere: any JSON
-  EXPECT_FALSE((*b)->runLocal(AnswerView{"not json"}, "").pass);
+  EXPECT_TRUE((*b)->runLocal(answer("[1,2]"), req_schema).pass);
+  EXPECT_FALSE((*b)->runLocal(answer(R"(["x"])"), req_schema).pass);
+  EXPECT_TRUE((*b)->runLocal(answer(R"(["x"])"), "").pass);  // no schema anywhere: any JSON
+  EXPECT_FALSE((*b)->runLocal(answer("not json"), "").pass);
 }
 
 TEST(AnswerChecks, InvalidSchemaIsAConfigError) {
@@ -117,13 +124,13 @@ TEST(AnswerChecks, LogprobAppliesOnlyWhenPresent) {
   auto checks = AnswerChecks::make(cfg, "t.yaml", "r");
   ASSERT_TRUE(checks);
   EXPECT_TRUE((*checks)->wantsLogprobs());
-  AnswerView sure{"x"};
+  AnswerView sure = answer("x");
   sure.mean_logprob = -0.1;
-  AnswerView unsure{"x"};
+  AnswerView unsure = answer("x");
   unsure.mean_logprob = -2.0;
   EXPECT_TRUE((*checks)->runLocal(sure, "").pass);
   EXPECT_EQ((*checks)->runLocal(unsure, "").failed, "logprob");
-  EXPECT_TRUE((*checks)->runLocal(AnswerView{"x"}, "").pass);
+  EXPECT_TRUE((*checks)->runLocal(answer("x"), "").pass);
 }
 
 TEST(AnswerChecks, NotRefusalAndJudgeIsLeftToTheGateway) {
@@ -136,10 +143,10 @@ TEST(AnswerChecks, NotRefusalAndJudgeIsLeftToTheGateway) {
   ASSERT_TRUE(checks);
   ASSERT_NE((*checks)->judge(), nullptr);
   EXPECT_EQ((*checks)->judge()->judge_model, "judge");
-  EXPECT_TRUE((*checks)->runLocal(AnswerView{"Sure: 4."}, "").pass);
-  EXPECT_EQ((*checks)->runLocal(AnswerView{"I cannot help with that."}, "").failed, "not_refusal");
-  EXPECT_EQ((*checks)->runLocal(AnswerView{""}, "").failed, "not_refusal");
-  AnswerView refused{"ok"};
+  EXPECT_TRUE((*checks)->runLocal(answer("Sure: 4."), "").pass);
+  EXPECT_EQ((*checks)->runLocal(answer("I cannot help with that."), "").failed, "not_refusal");
+  EXPECT_EQ((*checks)->runLocal(answer(""), "").failed, "not_refusal");
+  AnswerView refused = answer("ok");
   refused.refusal_field = true;
   EXPECT_FALSE((*checks)->runLocal(refused, "").pass);
 }
