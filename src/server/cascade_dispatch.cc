@@ -21,6 +21,28 @@ double priceMicros(const config::ModelConfig& m, const api::Usage& u) {
   return tokenCostMicros(m.input_usd_per_mtok, u.prompt_tokens) + tokenCostMicros(m.output_usd_per_mtok, u.completion_tokens);
 }
 
+// True when the client's own body asks for logprobs ("logprobs": true at the top level).
+bool clientAskedLogprobs(std::string_view body) {
+  json::error_code ec;
+  json::value v = json::parse(json::string_view(body.data(), body.size()), ec);
+  if (ec || !v.is_object()) return false;
+  const json::value* lp = v.as_object().if_contains("logprobs");
+  return lp && lp->is_bool() && lp->as_bool();
+}
+
+// The answer without the logprobs the gateway asked for on its own behalf (for the logprob
+// check): every choice's "logprobs" becomes null, as if they had never been requested.
+void dropLogprobs(std::string& completion_body) {
+  json::error_code ec;
+  json::value v = json::parse(completion_body, ec);
+  if (ec || !v.is_object()) return;
+  json::value* choices = v.as_object().if_contains("choices");
+  if (!choices || !choices->is_array()) return;
+  for (json::value& c : choices->as_array())
+    if (c.is_object() && c.as_object().contains("logprobs")) c.as_object()["logprobs"] = nullptr;
+  completion_body = json::serialize(v);
+}
+
 struct CallOutcome {
   upstream::CallResult<upstream::Completion> res;
   api::Usage usage;
@@ -185,6 +207,7 @@ asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in) {
     co_return out;
   }
   out.answer = std::move(last_answer);
+  if (checks.wantsLogprobs() && !clientAskedLogprobs(in.body)) dropLogprobs(out.answer->body);
   out.model = last_model;
   out.usage = last_usage;
   out.usage_known = last_usage_known;

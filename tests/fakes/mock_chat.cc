@@ -1,6 +1,7 @@
 #include "mock_chat.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 
 namespace rightsize::fakes {
@@ -18,6 +19,11 @@ int64_t codePoints(std::string_view s) {
 bool parseInt(std::string_view v, int& out) {
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
   return ec == std::errc() && p == v.data() + v.size() && out >= 0;
+}
+
+bool parseLogprob(std::string_view v, double& out) {
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  return ec == std::errc() && p == v.data() + v.size() && std::isfinite(out) && out <= 0;
 }
 
 void appendInt(std::string& out, int64_t v) {
@@ -58,6 +64,34 @@ void appendHead(std::string& out, const CompletionMeta& m, std::string_view obje
   out += ",\"model\":";
   appendJsonString(out, m.model);
   out += ",\"system_fingerprint\":null";
+}
+
+void appendLogprobs(std::string& out, std::string_view content, double logprob) {
+  char num[32];
+  auto [end, ec] = std::to_chars(num, num + sizeof num, logprob);
+  out += "{\"content\":[";
+  bool first = true;
+  size_t i = 0;
+  while (i < content.size()) {
+    while (i < content.size() && isSpace(content[i])) ++i;
+    size_t start = i;
+    while (i < content.size() && !isSpace(content[i])) ++i;
+    if (i == start) break;
+    std::string_view token = content.substr(start, i - start);
+    if (!first) out += ',';
+    first = false;
+    out += "{\"token\":";
+    appendJsonString(out, token);
+    out += ",\"logprob\":";
+    out.append(num, end);
+    out += ",\"bytes\":[";
+    for (size_t b = 0; b < token.size(); ++b) {
+      if (b > 0) out += ',';
+      appendInt(out, static_cast<unsigned char>(token[b]));
+    }
+    out += "],\"top_logprobs\":[]}";
+  }
+  out += "],\"refusal\":null}";
 }
 
 void appendUsage(std::string& out, Usage u) {
@@ -121,6 +155,8 @@ std::optional<std::string> parseDirectives(std::string_view model, Directives& o
       out.require_key = percentDecode(value);
     } else if (key == "reply") {
       out.reply = percentDecode(value);
+    } else if (key == "logprob") {
+      if (!parseLogprob(value, out.logprob)) return bad();
     } else {
       return "mock: unknown directive '" + std::string(key) + "'";
     }
@@ -149,6 +185,7 @@ std::optional<std::string> parseChatRequest(simdjson::dom::parser& parser, const
     bool b = false;
     if (so["include_usage"].get(b) == simdjson::SUCCESS) out.include_usage = b;
   }
+  if (bool b = false; obj["logprobs"].get(b) == simdjson::SUCCESS) out.logprobs = b;
   std::string text, last_user;
   for (simdjson::dom::element msg : messages) {
     simdjson::dom::object m;
@@ -220,7 +257,13 @@ void appendCompletion(std::string& out, const CompletionMeta& m, std::string_vie
   appendHead(out, m, "chat.completion");
   out += ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":";
   appendJsonString(out, content);
-  out += ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":";
+  out += ",\"refusal\":null},\"logprobs\":";
+  if (m.logprob) {
+    appendLogprobs(out, content, *m.logprob);
+  } else {
+    out += "null";
+  }
+  out += ",\"finish_reason\":\"stop\"}],\"usage\":";
   appendUsage(out, u);
   out += '}';
 }

@@ -32,6 +32,7 @@ struct Directives {
   bool hang = false;
   std::optional<std::string> require_key;
   std::optional<std::string> reply;          // URL-decoded
+  double logprob = -0.05;                    // every token's logprob, when the request asks for logprobs
 };
 
 // Parses `model` into `out`. Returns an error message (for a 400) on an unknown key or a bad value.
@@ -42,6 +43,7 @@ struct ChatRequest {
   std::string model;          // the full model string, directives included
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  bool logprobs = false;       // "logprobs": true
   std::string user_prefix;    // first <= 40 bytes of the last user message (never splits a UTF-8 sequence)
   int64_t prompt_chars = 0;   // Unicode code points over all message contents
 };
@@ -77,8 +79,11 @@ struct CompletionMeta {
   int64_t created = 0;     // unix seconds
   std::string_view model;  // Directives::name
   bool include_usage = false;
+  std::optional<double> logprob;  // non-streaming: set when the request asked for logprobs
 };
 
+// `choices[0].logprobs` is null, or with `m.logprob` one {"token","logprob","bytes","top_logprobs":[]} entry
+// per whitespace-separated word of `content`.
 void appendCompletion(std::string& out, const CompletionMeta& m, std::string_view content, Usage u);
 // A streamed chunk object (no SSE framing). `role_only`: delta {"role":"assistant"}; `finish`: delta {} and
 // finish_reason "stop"; otherwise delta {"content": content}. With include_usage, carries "usage":null.

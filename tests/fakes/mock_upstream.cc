@@ -360,7 +360,10 @@ asio::awaitable<After> handleChat(Connection& c, http::request<http::string_body
 
   std::string id = "chatcmpl-mock-";
   appendUInt(id, c.shared.next_id.fetch_add(1, std::memory_order_relaxed) + 1);
-  CompletionMeta meta{id, static_cast<int64_t>(std::time(nullptr)), d.name, chat.stream && chat.include_usage};
+  std::optional<double> logprob;
+  if (chat.logprobs && !chat.stream) logprob = d.logprob;
+  CompletionMeta meta{id, static_cast<int64_t>(std::time(nullptr)), d.name, chat.stream && chat.include_usage,
+                      logprob};
   std::string reply = replyText(chat, d);
   Usage usage{(chat.prompt_chars + 3) / 4, countWords(reply)};
   Answer a{d, meta, reply, usage, keep_alive, http10};

@@ -53,6 +53,23 @@ describe('rs_mock_upstream seen by the openai client', () => {
     assert.equal(res.choices[0].message.content, 'a b;c');
   });
 
+  test('logprobs: true gets one entry per word with the logprob= value; otherwise null', async () => {
+    const messages = [{ role: 'user', content: 'x' }];
+    let res = await client.chat.completions.create({ model: 'm;reply=hello%20w%C3%B6rld;logprob=-2.5', messages, logprobs: true });
+    assert.deepEqual(res.choices[0].logprobs.content, [
+      { token: 'hello', logprob: -2.5, bytes: [...Buffer.from('hello')], top_logprobs: [] },
+      { token: 'wörld', logprob: -2.5, bytes: [...Buffer.from('wörld')], top_logprobs: [] },
+    ]);
+    res = await client.chat.completions.create({ model: 'm;reply=hi', messages, logprobs: true });
+    assert.deepEqual(res.choices[0].logprobs.content.map((t) => t.logprob), [-0.05]);
+    res = await client.chat.completions.create({ model: 'm;reply=hi;logprob=-2.5', messages });
+    assert.equal(res.choices[0].logprobs, null);
+    await assert.rejects(
+      client.chat.completions.create({ model: 'm;logprob=0.5', messages, logprobs: true }),
+      (err) => err instanceof OpenAI.BadRequestError && /logprob/.test(err.message),
+    );
+  });
+
   test('streamed chunks reassemble exactly and carry no usage unless asked', async () => {
     const stream = await client.chat.completions.create({
       model: 'mock-small;chunks=6',

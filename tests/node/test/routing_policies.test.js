@@ -29,6 +29,9 @@ models:
   judge-nine:   {provider: cloud, id: "judge-nine;reply=9", input_usd_per_mtok: 0.5, output_usd_per_mtok: 0.5}
   judge-seven:  {provider: cloud, id: "judge-seven;reply=7", input_usd_per_mtok: 0.5, output_usd_per_mtok: 0.5}
   judge-garbage: {provider: cloud, id: "judge-garbage;reply=${enc('what a lovely answer')}", input_usd_per_mtok: 0.5, output_usd_per_mtok: 0.5}
+  lp-unsure:    {provider: cloud, id: "lp-unsure;reply=${enc('maybe Paris')};logprob=-2.5", input_usd_per_mtok: 0.1, output_usd_per_mtok: 0.1}
+  lp-fairly:    {provider: cloud, id: "lp-fairly;reply=${enc('Paris it is')};logprob=-0.2", input_usd_per_mtok: 0.1, output_usd_per_mtok: 0.1}
+  lp-sure:      {provider: cloud, id: "lp-sure;reply=${enc('Paris for sure')};logprob=-0.1", input_usd_per_mtok: 10, output_usd_per_mtok: 30}
   local-llm:    {provider: local, id: "local-llm;reply=${enc('local answer')}", input_usd_per_mtok: 0.01, output_usd_per_mtok: 0.01}
 routes:
   casc-refusal: {policy: cascade, candidates: [big, tiny-refuses], cascade: {checks: [{kind: not_refusal}]}}
@@ -45,6 +48,8 @@ routes:
   casc-judge-low: {policy: cascade, candidates: [tiny-text, big], cascade: {checks: [{kind: judge, model: judge-seven, min_score: 0.8}]}}
   casc-judge-garbage: {policy: cascade, candidates: [tiny-text, big], cascade: {checks: [{kind: judge, model: judge-garbage}]}}
   casc-logprob: {policy: cascade, candidates: [tiny-text, big], cascade: {checks: [{kind: logprob, min_mean_logprob: -1.5}]}}
+  casc-lp-low:  {policy: cascade, candidates: [lp-unsure, lp-sure], cascade: {checks: [{kind: logprob, min_mean_logprob: -1.0}]}}
+  casc-lp-ok:   {policy: cascade, candidates: [lp-fairly, lp-sure], cascade: {checks: [{kind: logprob, min_mean_logprob: -1.0}]}}
   cloud-only:   {policy: fixed, candidates: [big]}
   cloud-no-scan: {policy: fixed, candidates: [big], pii_detection: false}
   mixed:        {policy: cheapest, candidates: [tiny-text, big], fallback: [local-llm]}
@@ -198,13 +203,48 @@ describe('routing policies', () => {
       assert.equal(afterCount, before + 1);
     });
 
-    test('logprob check: the upstream is asked for logprobs; without any, the check passes', async () => {
+    test('logprob check: the upstream is asked (non-streaming) for logprobs', async () => {
       const { res } = await chat(gw, ask('casc-logprob'));
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('x-rightsize-model'), 'tiny-text');
       const body = JSON.parse((await mock.last()).body);
       assert.equal(body.logprobs, true);
       assert.equal(body.stream, undefined);
+    });
+
+    test('logprob check: a cheap answer with a low mean logprob escalates; the failed check is "logprob"', async () => {
+      const metricName = 'rightsize_cascade_attempts_total{route="casc-lp-low",model="lp-unsure",result="logprob"}';
+      const before = await metric(gw, metricName);
+      const { res, json } = await chat(gw, ask('casc-lp-low'));
+      assert.equal(res.status, 200, JSON.stringify(json));
+      assert.equal(res.headers.get('x-rightsize-model'), 'lp-sure');
+      assert.equal(res.headers.get('x-rightsize-attempts'), '2');
+      assert.equal(answer(json), 'Paris for sure');
+      assert.equal(await metric(gw, metricName), before + 1, 'the first attempt failed the logprob check');
+      const stats = await mock.stats();
+      assert.equal(stats.by_model[`lp-unsure;reply=${enc('maybe Paris')};logprob=-2.5`], 1);
+      assert.equal(stats.by_model[`lp-sure;reply=${enc('Paris for sure')};logprob=-0.1`], 1);
+      assert.equal(JSON.parse((await mock.last()).body).logprobs, true);
+    });
+
+    test('logprob check: a cheap answer with a mean logprob above the threshold is accepted', async () => {
+      const accepted = 'rightsize_cascade_attempts_total{route="casc-lp-ok",model="lp-fairly",result="accepted"}';
+      const before = await metric(gw, accepted);
+      const { res, json } = await chat(gw, ask('casc-lp-ok'));
+      assert.equal(res.status, 200, JSON.stringify(json));
+      assert.equal(res.headers.get('x-rightsize-model'), 'lp-fairly');
+      assert.equal(res.headers.get('x-rightsize-attempts'), '1');
+      assert.equal(answer(json), 'Paris it is');
+      assert.equal(await metric(gw, accepted), before + 1);
+      assert.equal((await mock.stats()).count, 1);
+      const body = JSON.parse((await mock.last()).body);
+      assert.equal(body.model, `lp-fairly;reply=${enc('Paris it is')};logprob=-0.2`);
+      assert.equal(body.logprobs, true);
+      // The gateway asked for logprobs for its own check: the client, who did not, gets none;
+      // a client that asks gets them.
+      assert.equal(json.choices[0].logprobs, null);
+      const asked = await chat(gw, { ...ask('casc-lp-ok'), logprobs: true });
+      assert.equal(asked.json.choices[0].logprobs.content[0].logprob, -0.2);
     });
 
     test('a streamed request buffers the cheap attempts and streams the accepted answer', async () => {
