@@ -300,7 +300,9 @@ Result<std::unique_ptr<Gateway>> Gateway::make(std::shared_ptr<const config::Con
     if (!pol) return fail(pol.error());
     std::string joined;
     for (const auto& c : rc.candidates) joined += (joined.empty() ? "" : ",") + c;
-    gw->routes_.emplace(name, RouteState{&rc, std::move(*pol), std::move(joined)});
+    // The cascade runs attempts in the gateway (cascade_dispatch.cc): found once, here.
+    const auto* cascade = dynamic_cast<const routing::CascadePolicy*>(pol->get());
+    gw->routes_.emplace(name, RouteState{&rc, std::move(*pol), std::move(joined), cascade});
   }
   auto services = PolicyServices::make(*cfg);
   if (!services) return fail(services.error());
@@ -454,7 +456,14 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w,
   }
   api::ChatRequest& chat = *parsed;
   info.stream = chat.stream;
-  if (accounting_ && accounting_->storePrompts()) info.prompt = api::humanAsk(chat.messages);
+  // The human's ask (api::humanAsk), built at most once: routing, the cascade's judge and
+  // store_prompts all read it.
+  std::optional<std::string> ask_text;
+  auto ask = [&]() -> const std::string& {
+    if (!ask_text) ask_text = api::humanAsk(chat.messages);
+    return *ask_text;
+  };
+  if (accounting_ && accounting_->storePrompts()) info.prompt = ask();
   if (auto h = req["x-rightsize-quality"]; !h.empty()) {
     double q = 0;
     auto r = std::from_chars(h.data(), h.data() + h.size(), q);
@@ -549,7 +558,6 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w,
       }
     };
     build_states();
-    std::string ask = api::humanAsk(chat.messages);
     routing::RequestFacts facts;
     facts.metadata = chat.metadata;
     if (chat.user) facts.user = *chat.user;
@@ -561,7 +569,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w,
       return it->value();
     };
     auto t0 = SteadyClock::now();
-    auto decision = route->policy->decide(routing::DecisionInput{ask, states, chat.rightsize.quality, &facts});
+    auto decision = route->policy->decide(routing::DecisionInput{ask(), states, chat.rightsize.quality, &facts});
     if (decision && !decision->route.empty()) {
       // rules: the request belongs to another route (one hop: the config allows no chains).
       use_route(decision->route, routes_.at(decision->route));
@@ -570,7 +578,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w,
         co_return;
       }
       build_states();
-      decision = route->policy->decide(routing::DecisionInput{ask, states, chat.rightsize.quality, &facts});
+      decision = route->policy->decide(routing::DecisionInput{ask(), states, chat.rightsize.quality, &facts});
     }
     if (!any_cost_ok) {
       const Error err{ErrorCode::kRateLimited,
@@ -582,8 +590,8 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w,
     info.decision_us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - t0).count();
     if (decision) {
       info.knob = decision->knob;
-      if (route->route->pin_sessions) {
-        session = policy_services_->sessionOf(chat, req);
+      if (route->route->pin_sessions) session = policy_services_->sessionOf(chat, req);
+      if (!session.empty()) {  // no session: no pin lookup (and no coroutine frame) on the hot path
         auto pin_op = policy_services_->lookupPin(info.route, session);
         const std::optional<std::string> pinned = co_await std::move(pin_op);
         policy_services_->applyPin(pinned, info.route, session, candidates, decision->order);
@@ -622,12 +630,11 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w,
 
   // policy: cascade (cascade_dispatch.cc): the targets cheapest first, non-streaming, until an
   // answer passes the route's checks; that answer goes out as JSON, or as SSE for a stream.
-  const auto* cascade = route ? dynamic_cast<const routing::CascadePolicy*>(route->policy.get()) : nullptr;
+  const routing::CascadePolicy* cascade = route ? route->cascade : nullptr;
   if (cascade && !targets.empty()) {
     std::vector<CascadeTarget> cascade_targets;
     for (const auto& t : targets) cascade_targets.push_back(CascadeTarget{t.model, t.provider});
-    const std::string cascade_ask = api::humanAsk(chat.messages);
-    const CascadeRequest creq{req.body(), chat, cascade_ask, route->route, info.route, *cascade, cascade_targets,
+    const CascadeRequest creq{req.body(), chat, ask(), route->route, info.route, *cascade, cascade_targets,
                               *cfg_, providers_, gm, info.request_id};
     CascadeOutcome out = co_await runCascade(creq);
     info.attempts += out.attempts;

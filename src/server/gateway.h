@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "http/server.h"
+#include "routing/cascade_policy.h"
 #include "routing/policy.h"
 #include "server/accounting.h"
 #include "server/policy_services.h"
@@ -55,6 +56,7 @@ class Gateway {
     const config::RouteConfig* route = nullptr;
     std::unique_ptr<routing::Policy> policy;
     std::string candidates_joined;  // "a,b,c": the ledger's candidates column, joined once
+    const routing::CascadePolicy* cascade = nullptr;  // `policy` when it is a cascade
   };
 
  private:
