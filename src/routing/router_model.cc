@@ -123,6 +123,10 @@ bool readHead(ByteReader& r, LinearHead& h, uint32_t hash_bits, std::string& why
     why = "bad output count";
     return false;
   }
+  if ((size_t{1} << hash_bits) * ((outputs + 3) / 4 * 4) > kMaxTableFloats) {
+    why = "table of 2^" + std::to_string(hash_bits) + " rows x " + std::to_string(outputs) + " outputs is too large";
+    return false;
+  }
   h.reset(hash_bits, outputs);
   h.bias = r.floats(kMaxModels);
   h.dense_w = r.floats(static_cast<size_t>(kMaxModels) * kDenseFeatures);

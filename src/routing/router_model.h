@@ -27,6 +27,10 @@ namespace rightsize::routing {
 
 inline constexpr uint32_t kRouterFormatVersion = 2;
 inline constexpr char kRouterMagic[8] = {'R', 'S', 'R', 'O', 'U', 'T', 'E', 'R'};
+// Largest predictor table a router file may ask for: (1 << hash_bits) rows × outputs rounded up
+// to 4, in floats (256 MB). The table is stored sparsely, so the file's size does not bound it;
+// the reader refuses more before allocating, and the trainer refuses to build more.
+inline constexpr size_t kMaxTableFloats = size_t{1} << 26;
 
 // Per-model cost estimate: max(0, base_usd + per_byte_usd * prompt_bytes).
 struct CostModel {

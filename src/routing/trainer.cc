@@ -880,6 +880,10 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
   const bool want_task = (L == "auto" || L == "task" || L == "blend") && t_count > 0;
   if (L == "task" && t_count == 0)
     return fail(ErrorCode::kInvalidArgument, "learner 'task' needs at least two tasks in the data");
+  if ((size_t{1} << opt.hash_bits) * ((m_count + t_count + 3) / 4 * 4) > kMaxTableFloats)
+    return fail(ErrorCode::kInvalidArgument,
+                "hash_bits=" + std::to_string(opt.hash_bits) + " with " + std::to_string(m_count + t_count) +
+                    " models and tasks needs a predictor table over the router file limit; lower hash_bits");
   enum class Kind { kLr, kMf, kTask };
   struct Setting {
     Kind kind;

@@ -1,7 +1,10 @@
 // The router file: round trip, and every kind of damage rejected with a clear error.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
+
+#include <zlib.h>
 
 #include "routing/router_model.h"
 #include "routing/trainer.h"
@@ -80,6 +83,44 @@ TEST(RouterFile, RejectsSomethingThatIsNotARouterFile) {
 
 TEST(RouterFile, RejectsTrailingBytes) {
   expectCorrupt(routerBytes() + "xyz", "payload");
+}
+
+// A router file around `payload`: magic, versions, length, payload, CRC-32 (router_model.h).
+std::string wrapPayload(const std::string& payload) {
+  std::string b(kRouterMagic, 8);
+  auto put = [&](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  put(kRouterFormatVersion, 4);
+  put(kFeatureVersion, 4);
+  put(payload.size(), 8);
+  b += payload;
+  put(crc32(0, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())), 4);
+  return b;
+}
+
+// Found by fuzz_router_model: a valid checksum around a header asking for 2^24 rows x 4,096
+// outputs made the reader allocate 256 GB before it read a single row. The table is sparse in
+// the file, so the reader must bound it itself.
+TEST(RouterFile, RejectsAPredictorTableTooLargeToAllocate) {
+  std::string p;
+  auto u32 = [&](uint32_t v) { for (int i = 0; i < 4; ++i) p.push_back(static_cast<char>((v >> (8 * i)) & 0xff)); };
+  auto f64 = [&](double d) {
+    uint64_t v;
+    std::memcpy(&v, &d, 8);
+    for (int i = 0; i < 8; ++i) p.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  u32(24);  // hash_bits
+  u32(1);   // one model
+  u32(1);
+  p += "m";
+  for (double d : {0.001, 0.0, 0.5, 0.001}) f64(d);  // cost base/per byte, mean score, mean cost
+  f64(0.5);                                          // best single quality
+  f64(0.001);                                        // cost scale
+  for (size_t i = 0; i < 2 * kDenseFeatures; ++i) u32(0);
+  u32(4096);  // head outputs
+  p += std::string(64, '\0');
+  expectCorrupt(wrapPayload(p), "too large");
 }
 
 TEST(RouterFile, ReportsAMissingFileAsAnIoErrorNamingThePath) {
