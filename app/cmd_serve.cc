@@ -85,7 +85,7 @@ int runServe(const ServeOptions& opt) {
   server::Gateway* g = gw->get();
   http::Server srv(
       workers, limits, [g](http::Request& req, http::ResponseWriter& w) { return g->handle(req, w); },
-      [g](int status, std::string msg) { return g->errorResponse(status, std::move(msg)); });
+      [g](int status, std::string msg, std::string_view target) { return g->errorResponse(status, std::move(msg), target); });
   auto ep = srv.listen(sc.listen_host, sc.listen_port);
   if (!ep) {
     std::cerr << "rightsize: " << ep.error().message << "\n";

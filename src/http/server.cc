@@ -202,16 +202,17 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
       }
       if (hec == bhttp::error::header_limit) {
         auto res = on_error_(431, "request header fields too large (limit " +
-                                      std::to_string(limits_.max_header_bytes) + " bytes)");
+                                      std::to_string(limits_.max_header_bytes) + " bytes)", {});
         co_await early.send(std::move(res));
         linger = true;
       } else if (hec == bhttp::error::body_limit) {  // Content-Length over the limit, seen in the head
-        auto res = on_error_(413, "request body exceeds the limit of " + std::to_string(limits_.max_body_bytes) + " bytes");
+        auto res = on_error_(413, "request body exceeds the limit of " + std::to_string(limits_.max_body_bytes) + " bytes",
+                             parser.get().target());
         co_await early.send(std::move(res));
         linger = true;
       } else if (hec != bhttp::error::end_of_stream && hec != asio::error::eof &&
                  hec != asio::error::connection_reset) {
-        auto res = on_error_(400, "malformed HTTP request: " + hec.message());
+        auto res = on_error_(400, "malformed HTTP request: " + hec.message(), {});
         co_await early.send(std::move(res));
         linger = true;
       }
@@ -224,7 +225,7 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
     auto& head = parser.get();
     if (auto len = parser.content_length(); len && *len > limits_.max_body_bytes) {
       auto res = on_error_(413, "request body of " + std::to_string(*len) + " bytes exceeds the limit of " +
-                                    std::to_string(limits_.max_body_bytes) + " bytes");
+                                    std::to_string(limits_.max_body_bytes) + " bytes", head.target());
       co_await early.send(std::move(res));
       co_await lingeringClose(stream);
       co_return;
@@ -240,14 +241,15 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
     stream.expires_never();
     if (bec) {
       if (bec == bhttp::error::body_limit) {
-        auto res = on_error_(413, "request body exceeds the limit of " + std::to_string(limits_.max_body_bytes) + " bytes");
+        auto res = on_error_(413, "request body exceeds the limit of " + std::to_string(limits_.max_body_bytes) + " bytes",
+                             head.target());
         co_await early.send(std::move(res));
         co_await lingeringClose(stream);
         co_return;
       } else if (isTimeout(bec)) {
         spdlog::debug("client too slow sending request body; closing");
       } else if (bec != asio::error::eof && bec != asio::error::connection_reset && bec != bhttp::error::partial_message) {
-        auto res = on_error_(400, "malformed HTTP request body: " + bec.message());
+        auto res = on_error_(400, "malformed HTTP request body: " + bec.message(), head.target());
         co_await early.send(std::move(res));
       }
       break;
@@ -267,7 +269,7 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
     }
     if (threw) {
       if (!writer.headSent()) {
-        auto res = on_error_(500, "internal error");
+        auto res = on_error_(500, "internal error", req.target());
         co_await writer.send(std::move(res));
       }
       writer.setKeepAlive(false);

@@ -74,8 +74,9 @@ class ResponseWriter {
 
 using Handler = std::function<asio::awaitable<void>(Request&, ResponseWriter&)>;
 // Formats the server's own error responses (413, 400, 431, 503 at capacity) so the
-// gateway can give them its error-body shape.
-using ErrorResponder = std::function<Response(int status, std::string message)>;
+// gateway can give them its error-body shape. `target` is the request's path when its head
+// was read (empty otherwise), so /v1/messages can get Anthropic's shape.
+using ErrorResponder = std::function<Response(int status, std::string message, std::string_view target)>;
 
 class Server {
  public:

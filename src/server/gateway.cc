@@ -9,6 +9,7 @@
 
 #include "api/chat_request.h"
 #include "api/chat_response.h"
+#include "api/anthropic_common.h"
 #include "api/errors.h"
 #include "api/sse.h"
 #include "common/ids.h"
@@ -327,7 +328,7 @@ Result<std::unique_ptr<Gateway>> Gateway::make(std::shared_ptr<const config::Con
   return gw;
 }
 
-http::Response Gateway::errorResponse(int status, std::string message) const {
+http::Response Gateway::errorResponse(int status, std::string message, std::string_view target) const {
   ErrorCode code = status == 413   ? ErrorCode::kPayloadTooLarge
                    : status == 404 ? ErrorCode::kNotFound
                    : status == 405 ? ErrorCode::kMethodNotAllowed
@@ -335,8 +336,8 @@ http::Response Gateway::errorResponse(int status, std::string message) const {
                    : status >= 500 ? ErrorCode::kInternal
                                    : ErrorCode::kInvalidArgument;
   Error e{code, std::move(message), 0};
-  auto res = jsonResponse(static_cast<unsigned>(status), api::errorBody(e));
-  return res;
+  if (target.starts_with("/v1/messages")) return jsonResponse(static_cast<unsigned>(status), api::anthropicErrorBody(e));
+  return jsonResponse(static_cast<unsigned>(status), api::errorBody(e));
 }
 
 http::Response Gateway::models() const { return jsonResponse(200, models_body_); }

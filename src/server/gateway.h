@@ -33,7 +33,7 @@ class Gateway {
   // The http::Handler.
   asio::awaitable<void> handle(http::Request& req, http::ResponseWriter& w);
   // The http::ErrorResponder: an OpenAI error body with the given status.
-  http::Response errorResponse(int status, std::string message) const;
+  http::Response errorResponse(int status, std::string message, std::string_view target = {}) const;
 
   // /readyz answers 503 from now on.
   void setDraining() { draining_ = true; }

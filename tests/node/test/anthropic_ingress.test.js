@@ -12,7 +12,7 @@ import { mockReplyTo, startGateway, startMock } from '../lib/harness.js';
 
 function gatewayConfig(mockPort) {
   return `
-server: {listen: "127.0.0.1:0", threads: 1}
+server: {listen: "127.0.0.1:0", threads: 1, max_body_bytes: 65536}
 providers:
   mock:   {kind: openai, base_url: "http://127.0.0.1:${mockPort}/v1", api_key: "sk-upstream"}
   claude: {kind: anthropic, base_url: "http://127.0.0.1:${mockPort}", api_key: "sk-ant-upstream"}
@@ -192,6 +192,27 @@ describe('POST /v1/messages seen by the @anthropic-ai/sdk client', () => {
     const get = await fetch(`http://127.0.0.1:${gateway.port}/v1/messages`);
     assert.equal(get.status, 405);
     assert.equal((await get.json()).error.type, 'invalid_request_error');
+
+    // Refused by the HTTP layer before routing (body over server.max_body_bytes): still Anthropic's shape.
+    const upstreamCalls = (await mock.stats()).count;
+    await assert.rejects(
+      client.messages.create({ model: 'small', max_tokens: 5, messages: [{ role: 'user', content: 'y'.repeat(70000) }] }),
+      (err) => {
+        assert.equal(err.status, 413);
+        assert.equal(err.error.type, 'error');
+        assert.equal(err.error.error.type, 'request_too_large');
+        assert.match(err.error.error.message, /65536/);
+        return true;
+      },
+    );
+    const chatTooBig = await fetch(`http://127.0.0.1:${gateway.port}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'small', messages: [{ role: 'user', content: 'y'.repeat(70000) }] }),
+    });
+    assert.equal(chatTooBig.status, 413);
+    assert.equal((await chatTooBig.json()).error.code, 'payload_too_large');
+    assert.equal((await mock.stats()).count, upstreamCalls, 'a refused body must not reach the upstream');
   });
 
   test('a stream that breaks after it started ends with an Anthropic error event', async () => {
