@@ -152,9 +152,16 @@ asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in) {
       verdict = checks.runLocal(*view, in.chat.response_schema);
     }
     std::string judge_json;
-    if (verdict.pass && checks.judge() && !final_target) {
-      const config::CascadeCheck& jc = *checks.judge();
-      const config::ModelConfig& jm = in.cfg.models.at(jc.judge_model);
+    const config::CascadeCheck* jcheck = verdict.pass && !final_target ? checks.judge() : nullptr;
+    const config::ModelConfig* jmodel = jcheck ? &in.cfg.models.at(jcheck->judge_model) : nullptr;
+    if (jmodel && in.sensitive && in.cfg.providers.at(jmodel->provider).locality != config::Locality::kOnPrem) {
+      // Privacy: a sensitive request's ask and answer never go to a remote judge. Unjudged is
+      // not accepted: the cascade escalates (its targets are all on-prem here).
+      verdict = routing::CheckVerdict{false, "judge", "the judge is not on-prem; a sensitive request is not sent to it"};
+      judge_json = attemptJson("judge", *jmodel, "skipped: sensitive request, remote judge", "", 0, 0, nullptr);
+    } else if (jmodel) {
+      const config::CascadeCheck& jc = *jcheck;
+      const config::ModelConfig& jm = *jmodel;
       auto& jps = in.providers.at(jm.provider);
       api::ChatRequest jreq;
       jreq.model = jm.id;

@@ -36,6 +36,7 @@ struct CascadeRequest {
   std::map<std::string, Gateway::ProviderState>& providers;
   metrics::GatewayMetrics* metrics = nullptr;  // may be null
   std::string_view request_id;
+  bool sensitive = false;                   // privacy: the judge is called only when on-prem
 };
 
 struct CascadeOutcome {

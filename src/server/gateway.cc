@@ -636,7 +636,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w,
     std::vector<CascadeTarget> cascade_targets;
     for (const auto& t : targets) cascade_targets.push_back(CascadeTarget{t.model, t.provider});
     const CascadeRequest creq{req.body(), chat, ask(), route->route, info.route, *cascade, cascade_targets,
-                              *cfg_, providers_, gm, info.request_id};
+                              *cfg_, providers_, gm, info.request_id, info.sensitive};
     CascadeOutcome out = co_await runCascade(creq);
     info.attempts += out.attempts;
     info.chosen = out.model;

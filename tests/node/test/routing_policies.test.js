@@ -33,6 +33,8 @@ models:
   lp-fairly:    {provider: cloud, id: "lp-fairly;reply=${enc('Paris it is')};logprob=-0.2", input_usd_per_mtok: 0.1, output_usd_per_mtok: 0.1}
   lp-sure:      {provider: cloud, id: "lp-sure;reply=${enc('Paris for sure')};logprob=-0.1", input_usd_per_mtok: 10, output_usd_per_mtok: 30}
   local-llm:    {provider: local, id: "local-llm;reply=${enc('local answer')}", input_usd_per_mtok: 0.01, output_usd_per_mtok: 0.01}
+  local-small:  {provider: local, id: "local-small;reply=Paris", input_usd_per_mtok: 0.001, output_usd_per_mtok: 0.001}
+  local-judge:  {provider: local, id: "local-judge;reply=9", input_usd_per_mtok: 0.001, output_usd_per_mtok: 0.001}
 routes:
   casc-refusal: {policy: cascade, candidates: [big, tiny-refuses], cascade: {checks: [{kind: not_refusal}]}}
   casc-regex:   {policy: cascade, candidates: [tiny-text, mid, big], cascade: {checks: [{kind: regex, pattern: '^\\d+$'}]}}
@@ -50,6 +52,8 @@ routes:
   casc-logprob: {policy: cascade, candidates: [tiny-text, big], cascade: {checks: [{kind: logprob, min_mean_logprob: -1.5}]}}
   casc-lp-low:  {policy: cascade, candidates: [lp-unsure, lp-sure], cascade: {checks: [{kind: logprob, min_mean_logprob: -1.0}]}}
   casc-lp-ok:   {policy: cascade, candidates: [lp-fairly, lp-sure], cascade: {checks: [{kind: logprob, min_mean_logprob: -1.0}]}}
+  casc-local-remote-judge: {policy: cascade, candidates: [local-small, local-llm], cascade: {checks: [{kind: judge, model: judge-nine, min_score: 0.8}]}}
+  casc-local-local-judge:  {policy: cascade, candidates: [local-small, local-llm], cascade: {checks: [{kind: judge, model: local-judge, min_score: 0.8}]}}
   cloud-only:   {policy: fixed, candidates: [big]}
   cloud-no-scan: {policy: fixed, candidates: [big], pii_detection: false}
   mixed:        {policy: cheapest, candidates: [tiny-text, big], fallback: [local-llm]}
@@ -320,6 +324,25 @@ describe('routing policies', () => {
       assert.equal(answer(sensitive.json), 'local answer');
       const plain = await chat(gw, ask('mixed'));
       assert.equal(plain.res.headers.get('x-rightsize-model'), 'tiny-text');
+    });
+
+    test('a cascade never shows a sensitive request to a remote judge: unjudged, it escalates', async () => {
+      const sensitive = await chat(gw, ask('casc-local-remote-judge', 'mail jane.doe@example.com about it'));
+      assert.equal(sensitive.res.status, 200, JSON.stringify(sensitive.json));
+      assert.equal(sensitive.res.headers.get('x-rightsize-model'), 'local-llm');
+      assert.equal(sensitive.res.headers.get('x-rightsize-attempts'), '2');
+      let stats = await mock.stats();
+      assert.equal(stats.by_model['judge-nine;reply=9'] ?? 0, 0, 'the remote judge was not called');
+      assert.equal(stats.count, 2);
+      // The same route without personal data: the remote judge is asked and accepts the cheap answer.
+      const plain = await chat(gw, ask('casc-local-remote-judge'));
+      assert.equal(plain.res.headers.get('x-rightsize-model'), 'local-small');
+      stats = await mock.stats();
+      assert.equal(stats.by_model['judge-nine;reply=9'], 1);
+      // An on-prem judge sees sensitive requests.
+      const local = await chat(gw, ask('casc-local-local-judge', 'mail jane.doe@example.com about it'));
+      assert.equal(local.res.headers.get('x-rightsize-model'), 'local-small');
+      assert.equal((await mock.stats()).by_model['local-judge;reply=9'], 1);
     });
 
     test('pii_detection: false on a route leaves unflagged requests alone', async () => {
