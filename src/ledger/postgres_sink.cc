@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <deque>
+#include <optional>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -358,15 +359,31 @@ Result<void> PostgresSink::query(const std::string& sql, const std::vector<std::
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.c_str());
-  ResultGuard g{PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                             nullptr, 0)};
-  if (PQresultStatus(g.r) != PGRES_TUPLES_OK) return fail(connError("query"));
-  int rows = PQntuples(g.r), cols = PQnfields(g.r);
-  std::vector<const char*> v(static_cast<size_t>(cols));
-  for (int i = 0; i < rows; ++i) {
-    for (int c = 0; c < cols; ++c) v[static_cast<size_t>(c)] = PQgetisnull(g.r, i, c) ? nullptr : PQgetvalue(g.r, i, c);
-    row(v.data(), cols);
+  // Single-row mode: rows are handed over as they arrive, so a report over millions of rows
+  // never holds the whole result set in memory.
+  if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                         nullptr, 0))
+    return fail(connError("query"));
+  PQsetSingleRowMode(conn_);  // if refused, the rows simply come in one result
+  std::optional<Error> failed;
+  std::vector<const char*> v;
+  // Every result must be read (until null) before the connection takes another query.
+  while (PGresult* res = PQgetResult(conn_)) {
+    ResultGuard g{res};
+    const ExecStatusType st = PQresultStatus(res);
+    if (failed) continue;
+    if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
+      failed = connError("query");
+      continue;
+    }
+    const int rows = PQntuples(res), cols = PQnfields(res);
+    v.resize(static_cast<size_t>(cols));
+    for (int i = 0; i < rows; ++i) {
+      for (int c = 0; c < cols; ++c) v[static_cast<size_t>(c)] = PQgetisnull(res, i, c) ? nullptr : PQgetvalue(res, i, c);
+      row(v.data(), cols);
+    }
   }
+  if (failed) return fail(*failed);
   return {};
 }
 

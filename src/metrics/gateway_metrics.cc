@@ -60,6 +60,9 @@ Result<std::unique_ptr<GatewayMetrics>> GatewayMetrics::create(Registry& r, Ledg
                 r.addCounter("rightsize_cascade_attempts_total",
                              "Cascade attempts by model and result (accepted, or the check that failed).",
                              {"route", "model", "result"}));
+  RS_TRY_ASSIGN(m->feedback, r.addCounter("rightsize_feedback_total",
+                                          "POST /v1/feedback calls: accepted (queued for the ledger) or rejected (bad body).",
+                                          {"result"}));
   RS_TRY_ASSIGN(m->circuit_state, r.addGauge("rightsize_circuit_state",
                                              "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
                                              {"provider"}));

@@ -64,6 +64,7 @@ class GatewayMetrics {
   CounterFamily* pii_detections = nullptr;       // rightsize_pii_detections_total{kind}
   CounterFamily* privacy_restricted = nullptr;   // rightsize_privacy_restricted_total{route,outcome=on_prem|rejected}
   CounterFamily* cascade_attempts = nullptr;     // rightsize_cascade_attempts_total{route,model,result}
+  CounterFamily* feedback = nullptr;             // rightsize_feedback_total{result=accepted|rejected}
   GaugeFamily* circuit_state = nullptr;          // rightsize_circuit_state{provider}: 0 closed, 1 half-open, 2 open
 
  private:

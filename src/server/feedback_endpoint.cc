@@ -39,10 +39,9 @@ bool validRequestId(std::string_view id) {
 
 }  // namespace
 
-http::Response feedbackResponse(std::string_view body, Accounting* acc) {
-  if (!acc || !acc->writer()) {
-    return error(ErrorCode::kUnavailable, "feedback needs a ledger to be stored in (ledger.kind is off)");
-  }
+namespace {
+
+http::Response feedbackResponseUncounted(std::string_view body, Accounting* acc) {
   thread_local simdjson::dom::parser parser;
   simdjson::padded_string padded(body);
   simdjson::dom::object obj;
@@ -71,6 +70,17 @@ http::Response feedbackResponse(std::string_view body, Accounting* acc) {
   fmt::format_to(std::back_inserter(out), ",\"score\":{},\"status\":\"accepted\"}}", score);
   acc->recordFeedback(std::move(f));
   return reply(202, std::move(out));
+}
+
+}  // namespace
+
+http::Response feedbackResponse(std::string_view body, Accounting* acc) {
+  if (!acc || !acc->writer()) {
+    return error(ErrorCode::kUnavailable, "feedback needs a ledger to be stored in (ledger.kind is off)");
+  }
+  http::Response res = feedbackResponseUncounted(body, acc);
+  acc->metrics().feedback->labels({res.result_int() == 202 ? "accepted" : "rejected"}).inc();
+  return res;
 }
 
 }  // namespace rightsize::server

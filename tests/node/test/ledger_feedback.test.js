@@ -126,6 +126,10 @@ ledger: ${ledger}
       for (const a of answered.slice(0, 5)) assert.equal((await feedback({ request_id: a.id, score: score(a.i) })).status, 202);
       assert.equal((await feedback({ request_id: failed.id, score: 1 })).status, 202);
       assert.equal((await feedback({ request_id: 'never-seen-1', score: 0 })).status, 202);
+      // /metrics counts them: 37 accepted here, and the 11 bad bodies of the previous test.
+      const metrics = await (await fetch(gw.baseURL.replace(/\/v1$/, '/metrics'))).text();
+      assert.match(metrics, /^rightsize_feedback_total\{result="accepted"\} 37$/m);
+      assert.match(metrics, /^rightsize_feedback_total\{result="rejected"\} 11$/m);
 
       await stopProcess(gw.proc, 20000); // SIGTERM flushes requests and feedback
       assert.equal(gw.proc.exitCode, 0, gw.output());
