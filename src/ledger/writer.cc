@@ -22,7 +22,9 @@ LedgerWriter::LedgerWriter(LedgerSink& sink, WriterOptions options) : sink_(sink
   o.queue_capacity = std::max(o.queue_capacity, o.max_batch);
   o.max_write_attempts = std::max(o.max_write_attempts, 1);
   return o;
-}()) {}
+}()) {
+  queue_.reserve(2 * opts_.max_batch);
+}
 
 LedgerWriter::~LedgerWriter() {
   flushAndStop();
@@ -75,8 +77,9 @@ bool LedgerWriter::submitFeedback(FeedbackRecord&& feedback) {
 }
 
 void LedgerWriter::run() {
-  std::deque<LedgerRecord> taken;
-  std::deque<FeedbackRecord> taken_feedback;
+  std::vector<LedgerRecord> taken;
+  taken.reserve(2 * opts_.max_batch);  // becomes the submitters' queue at the first swap
+  std::vector<FeedbackRecord> taken_feedback;
   auto next_flush = Clock::now() + opts_.flush_interval;
   for (;;) {
     {
@@ -100,34 +103,25 @@ void LedgerWriter::run() {
   }
 }
 
-void LedgerWriter::writeFeedback(std::deque<FeedbackRecord>& taken) {
-  if (taken.empty()) return;
-  std::vector<FeedbackRecord> batch;
-  while (!taken.empty()) {
-    size_t n = std::min(opts_.max_batch, taken.size());
-    auto end = taken.begin() + static_cast<std::ptrdiff_t>(n);
-    std::move(taken.begin(), end, std::back_inserter(batch));
-    taken.erase(taken.begin(), end);
-    writeWithRetry(batch);
-    batch.clear();
-  }
+void LedgerWriter::writeFeedback(std::vector<FeedbackRecord>& taken) {
+  for (size_t off = 0; off < taken.size(); off += opts_.max_batch)
+    writeWithRetry(std::span<const FeedbackRecord>(taken).subspan(off, std::min(opts_.max_batch, taken.size() - off)));
+  taken.clear();
 }
 
-void LedgerWriter::writeAll(std::deque<LedgerRecord>& taken) {
-  std::vector<LedgerRecord> batch;
-  batch.reserve(std::min(opts_.max_batch, taken.size()));
-  while (!taken.empty()) {
-    size_t n = std::min(opts_.max_batch, taken.size());
-    auto end = taken.begin() + static_cast<std::ptrdiff_t>(n);
-    std::move(taken.begin(), end, std::back_inserter(batch));
-    taken.erase(taken.begin(), end);
-    writeWithRetry(batch);
-    batch.clear();
+void LedgerWriter::writeAll(std::vector<LedgerRecord>& taken) {
+  for (size_t off = 0; off < taken.size(); off += opts_.max_batch)
+    writeWithRetry(std::span<const LedgerRecord>(taken).subspan(off, std::min(opts_.max_batch, taken.size() - off)));
+  taken.clear();
+  // After a burst, do not keep a burst-sized buffer around for good.
+  if (taken.capacity() > 8 * opts_.max_batch) {
+    std::vector<LedgerRecord>().swap(taken);
+    taken.reserve(2 * opts_.max_batch);
   }
 }
 
 template <typename Row>
-bool LedgerWriter::writeWithRetry(std::vector<Row>& batch) {
+bool LedgerWriter::writeWithRetry(std::span<const Row> batch) {
   constexpr bool kRecords = std::is_same_v<Row, LedgerRecord>;
   auto backoff = opts_.retry_backoff;
   for (int attempt = 1;; ++attempt) {
@@ -155,7 +149,7 @@ bool LedgerWriter::writeWithRetry(std::vector<Row>& batch) {
   }
   spdlog::error("ledger: giving up on {} {}, spilling them to {}", batch.size(),
                 kRecords ? "records" : "feedback rows", opts_.spill_path.string());
-  spill(std::span<const Row>(batch));
+  spill(batch);
   if constexpr (kRecords) depth_.fetch_sub(batch.size(), std::memory_order_relaxed);
   return false;
 }
@@ -209,8 +203,8 @@ void LedgerWriter::flushAndStop() {
       thread_.join();  // run() drains the queue before it returns
     } else {
       // Never started: drain on this thread.
-      std::deque<LedgerRecord> taken;
-      std::deque<FeedbackRecord> taken_feedback;
+      std::vector<LedgerRecord> taken;
+      std::vector<FeedbackRecord> taken_feedback;
       {
         std::lock_guard lk(mu_);
         taken.swap(queue_);

@@ -8,10 +8,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
-#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <span>
 #include <vector>
 
 #include "common/result.h"
@@ -92,12 +92,12 @@ class LedgerWriter {
 
  private:
   void run();
-  // Writes `taken` in batches of max_batch, emptying it.
-  void writeAll(std::deque<LedgerRecord>& taken);
+  // Write `taken` in batches of max_batch and empty it (keeping its capacity).
+  void writeAll(std::vector<LedgerRecord>& taken);
+  void writeFeedback(std::vector<FeedbackRecord>& taken);
   // Writes one batch (records or feedback), retrying, then spilling it. Returns true when written.
   template <typename Row>
-  bool writeWithRetry(std::vector<Row>& batch);
-  void writeFeedback(std::deque<FeedbackRecord>& taken);
+  bool writeWithRetry(std::span<const Row> batch);
   // Appends rows to the spill file; counts them as spilled, or dropped when it fails.
   void spill(std::span<const LedgerRecord> records);
   void spill(std::span<const FeedbackRecord> feedback);
@@ -111,8 +111,11 @@ class LedgerWriter {
   std::mutex mu_;
   std::condition_variable has_work_;  // writer waits: a full batch, or stop
   std::condition_variable has_room_;  // submitters wait: queue below capacity
-  std::deque<LedgerRecord> queue_;
-  std::deque<FeedbackRecord> feedback_queue_;
+  // Vectors swapped with the writer's: the emptied one comes back with its capacity, so a
+  // submit move-constructs into memory that is already there (a deque allocated a node per
+  // record on the io thread and the writer freed it: a cross-thread malloc/free per request).
+  std::vector<LedgerRecord> queue_;
+  std::vector<FeedbackRecord> feedback_queue_;
   bool stop_ = false;
   bool writer_idle_ = false;
   int room_waiters_ = 0;
