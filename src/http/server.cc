@@ -283,4 +283,12 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
   stream.close();
 }
 
+Response jsonResponse(unsigned status, std::string body) {
+  Response res{static_cast<bhttp::status>(status), 11};
+  res.insert(bhttp::field::content_type, "application/json");
+  res.insert(bhttp::field::server, "rightsize");
+  res.body() = std::move(body);
+  return res;
+}
+
 }  // namespace rightsize::http

@@ -72,6 +72,9 @@ class ResponseWriter {
   bool head_only_ = false;
 };
 
+// A JSON response with the gateway's standard head (Content-Type, Server).
+Response jsonResponse(unsigned status, std::string body);
+
 using Handler = std::function<asio::awaitable<void>(Request&, ResponseWriter&)>;
 // Formats the server's own error responses (413, 400, 431, 503 at capacity) so the
 // gateway can give them its error-body shape. `target` is the request's path when its head

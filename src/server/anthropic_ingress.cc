@@ -43,10 +43,7 @@ const ResponseShape& anthropicShape() {
 asio::awaitable<void> Gateway::messages(http::Request& req, http::ResponseWriter& w) {
   if (req.method() != bhttp::verb::post) {
     const Error e{ErrorCode::kMethodNotAllowed, "use POST for /v1/messages", 0};
-    http::Response res{bhttp::status::method_not_allowed, 11};
-    res.set(bhttp::field::content_type, "application/json");
-    res.set(bhttp::field::server, "rightsize");
-    res.body() = api::anthropicErrorBody(e);
+    http::Response res = http::jsonResponse(405, api::anthropicErrorBody(e));
     co_await w.send(std::move(res));
     co_return;
   }

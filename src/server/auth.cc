@@ -16,15 +16,7 @@ using limits::LimitsService;
 
 namespace {
 
-http::Response json(unsigned status, std::string body) {
-  http::Response res{static_cast<bhttp::status>(status), 11};
-  res.insert(bhttp::field::content_type, "application/json");
-  res.insert(bhttp::field::server, "rightsize");
-  res.body() = std::move(body);
-  return res;
-}
-
-http::Response errorJson(const Error& e) { return json(static_cast<unsigned>(api::httpStatus(e)), api::errorBody(e)); }
+http::Response errorJson(const Error& e) { return http::jsonResponse(static_cast<unsigned>(api::httpStatus(e)), api::errorBody(e)); }
 
 bool sameSecret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -75,7 +67,7 @@ asio::awaitable<limits::Admission> KeyAuth::admit(const limits::KeyRecord& key, 
 
 http::Response KeyAuth::refusal(const limits::Admission& a, const ResponseShape* shape) {
   const Error e{a.backend_error ? ErrorCode::kUnavailable : ErrorCode::kRateLimited, a.message, 0};
-  auto res = json(static_cast<unsigned>(api::httpStatus(e)), shape ? shape->errorBody(e) : api::errorBody(e));
+  auto res = http::jsonResponse(static_cast<unsigned>(api::httpStatus(e)), shape ? shape->errorBody(e) : api::errorBody(e));
   if (!a.backend_error)
     res.insert(bhttp::field::retry_after, std::to_string(std::max<int64_t>(1, a.retry_after.count())));
   return res;
@@ -126,7 +118,7 @@ asio::awaitable<http::Response> KeyAuth::admin(const http::Request& req, std::st
     // The only time the key is shown.
     std::string body = limits::keyToJson(created->record, false);
     body.insert(1, "\"key\":" + jsonString(created->secret_key) + ",");
-    co_return json(201, std::move(body));
+    co_return http::jsonResponse(201, std::move(body));
   }
   if (method == bhttp::verb::get) {
     auto op = svc_.listKeys();
@@ -134,13 +126,13 @@ asio::awaitable<http::Response> KeyAuth::admin(const http::Request& req, std::st
     if (!keys) co_return errorJson(keys.error());
     if (!id.empty()) {
       for (const auto& k : *keys)
-        if (k.id == id) co_return json(200, limits::keyToJson(k, false));
+        if (k.id == id) co_return http::jsonResponse(200, limits::keyToJson(k, false));
       co_return errorJson(Error{ErrorCode::kNotFound, "no key with id " + std::string(id), 0});
     }
     std::string body = "{\"object\":\"list\",\"data\":[";
     for (size_t i = 0; i < keys->size(); ++i) body += (i ? "," : "") + limits::keyToJson((*keys)[i], false);
     body += "]}";
-    co_return json(200, std::move(body));
+    co_return http::jsonResponse(200, std::move(body));
   }
   if (!id.empty() && method == bhttp::verb::delete_) {
     auto op = svc_.revokeKey(std::string(id));
@@ -148,7 +140,7 @@ asio::awaitable<http::Response> KeyAuth::admin(const http::Request& req, std::st
     if (!revoked) co_return errorJson(revoked.error());
     if (!*revoked) co_return errorJson(Error{ErrorCode::kNotFound, "no key with id " + std::string(id), 0});
     spdlog::info("admin: revoked key {}", id);
-    co_return json(200, fmt::format(R"({{"id":{},"revoked":true}})", jsonString(id)));
+    co_return http::jsonResponse(200, fmt::format(R"({{"id":{},"revoked":true}})", jsonString(id)));
   }
   co_return errorJson(Error{ErrorCode::kMethodNotAllowed,
                             "use GET or POST /admin/keys, GET or DELETE /admin/keys/<id>", 0});

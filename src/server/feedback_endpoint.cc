@@ -13,19 +13,9 @@
 namespace rightsize::server {
 namespace {
 
-namespace bhttp = http::bhttp;
-
-http::Response reply(unsigned status, std::string body) {
-  http::Response res{static_cast<bhttp::status>(status), 11};
-  res.insert(bhttp::field::content_type, "application/json");
-  res.insert(bhttp::field::server, "rightsize");
-  res.body() = std::move(body);
-  return res;
-}
-
 http::Response error(ErrorCode code, std::string message) {
   Error e{code, std::move(message), 0};
-  return reply(static_cast<unsigned>(api::httpStatus(e)), api::errorBody(e));
+  return http::jsonResponse(static_cast<unsigned>(api::httpStatus(e)), api::errorBody(e));
 }
 
 // The same rule as the gateway's x-request-id: what the ledger can hold as an id.
@@ -69,7 +59,7 @@ http::Response feedbackResponseUncounted(std::string_view body, Accounting* acc)
   appendJsonString(out, id);
   fmt::format_to(std::back_inserter(out), ",\"score\":{},\"status\":\"accepted\"}}", score);
   acc->recordFeedback(std::move(f));
-  return reply(202, std::move(out));
+  return http::jsonResponse(202, std::move(out));
 }
 
 }  // namespace

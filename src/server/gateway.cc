@@ -168,14 +168,6 @@ asio::awaitable<void> sleepFor(Millis d) {
   co_await t.async_wait(http::use_nothrow);
 }
 
-http::Response jsonResponse(unsigned status, std::string body) {
-  http::Response res{static_cast<bhttp::status>(status), 11};
-  res.insert(bhttp::field::content_type, "application/json");
-  res.insert(bhttp::field::server, "rightsize");
-  res.body() = std::move(body);
-  return res;
-}
-
 // The status an exhausted dispatch reports: the last error, except that a run where every
 // provider's circuit was open is 503.
 Error finalError(const std::optional<CallError>& last, bool all_skipped) {
@@ -336,11 +328,11 @@ http::Response Gateway::errorResponse(int status, std::string message, std::stri
                    : status >= 500 ? ErrorCode::kInternal
                                    : ErrorCode::kInvalidArgument;
   Error e{code, std::move(message), 0};
-  if (target.starts_with("/v1/messages")) return jsonResponse(static_cast<unsigned>(status), api::anthropicErrorBody(e));
-  return jsonResponse(static_cast<unsigned>(status), api::errorBody(e));
+  if (target.starts_with("/v1/messages")) return http::jsonResponse(static_cast<unsigned>(status), api::anthropicErrorBody(e));
+  return http::jsonResponse(static_cast<unsigned>(status), api::errorBody(e));
 }
 
-http::Response Gateway::models() const { return jsonResponse(200, models_body_); }
+http::Response Gateway::models() const { return http::jsonResponse(200, models_body_); }
 
 http::Response Gateway::ready() const {
   std::string providers;
@@ -353,7 +345,7 @@ http::Response Gateway::ready() const {
   }
   bool ok = any_up && !draining_;
   std::string status = draining_ ? "draining" : (any_up ? "ready" : "no_provider_available");
-  return jsonResponse(ok ? 200 : 503, fmt::format(R"({{"status":"{}","providers":{{{}}}}})", status, providers));
+  return http::jsonResponse(ok ? 200 : 503, fmt::format(R"({{"status":"{}","providers":{{{}}}}})", status, providers));
 }
 
 asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& w) {
@@ -392,7 +384,7 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
     }
     std::string text = accounting_->renderMetrics();
     if (key_auth_) text += key_auth_->metricsText();
-    res = jsonResponse(200, std::move(text));
+    res = http::jsonResponse(200, std::move(text));
     res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   } else if (target == "/" && get) {
     res = dashboardResponse();
@@ -402,7 +394,7 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
     res = req.method() == bhttp::verb::post ? feedbackResponse(req.body(), accounting_)
                                             : errorResponse(405, "use POST for /v1/feedback");
   } else if (target == "/healthz" && get) {
-    res = jsonResponse(200, R"({"status":"ok"})");
+    res = http::jsonResponse(200, R"({"status":"ok"})");
   } else if (target == "/readyz" && get) {
     res = ready();
   } else if ((target == "/v1/models" || target == "/models") && get) {
@@ -425,7 +417,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w,
   auto reply_error = [&](const Error& e) -> asio::awaitable<void> {
     info.status = api::httpStatus(e);
     info.error = e.message;
-    auto res = jsonResponse(static_cast<unsigned>(api::httpStatus(e)), shape ? shape->errorBody(e) : api::errorBody(e));
+    auto res = http::jsonResponse(static_cast<unsigned>(api::httpStatus(e)), shape ? shape->errorBody(e) : api::errorBody(e));
     setInfoHeaders(res, info, false);
     co_await w.send(std::move(res));
   };
@@ -728,7 +720,7 @@ asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w,
             res->body = std::move(*shaped);
           }
           // The hot path: the head goes straight to bytes (http::HeadFields), the same fields in the
-          // same order as jsonResponse() + setInfoHeaders() would give.
+          // same order as http::jsonResponse() + setInfoHeaders() would give.
           http::HeadFields head;
           head.insert(bhttp::field::content_type, "application/json");
           head.insert(bhttp::field::server, "rightsize");
