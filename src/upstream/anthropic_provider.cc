@@ -101,7 +101,7 @@ class AnthropicProvider final : public Provider {
     auto answer = co_await r.readAll();
     if (!answer) co_return tl::unexpected(transportFailure(answer.error()));
     if (r.status() < 200 || r.status() >= 300)
-      co_return tl::unexpected(redactSecrets(statusError(cfg_.name, r.status(), *answer, retryAfterOf(r)), cfg_));
+      co_return tl::unexpected(upstreamRejection(cfg_, r, *answer));
     api::Usage usage;
     auto chat = api::anthropicResponseToChat(*answer, unixNow(), &usage);
     if (!chat) co_return tl::unexpected(badAnswer(chat.error()));
@@ -119,8 +119,7 @@ class AnthropicProvider final : public Provider {
     auto& r = **resp;
     if (r.status() < 200 || r.status() >= 300) {
       auto answer = co_await r.readAll();
-      co_return tl::unexpected(
-          redactSecrets(statusError(cfg_.name, r.status(), answer ? *answer : std::string(), retryAfterOf(r)), cfg_));
+      co_return tl::unexpected(upstreamRejection(cfg_, r, answer ? std::string_view(*answer) : std::string_view()));
     }
     co_return std::unique_ptr<ChatStream>(std::make_unique<AnthropicStream>(std::move(*resp)));
   }

@@ -34,4 +34,8 @@ std::optional<Millis> retryAfterOf(const http::ClientResponse& r) {
   return parseRetryAfter(it->value());
 }
 
+CallError upstreamRejection(const config::ProviderConfig& cfg, const http::ClientResponse& r, std::string_view body) {
+  return redactSecrets(statusError(cfg.name, r.status(), body, retryAfterOf(r)), cfg);
+}
+
 }  // namespace rightsize::upstream

@@ -25,4 +25,8 @@ Result<HttpUpstream> makeHttpUpstream(const config::ProviderConfig& cfg, asio::s
 // The Retry-After of an upstream's response; nullopt if absent or unparseable.
 std::optional<Millis> retryAfterOf(const http::ClientResponse& r);
 
+// A non-2xx answer as the call's error: status, the upstream's message and Retry-After, with
+// the provider's key redacted from anything the upstream echoed.
+CallError upstreamRejection(const config::ProviderConfig& cfg, const http::ClientResponse& r, std::string_view body);
+
 }  // namespace rightsize::upstream

@@ -81,7 +81,7 @@ class OpenAIProvider final : public Provider {
     auto body = co_await r.readAll();
     if (!body) co_return tl::unexpected(transportFailure(body.error()));
     if (r.status() < 200 || r.status() >= 300)
-      co_return tl::unexpected(redactSecrets(statusError(cfg_.name, r.status(), *body, retryAfterOf(r)), cfg_));
+      co_return tl::unexpected(upstreamRejection(cfg_, r, *body));
     if (!isCompleteJson(*body)) {
       Error bad{ErrorCode::kUpstreamError,
                 fmt::format("upstream {} returned {} with a body that is not complete JSON ({} bytes)", cfg_.name,
@@ -101,8 +101,7 @@ class OpenAIProvider final : public Provider {
     auto& r = **resp;
     if (r.status() < 200 || r.status() >= 300) {
       auto body = co_await r.readAll();
-      co_return tl::unexpected(
-          redactSecrets(statusError(cfg_.name, r.status(), body ? *body : std::string(), retryAfterOf(r)), cfg_));
+      co_return tl::unexpected(upstreamRejection(cfg_, r, body ? std::string_view(*body) : std::string_view()));
     }
     co_return std::unique_ptr<ChatStream>(std::make_unique<OpenAIStream>(std::move(*resp)));
   }
