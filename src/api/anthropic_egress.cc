@@ -437,15 +437,21 @@ Result<std::string> anthropicResponseToChat(std::string_view body, int64_t creat
 }
 
 // ---------------------------------------------------------------------------------------------
-void AnthropicToChatStream::chunk(std::string_view delta_json, std::string_view finish_reason,
-                                  std::deque<std::string>& out) const {
+std::string AnthropicToChatStream::chunkHead() const {
   std::string c = R"({"id":)";
   appendJsonString(c, id_);
   c += R"(,"object":"chat.completion.chunk","created":)";
   c += std::to_string(created_);
   c += R"(,"model":)";
   appendJsonString(c, model_);
-  c += R"(,"choices":[{"index":0,"delta":)";
+  c += ',';
+  return c;
+}
+
+void AnthropicToChatStream::chunk(std::string_view delta_json, std::string_view finish_reason,
+                                  std::deque<std::string>& out) const {
+  std::string c = chunkHead();
+  c += R"("choices":[{"index":0,"delta":)";
   c += delta_json;
   c += R"(,"logprobs":null,"finish_reason":)";
   if (finish_reason.empty())
@@ -547,13 +553,8 @@ Result<void> AnthropicToChatStream::onEvent(std::string_view data, std::deque<st
   } else if (type == "message_stop") {
     done_ = true;
     chunk("{}", finishReasonFromStopReason(stop_reason_), out);
-    std::string c = R"({"id":)";
-    appendJsonString(c, id_);
-    c += R"(,"object":"chat.completion.chunk","created":)";
-    c += std::to_string(created_);
-    c += R"(,"model":)";
-    appendJsonString(c, model_);
-    c += R"(,"choices":[],)";
+    std::string c = chunkHead();
+    c += R"("choices":[],)";
     appendUsage(c, usage_);
     c += '}';
     out.push_back(std::move(c));

@@ -60,6 +60,8 @@ class AnthropicToChatStream {
 
  private:
   void chunk(std::string_view delta_json, std::string_view finish_reason, std::deque<std::string>& out) const;
+  // `{"id":…,"object":"chat.completion.chunk","created":…,"model":…,` — every chunk starts so.
+  std::string chunkHead() const;
 
   int64_t created_;
   std::string id_ = "chatcmpl-anthropic";

@@ -481,6 +481,18 @@ void ChatToAnthropicStream::openBlock(Block kind, std::string_view content_block
   appendAnthropicEvent(out, "content_block_start", ev);
 }
 
+void ChatToAnthropicStream::blockDelta(std::string_view delta_type, std::string_view field, std::string_view value,
+                                       std::string& out) const {
+  std::string ev = R"({"type":"content_block_delta","index":)" + std::to_string(index_) + R"(,"delta":{"type":)";
+  appendJsonString(ev, delta_type);
+  ev += ',';
+  appendJsonString(ev, field);
+  ev += ':';
+  appendJsonString(ev, value);
+  ev += "}}";
+  appendAnthropicEvent(out, "content_block_delta", ev);
+}
+
 Result<void> ChatToAnthropicStream::onChunk(std::string_view data, std::string& out) {
   thread_local dom::parser parser;
   dom::element root;
@@ -500,11 +512,7 @@ Result<void> ChatToAnthropicStream::onChunk(std::string_view data, std::string& 
     if (text.empty()) text = stringField(delta, "refusal");
     if (!text.empty()) {
       if (block_ != Block::kText) openBlock(Block::kText, R"({"type":"text","text":""})", out);
-      std::string ev = R"({"type":"content_block_delta","index":)" + std::to_string(index_) +
-                       R"(,"delta":{"type":"text_delta","text":)";
-      appendJsonString(ev, text);
-      ev += "}}";
-      appendAnthropicEvent(out, "content_block_delta", ev);
+      blockDelta("text_delta", "text", text, out);
     }
     dom::array calls;
     if (delta["tool_calls"].get(calls) == simdjson::SUCCESS) {
@@ -528,11 +536,7 @@ Result<void> ChatToAnthropicStream::onChunk(std::string_view data, std::string& 
         }
         std::string_view args = has_fn ? stringField(fn, "arguments") : std::string_view();
         if (!args.empty()) {
-          std::string ev = R"({"type":"content_block_delta","index":)" + std::to_string(index_) +
-                           R"(,"delta":{"type":"input_json_delta","partial_json":)";
-          appendJsonString(ev, args);
-          ev += "}}";
-          appendAnthropicEvent(out, "content_block_delta", ev);
+          blockDelta("input_json_delta", "partial_json", args, out);
         }
       }
     }

@@ -54,6 +54,8 @@ class ChatToAnthropicStream {
   void start(std::string_view id, std::string_view model, std::string& out);
   void closeBlock(std::string& out);
   void openBlock(Block kind, std::string_view content_block_json, std::string& out);
+  // A content_block_delta event for the open block: {"type": delta_type, field: value}.
+  void blockDelta(std::string_view delta_type, std::string_view field, std::string_view value, std::string& out) const;
 
   bool started_ = false;
   Block block_ = Block::kNone;

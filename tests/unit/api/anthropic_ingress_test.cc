@@ -10,15 +10,6 @@
 namespace rightsize::api {
 namespace {
 
-namespace dom = simdjson::dom;
-
-// Parses `json` (kept alive by the test) into a DOM; fails the test on invalid JSON.
-dom::element parse(dom::parser& p, const std::string& json) {
-  dom::element el;
-  EXPECT_EQ(p.parse(json).get(el), simdjson::SUCCESS) << json;
-  return el;
-}
-
 std::string translate(const std::string& body) {
   auto r = anthropicRequestToChat(body);
   EXPECT_TRUE(r) << (r ? "" : r.error().message);
