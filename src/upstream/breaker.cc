@@ -1,5 +1,7 @@
 #include "upstream/breaker.h"
 
+#include <utility>
+
 #include <spdlog/spdlog.h>
 
 namespace rightsize::upstream {
@@ -23,18 +25,47 @@ void CircuitBreaker::refresh(std::chrono::steady_clock::time_point now) const {
   }
 }
 
-bool CircuitBreaker::allow() {
+CircuitBreaker::Permit& CircuitBreaker::Permit::operator=(Permit&& o) noexcept {
+  if (this != &o) {
+    released();
+    breaker_ = o.breaker_;
+    probe_ = o.probe_;
+    o.breaker_ = nullptr;
+  }
+  return *this;
+}
+
+void CircuitBreaker::Permit::succeeded() {
+  if (auto* b = std::exchange(breaker_, nullptr)) b->onSuccess();
+}
+
+void CircuitBreaker::Permit::failed() {
+  if (auto* b = std::exchange(breaker_, nullptr)) b->onFailure();
+}
+
+void CircuitBreaker::Permit::released() {
+  if (auto* b = std::exchange(breaker_, nullptr)) b->onRelease(probe_);
+}
+
+CircuitBreaker::Permit CircuitBreaker::allow() {
   std::lock_guard lock(mu_);
   refresh(clock_());
   switch (state_) {
-    case State::kClosed: return true;
-    case State::kOpen: return false;
+    case State::kClosed: return Permit(this, false);
+    case State::kOpen: return Permit();
     case State::kHalfOpen:
-      if (probe_in_flight_) return false;
+      if (probe_in_flight_) return Permit();
       probe_in_flight_ = true;
-      return true;
+      return Permit(this, true);
   }
-  return false;
+  return Permit();
+}
+
+void CircuitBreaker::onRelease(bool probe) {
+  if (!probe) return;
+  std::lock_guard lock(mu_);
+  // The probe told nothing: the circuit stays half-open and the next call probes.
+  if (state_ == State::kHalfOpen) probe_in_flight_ = false;
 }
 
 bool CircuitBreaker::available() const {

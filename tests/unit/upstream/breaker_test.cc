@@ -14,14 +14,21 @@ struct FakeClock {
   }
 };
 
+// Fails one call through the breaker (a permit that reports failure).
+void failOnce(CircuitBreaker& b) {
+  auto p = b.allow();
+  ASSERT_TRUE(p);
+  p.failed();
+}
+
 TEST(CircuitBreaker, OpensAfterThresholdAndLetsOneProbeThroughLater) {
   FakeClock clock;
   CircuitBreaker b("p", config::BreakerConfig{3, std::chrono::milliseconds(1000)}, clock.fn());
   EXPECT_TRUE(b.allow());
-  b.onFailure();
-  b.onFailure();
+  failOnce(b);
+  failOnce(b);
   EXPECT_EQ(b.state(), CircuitBreaker::State::kClosed);
-  b.onFailure();
+  failOnce(b);
   EXPECT_EQ(b.state(), CircuitBreaker::State::kOpen);
   EXPECT_FALSE(b.allow());
   EXPECT_FALSE(b.available());
@@ -30,9 +37,11 @@ TEST(CircuitBreaker, OpensAfterThresholdAndLetsOneProbeThroughLater) {
   clock.now += std::chrono::milliseconds(1);
   EXPECT_EQ(b.state(), CircuitBreaker::State::kHalfOpen);
   EXPECT_TRUE(b.available());
-  EXPECT_TRUE(b.allow());   // the probe
+  auto probe = b.allow();  // the probe
+  EXPECT_TRUE(probe);
+  EXPECT_TRUE(probe.probe());
   EXPECT_FALSE(b.allow());  // only one
-  b.onSuccess();
+  probe.succeeded();
   EXPECT_EQ(b.state(), CircuitBreaker::State::kClosed);
   EXPECT_EQ(b.opens(), 1u);
 }
@@ -40,10 +49,11 @@ TEST(CircuitBreaker, OpensAfterThresholdAndLetsOneProbeThroughLater) {
 TEST(CircuitBreaker, FailedProbeReopens) {
   FakeClock clock;
   CircuitBreaker b("p", config::BreakerConfig{1, std::chrono::milliseconds(100)}, clock.fn());
-  b.onFailure();
+  failOnce(b);
   clock.now += std::chrono::milliseconds(100);
-  ASSERT_TRUE(b.allow());
-  b.onFailure();
+  auto probe = b.allow();
+  ASSERT_TRUE(probe);
+  probe.failed();
   EXPECT_EQ(b.state(), CircuitBreaker::State::kOpen);
   EXPECT_EQ(b.opens(), 2u);
 }
@@ -51,10 +61,70 @@ TEST(CircuitBreaker, FailedProbeReopens) {
 TEST(CircuitBreaker, SuccessResetsConsecutiveCount) {
   FakeClock clock;
   CircuitBreaker b("p", config::BreakerConfig{2, std::chrono::milliseconds(100)}, clock.fn());
-  b.onFailure();
-  b.onSuccess();
-  b.onFailure();
+  failOnce(b);
+  b.allow().succeeded();
+  failOnce(b);
   EXPECT_EQ(b.state(), CircuitBreaker::State::kClosed);
+}
+
+// A half-open breaker with its probe out: the fixture of the outcome tests below.
+struct HalfOpen {
+  FakeClock clock;
+  CircuitBreaker b{"p", config::BreakerConfig{1, std::chrono::milliseconds(100)}, clock.fn()};
+  HalfOpen() {
+    failOnce(b);
+    clock.now += std::chrono::milliseconds(100);
+  }
+};
+
+TEST(CircuitBreaker, ReleasedProbeHandsTheProbeBackWithoutClosingOrOpening) {
+  // e.g. the probe got a 429 or a 400: nothing learned about the provider's health.
+  HalfOpen h;
+  auto probe = h.b.allow();
+  ASSERT_TRUE(probe);
+  EXPECT_FALSE(h.b.available());
+  probe.released();
+  EXPECT_EQ(h.b.state(), CircuitBreaker::State::kHalfOpen);
+  EXPECT_TRUE(h.b.available());
+  EXPECT_TRUE(h.b.allow());  // the next call probes
+  EXPECT_EQ(h.b.opens(), 1u);
+}
+
+TEST(CircuitBreaker, ProbeDestroyedUnresolvedIsReleased) {
+  // The coroutine holding the probe was cancelled, or the client went away before an outcome.
+  HalfOpen h;
+  {
+    auto probe = h.b.allow();
+    ASSERT_TRUE(probe);
+  }
+  EXPECT_EQ(h.b.state(), CircuitBreaker::State::kHalfOpen);
+  auto next = h.b.allow();
+  ASSERT_TRUE(next);
+  next.succeeded();
+  EXPECT_EQ(h.b.state(), CircuitBreaker::State::kClosed);
+}
+
+TEST(CircuitBreaker, AMovedPermitResolvesOnceFromItsNewOwner) {
+  HalfOpen h;
+  auto probe = h.b.allow();
+  CircuitBreaker::Permit moved = std::move(probe);
+  EXPECT_FALSE(probe);  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
+  probe.failed();       // empty: no effect
+  EXPECT_EQ(h.b.state(), CircuitBreaker::State::kHalfOpen);
+  moved.succeeded();
+  moved.failed();       // already resolved: no effect
+  EXPECT_EQ(h.b.state(), CircuitBreaker::State::kClosed);
+}
+
+TEST(CircuitBreaker, ReleasedClosedPermitsNeitherCountNorReset) {
+  FakeClock clock;
+  CircuitBreaker b("p", config::BreakerConfig{2, std::chrono::milliseconds(100)}, clock.fn());
+  failOnce(b);
+  b.allow().released();
+  { auto dropped = b.allow(); }
+  EXPECT_EQ(b.state(), CircuitBreaker::State::kClosed);
+  failOnce(b);  // the second consecutive failure: the releases in between did not reset the count
+  EXPECT_EQ(b.state(), CircuitBreaker::State::kOpen);
 }
 
 TEST(RetryAfter, ParsesSecondsAndRejectsJunk) {
