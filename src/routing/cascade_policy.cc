@@ -10,10 +10,16 @@ Result<Decision> CascadePolicy::decide(const DecisionInput& in) const {
   return d;
 }
 
-Result<std::unique_ptr<Policy>> makeCascadePolicy(const PolicyContext& ctx) {
+Result<std::unique_ptr<CascadePolicy>> makeCascade(const PolicyContext& ctx) {
   auto checks = AnswerChecks::make(ctx.route.cascade, ctx.config.source, ctx.route.name);
   if (!checks) return fail(checks.error());
-  return std::unique_ptr<Policy>(std::make_unique<CascadePolicy>(std::move(*checks), ctx.route.cascade.max_attempts));
+  return std::make_unique<CascadePolicy>(std::move(*checks), ctx.route.cascade.max_attempts);
+}
+
+Result<std::unique_ptr<Policy>> makeCascadePolicy(const PolicyContext& ctx) {
+  auto c = makeCascade(ctx);
+  if (!c) return fail(c.error());
+  return std::unique_ptr<Policy>(std::move(*c));
 }
 
 }  // namespace rightsize::routing

@@ -26,4 +26,9 @@ class CascadePolicy final : public Policy {
   uint32_t max_attempts_ = 0;
 };
 
+// Builds a route's cascade policy as its own type (the registry's makePolicy() gives a Policy):
+// the gateway picks the cascade dispatch for a `policy: cascade` route at startup and keeps this
+// object for its checks. Fails like makePolicy() (a bad schema file is kInvalidArgument, ...).
+Result<std::unique_ptr<CascadePolicy>> makeCascade(const PolicyContext& ctx);
+
 }  // namespace rightsize::routing

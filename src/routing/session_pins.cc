@@ -32,6 +32,11 @@ std::optional<std::string> MemorySessionPins::get(std::string_view route, std::s
   return it->second->model;
 }
 
+boost::asio::awaitable<std::optional<std::string>> MemorySessionPins::lookup(std::string_view route,
+                                                                            std::string_view session) {
+  co_return get(route, session);
+}
+
 void MemorySessionPins::put(std::string_view route, std::string_view session, std::string_view model) {
   std::string key = keyOf(route, session);
   const auto now = clock_();

@@ -3,8 +3,9 @@
 // provider's prompt cache stays warm. A pin is (route, session) -> model name, with a TTL that
 // restarts at every use.
 //
-// SessionPins is the store interface; MemorySessionPins keeps pins in this process (bounded,
-// least recently used evicted first). Thread-safe.
+// SessionPins is the store interface, chosen once at startup (src/server/gateway.cc):
+// MemorySessionPins keeps pins in this process (bounded, least recently used evicted first);
+// server::RedisSessionPins shares them between replicas (limits.kind: redis). Thread-safe.
 
 #include <chrono>
 #include <functional>
@@ -15,13 +16,18 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <boost/asio/awaitable.hpp>
+
 namespace rightsize::routing {
 
 class SessionPins {
  public:
   virtual ~SessionPins() = default;
-  // The model pinned for (route, session), and its TTL restarted; nullopt if none or expired.
-  virtual std::optional<std::string> get(std::string_view route, std::string_view session) = 0;
+  // The model pinned for (route, session), and its TTL restarted; nullopt if none, expired, or
+  // the store cannot answer now (pinning degrades; a request never fails because of it). The
+  // views must live until the returned awaitable completes.
+  virtual boost::asio::awaitable<std::optional<std::string>> lookup(std::string_view route,
+                                                                    std::string_view session) = 0;
   // Pins (route, session) to `model` (replacing any pin) for the TTL.
   virtual void put(std::string_view route, std::string_view session, std::string_view model) = 0;
   // Drops a pin (its model is gone from the route, or forbidden for this request).
@@ -34,7 +40,9 @@ class MemorySessionPins final : public SessionPins {
   // `max_entries` >= 1. `clock` defaults to steady_clock::now (tests inject a fake).
   MemorySessionPins(std::chrono::milliseconds ttl, size_t max_entries, Clock clock = {});
 
-  std::optional<std::string> get(std::string_view route, std::string_view session) override;
+  // lookup() without suspending.
+  std::optional<std::string> get(std::string_view route, std::string_view session);
+  boost::asio::awaitable<std::optional<std::string>> lookup(std::string_view route, std::string_view session) override;
   void put(std::string_view route, std::string_view session, std::string_view model) override;
   void erase(std::string_view route, std::string_view session) override;
   size_t size() const;

@@ -38,7 +38,8 @@ RedisSessionPins::~RedisSessionPins() {
   if (worker_) worker_->stop();
 }
 
-asio::awaitable<std::optional<std::string>> RedisSessionPins::get(std::string route, std::string session) {
+asio::awaitable<std::optional<std::string>> RedisSessionPins::lookup(std::string_view route,
+                                                                    std::string_view session) {
   limits::RedisConnection* conn = conn_.get();
   const std::string key = pinKey(route, session);
   const std::string px = std::to_string(ttl_.count());
@@ -72,6 +73,15 @@ void RedisSessionPins::put(std::string_view route, std::string_view session, std
         if (!r) spdlog::debug("session pins: redis write failed: {}", r.error().message);
       });
   (void)worker_->post(std::move(job));  // full queue: the pin is dropped, the request is not
+}
+
+void RedisSessionPins::erase(std::string_view route, std::string_view session) {
+  limits::RedisConnection* conn = conn_.get();
+  std::packaged_task<void()> job([conn, key = pinKey(route, session)]() {
+    auto r = conn->command({"DEL", key});
+    if (!r) spdlog::debug("session pins: redis delete failed: {}", r.error().message);
+  });
+  (void)worker_->post(std::move(job));
 }
 
 }  // namespace rightsize::server

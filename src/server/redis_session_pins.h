@@ -15,6 +15,7 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "http/asio.h"
+#include "routing/session_pins.h"
 
 namespace rightsize::limits {
 class RedisConnection;
@@ -23,15 +24,17 @@ class BlockingWorker;
 
 namespace rightsize::server {
 
-class RedisSessionPins {
+class RedisSessionPins final : public routing::SessionPins {
  public:
   // Fails only on a bad URL (the connection is made lazily, on first use).
   static Result<std::unique_ptr<RedisSessionPins>> make(const config::LimitsConfig& limits,
                                                         std::chrono::milliseconds ttl);
   ~RedisSessionPins();
 
-  boost::asio::awaitable<std::optional<std::string>> get(std::string route, std::string session);
-  void put(std::string_view route, std::string_view session, std::string_view model);
+  boost::asio::awaitable<std::optional<std::string>> lookup(std::string_view route,
+                                                            std::string_view session) override;
+  void put(std::string_view route, std::string_view session, std::string_view model) override;
+  void erase(std::string_view route, std::string_view session) override;
 
  private:
   RedisSessionPins() = default;
