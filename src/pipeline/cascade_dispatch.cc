@@ -1,4 +1,4 @@
-#include "server/cascade_dispatch.h"
+#include "pipeline/cascade_dispatch.h"
 
 #include <chrono>
 
@@ -8,18 +8,16 @@
 
 #include "common/money.h"
 #include "common/strings.h"
-#include "server/policy_services.h"
+#include "pipeline/policy_services.h"
+#include "pipeline/respond.h"
+#include "upstream/retry.h"
 
-namespace rightsize::server {
+namespace rightsize::pipeline {
 
 namespace json = boost::json;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
-
-double priceMicros(const config::ModelConfig& m, const api::Usage& u) {
-  return tokenCostMicros(m.input_usd_per_mtok, u.prompt_tokens) + tokenCostMicros(m.output_usd_per_mtok, u.completion_tokens);
-}
 
 // True when the client's own body asks for logprobs ("logprobs": true at the top level).
 bool clientAskedLogprobs(std::string_view body) {
@@ -50,32 +48,24 @@ struct CallOutcome {
   int64_t latency_ms = 0;
 };
 
-// One non-streaming call; the breaker hears about it. A cascade does not retry a target: a
-// failed call escalates to the next one, which is what a retry would buy here.
-asio::awaitable<CallOutcome> callOnce(Gateway::ProviderState& ps, const upstream::ChatCall& call,
+// One non-streaming call through the breaker (upstream::completeOnce). A cascade does not retry
+// a target: a failed call escalates to the next one, which is what a retry would buy here.
+asio::awaitable<CallOutcome> callOnce(const upstream::GuardedProvider& gp, const upstream::ChatCall& call,
                                       const api::ChatRequest& chat) {
   CallOutcome out{tl::unexpected(upstream::CallError{}), {}, false, 0};
   const auto t0 = SteadyClock::now();
-  if (!ps.breaker->allow()) {
-    upstream::CallError ce;
-    ce.error = Error{ErrorCode::kUnavailable, "circuit open", 0};
-    out.res = tl::unexpected(ce);
-    co_return out;
-  }
-  auto res = co_await ps.provider->complete(call);
-  out.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
-  if (res) {
-    ps.breaker->onSuccess();
-    if (res->usage) {
-      out.usage = *res->usage;
+  auto r = co_await upstream::completeOnce(gp, call);
+  if (r.attempted)
+    out.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t0).count();
+  if (r.result) {
+    if (r.result->usage) {
+      out.usage = *r.result->usage;
       out.usage_known = true;
     } else {
-      out.usage = api::Usage{api::estimateTokens(chat.content_chars), api::estimateTokens(res->body.size())};
+      out.usage = api::Usage{api::estimateTokens(chat.content_chars), api::estimateTokens(r.result->body.size())};
     }
-  } else if (res.error().breaker_failure) {
-    ps.breaker->onFailure();
   }
-  out.res = std::move(res);
+  out.res = std::move(r.result);
   co_return out;
 }
 
@@ -111,7 +101,7 @@ asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in) {
 
   for (size_t ti = 0; ti < in.targets.size(); ++ti) {
     if (max_attempts && out.attempts >= static_cast<int>(max_attempts)) break;
-    const CascadeTarget& t = in.targets[ti];
+    const Target& t = in.targets[ti];
     const bool final_target = ti + 1 == in.targets.size() || (max_attempts && out.attempts + 1 >= static_cast<int>(max_attempts));
     api::Rewrite rw;
     rw.model_id = t.model->id;
@@ -142,7 +132,7 @@ asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in) {
       last_error = e;
       continue;
     }
-    const double cost = priceMicros(*t.model, r.usage);
+    const double cost = costMicros(*t.model, r.usage);
     // Judge what we got. A body that is not a chat completion fails every check.
     routing::CheckVerdict verdict;
     auto view = routing::parseAnswer(r.res->body);
@@ -178,7 +168,7 @@ asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in) {
         verdict = routing::CheckVerdict{false, "judge", "judge call failed: " + jr.res.error().error.message};
         judge_json = attemptJson("judge", jm, "error", jr.res.error().error.message, 0, jr.latency_ms, nullptr);
       } else {
-        const double jcost = priceMicros(jm, jr.usage);
+        const double jcost = costMicros(jm, jr.usage);
         out.extra_cost_micros += jcost;
         auto jview = routing::parseAnswer(jr.res->body);
         std::optional<double> score = jview ? routing::parseJudgeScore(jview->text) : std::nullopt;
@@ -304,9 +294,34 @@ std::vector<std::string> completionToChunks(std::string_view completion_body, co
   return out;
 }
 
+asio::awaitable<void> CascadeDispatch::dispatch(RequestContext& ctx, const Services& s) const {
+  RequestInfo& info = ctx.info;
+  const CascadeRequest creq{ctx.req.body(), ctx.chat, ctx.ask(), ctx.route ? ctx.route->route : nullptr, info.route,
+                            policy_, ctx.targets, *s.cfg, s.providers, s.metrics, info.request_id, info.sensitive};
+  CascadeOutcome out = co_await runCascade(creq);
+  info.attempts += out.attempts;
+  info.chosen = out.model;
+  info.extra_cost_micros = out.extra_cost_micros;
+  info.attempts_detail = std::move(out.detail);
+  if (!out.answer) {
+    ctx.error = out.error ? *out.error : Error{ErrorCode::kUnavailable, "no upstream answered", 0};
+    co_return;
+  }
+  if (out.model != ctx.targets.front().model) s.policy->repin(info.route, ctx.session, out.model->name);
+  info.usage = out.usage;
+  info.usage_known = out.usage_known;
+  if (!ctx.chat.stream) {
+    co_await sendCompletion(ctx, std::move(out.answer->body));
+    co_return;
+  }
+  std::unique_ptr<upstream::ChatStream> buffered =
+      std::make_unique<BufferedChatStream>(completionToChunks(out.answer->body, out.usage));
+  co_await relayStream(ctx, std::move(buffered), std::nullopt);
+}
+
 asio::awaitable<Result<std::optional<std::string>>> BufferedChatStream::next() {
   if (next_ >= events_.size()) co_return std::optional<std::string>();
   co_return std::optional<std::string>(std::move(events_[next_++]));
 }
 
-}  // namespace rightsize::server
+}  // namespace rightsize::pipeline

@@ -1,8 +1,9 @@
 #pragma once
-// policy: cascade at request time: call the targets cheapest first (non-streaming), run the
-// route's checks on each answer (and its judge, through the same providers), stop at the first
-// answer that passes. Every answer and judge call is paid for and recorded. Used by
-// Gateway::chat; the answer is written to the client there (streamed as SSE when asked).
+// policy: cascade at request time (the cascade dispatch strategy, dispatch.h): call the targets
+// cheapest first (non-streaming), run the route's checks on each answer (and its judge, through
+// the same providers), stop at the first answer that passes. Every answer and judge call is paid
+// for and recorded (info.attempts, info.extra_cost_micros, info.attempts_detail). The answer is
+// written to the client as JSON, or as SSE when the client asked for a stream.
 
 #include <map>
 #include <optional>
@@ -14,15 +15,10 @@
 #include "api/chat_request.h"
 #include "metrics/gateway_metrics.h"
 #include "routing/cascade_policy.h"
-#include "server/gateway.h"
+#include "pipeline/dispatch.h"
 #include "upstream/provider.h"
 
-namespace rightsize::server {
-
-struct CascadeTarget {
-  const config::ModelConfig* model = nullptr;
-  Gateway::ProviderState* provider = nullptr;
-};
+namespace rightsize::pipeline {
 
 struct CascadeRequest {
   std::string& body;                        // the client's body, OpenAI-shaped (parseChatRequest passed)
@@ -31,9 +27,9 @@ struct CascadeRequest {
   const config::RouteConfig* route = nullptr;
   std::string_view route_name;
   const routing::CascadePolicy& policy;
-  std::span<const CascadeTarget> targets;   // in escalation order
+  std::span<const Target> targets;          // in escalation order
   const config::Config& cfg;
-  std::map<std::string, Gateway::ProviderState>& providers;
+  const std::map<std::string, upstream::GuardedProvider>& providers;
   metrics::GatewayMetrics* metrics = nullptr;  // may be null
   std::string_view request_id;
   bool sensitive = false;                   // privacy: the judge is called only when on-prem
@@ -53,6 +49,19 @@ struct CascadeOutcome {
 
 asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in);
 
+// The cascade dispatch strategy of one `policy: cascade` route: runCascade over ctx.targets,
+// then the answer to the client (re-pinning the session to the model that answered).
+class CascadeDispatch final : public Dispatcher {
+ public:
+  // `policy` is the route's (RouteState::policy) and outlives this object.
+  explicit CascadeDispatch(const routing::CascadePolicy& policy) : policy_(policy) {}
+  std::string_view name() const override { return "cascade"; }
+  asio::awaitable<void> dispatch(RequestContext& ctx, const Services& s) const override;
+
+ private:
+  const routing::CascadePolicy& policy_;
+};
+
 // A completed answer's chat.completion body -> chat.completion.chunk payloads (role, content in
 // pieces, tool calls, finish, then a usage chunk with empty choices), the shape an OpenAI
 // stream would have had.
@@ -69,4 +78,4 @@ class BufferedChatStream final : public upstream::ChatStream {
   size_t next_ = 0;
 };
 
-}  // namespace rightsize::server
+}  // namespace rightsize::pipeline

@@ -1,4 +1,4 @@
-#include "server/policy_services.h"
+#include "pipeline/policy_services.h"
 
 #include <algorithm>
 
@@ -6,9 +6,10 @@
 
 #include "common/strings.h"
 
-namespace rightsize::server {
+namespace rightsize::pipeline {
 
-Result<std::unique_ptr<PolicyServices>> PolicyServices::make(const config::Config& cfg) {
+Result<std::unique_ptr<PolicyServices>> PolicyServices::make(const config::Config& cfg,
+                                                             std::unique_ptr<routing::SessionPins> pins) {
   std::unique_ptr<PolicyServices> s(new PolicyServices());
   s->cfg_ = &cfg;
   std::vector<routing::PiiKind> kinds;
@@ -20,12 +21,7 @@ Result<std::unique_ptr<PolicyServices>> PolicyServices::make(const config::Confi
   auto det = routing::PiiDetector::make(kinds);
   if (!det) return fail(det.error());
   s->pii_ = std::move(*det);
-  s->pins_ = std::make_unique<routing::MemorySessionPins>(cfg.sessions.ttl, cfg.sessions.max_entries);
-  if (cfg.limits.kind == "redis") {
-    auto rp = RedisSessionPins::make(cfg.limits, cfg.sessions.ttl);
-    if (!rp) return fail(rp.error());
-    s->redis_pins_ = std::move(*rp);
-  }
+  s->pins_ = std::move(pins);
   return s;
 }
 
@@ -80,38 +76,9 @@ std::string PolicyServices::sessionOf(const api::ChatRequest& chat, const http::
   return {};
 }
 
-boost::asio::awaitable<std::optional<std::string>> PolicyServices::lookupPin(std::string_view route,
-                                                                            std::string_view session) const {
-  if (session.empty()) co_return std::nullopt;
-  if (!redis_pins_) co_return pins_->get(route, session);
-  auto op = redis_pins_->get(std::string(route), std::string(session));
-  std::optional<std::string> pinned = co_await std::move(op);
-  co_return pinned;
-}
-
-std::string PolicyServices::applyPin(const std::optional<std::string>& pinned, std::string_view route,
-                                     std::string_view session, std::span<const config::ModelConfig* const> candidates,
-                                     std::vector<size_t>& order) const {
-  if (session.empty() || order.empty()) return {};
-  if (pinned) {
-    for (size_t i = 0; i < order.size(); ++i) {
-      if (candidates[order[i]]->name != *pinned) continue;
-      std::rotate(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(i),
-                  order.begin() + static_cast<std::ptrdiff_t>(i) + 1);
-      return *pinned;
-    }
-    // The pinned model is not available for this request (circuit open, privacy, cost cap):
-    // the first choice serves it, and becomes the pin.
-  }
-  const std::string& first = candidates[order.front()]->name;
-  repin(route, session, first);
-  return first;
-}
-
 void PolicyServices::repin(std::string_view route, std::string_view session, std::string_view model) const {
   if (session.empty()) return;
-  if (redis_pins_) redis_pins_->put(route, session, model);
-  else pins_->put(route, session, model);
+  pins_->put(route, session, model);
 }
 
 bool applyBudget(const config::RouteConfig* route, const config::ModelConfig& model, api::Rewrite& rw) {
@@ -164,4 +131,4 @@ std::string budgetDetail(const config::ModelConfig& model, const api::Rewrite& r
   return out;
 }
 
-}  // namespace rightsize::server
+}  // namespace rightsize::pipeline

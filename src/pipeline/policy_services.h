@@ -18,13 +18,14 @@
 #include "metrics/gateway_metrics.h"
 #include "routing/pii.h"
 #include "routing/session_pins.h"
-#include "server/redis_session_pins.h"
 
-namespace rightsize::server {
+namespace rightsize::pipeline {
 
 class PolicyServices {
  public:
-  static Result<std::unique_ptr<PolicyServices>> make(const config::Config& cfg);
+  // `pins` is the session pin store chosen at startup (memory, or Redis shared by replicas).
+  static Result<std::unique_ptr<PolicyServices>> make(const config::Config& cfg,
+                                                      std::unique_ptr<routing::SessionPins> pins);
 
   // Privacy, before any policy. The request is sensitive when flagged (rightsize.sensitive or
   // x-rightsize-sensitive, already folded into chat.rightsize.sensitive) or when PII detection is
@@ -47,17 +48,12 @@ class PolicyServices {
   // else (sessions.use_openai_user) the body's "user".
   std::string sessionOf(const api::ChatRequest& chat, const http::Request& req) const;
 
-  // Session pinning. lookupPin() reads the pin of (route, session) (nullopt: none, or no
-  // session), from Redis when limits.kind is redis (so replicas agree), else from memory.
-  boost::asio::awaitable<std::optional<std::string>> lookupPin(std::string_view route, std::string_view session) const;
-  // Applies a looked-up pin to a decision: if `pinned` is one of the candidates in `order`
-  // (indexes into `candidates`), it moves to the front; otherwise the first choice is pinned.
-  // Returns the model the session is now on ("" when no session).
-  std::string applyPin(const std::optional<std::string>& pinned, std::string_view route, std::string_view session,
-                       std::span<const config::ModelConfig* const> candidates, std::vector<size_t>& order) const;
-  // Re-pins (route, session) to `model` (a cascade escalated past the pinned model).
+  // (Re-)pins (route, session) to `model`: the first choice of an unpinned session, or the model
+  // a cascade escalated to. No session (""): nothing.
   void repin(std::string_view route, std::string_view session, std::string_view model) const;
 
+  // The session pin store (chosen at startup). The admit stage (pipeline/admit_stage.h) looks a
+  // pin up and applies it to the decided targets.
   routing::SessionPins& pins() const { return *pins_; }
   const routing::PiiDetector* detector() const { return pii_.get(); }
 
@@ -66,7 +62,6 @@ class PolicyServices {
   const config::Config* cfg_ = nullptr;
   std::unique_ptr<routing::PiiDetector> pii_;
   std::unique_ptr<routing::SessionPins> pins_;
-  std::unique_ptr<RedisSessionPins> redis_pins_;  // limits.kind redis: pins shared by replicas
 };
 
 // The route's budget caps for `model` (model_budgets entry key by key over `budget`), merged
@@ -80,4 +75,4 @@ void appendDetail(std::string& detail, std::string_view object_json);
 // The ledger/`attempts_detail` object describing the caps a rewrite carried to `model`.
 std::string budgetDetail(const config::ModelConfig& model, const api::Rewrite& rw);
 
-}  // namespace rightsize::server
+}  // namespace rightsize::pipeline

@@ -1,9 +1,9 @@
 #pragma once
-// The client API a request came in through. Gateway::chat speaks OpenAI Chat Completions; another
-// ingress (POST /v1/messages, server/anthropic_ingress.cc) hands it a ResponseShape that turns
-// the client's body into an OpenAI one before the pipeline runs, and the pipeline's OpenAI-shaped
-// answers — errors, whole completions, stream chunks — into the client's shapes. A null shape
-// means OpenAI as is (the hot path pays nothing).
+// The client API a request came in through. The pipeline (src/pipeline/chain.h) speaks OpenAI Chat
+// Completions; another ingress (POST /v1/messages, server/anthropic_ingress.cc) hands it a
+// ResponseShape that turns the client's body into an OpenAI one (the shape stage), and the
+// pipeline's OpenAI-shaped answers — errors, whole completions, stream chunks — into the client's
+// shapes. A null shape means OpenAI as is (the hot path pays nothing).
 
 #include <memory>
 #include <optional>
@@ -13,7 +13,7 @@
 #include "api/chat_response.h"
 #include "common/result.h"
 
-namespace rightsize::server {
+namespace rightsize::pipeline {
 
 // Per streamed request: turns the relayed OpenAI chunks into the client's events. Not thread-safe.
 class StreamShape {
@@ -40,7 +40,4 @@ class ResponseShape {
   virtual std::unique_ptr<StreamShape> stream() const = 0;
 };
 
-// The Anthropic Messages API shape (api/anthropic_ingress.h).
-const ResponseShape& anthropicShape();
-
-}  // namespace rightsize::server
+}  // namespace rightsize::pipeline

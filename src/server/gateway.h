@@ -1,24 +1,20 @@
 #pragma once
-// The gateway: turns one client request into a routing decision and upstream calls with
-// retries, fallbacks and circuit breakers, and answers in OpenAI's shapes. Built once from a
-// validated Config; handle() runs concurrently on every worker thread.
+// The gateway: the HTTP endpoints, and the wiring of the chat pipeline (src/pipeline/): built once
+// from a validated Config — providers with their breakers, routes with their policies and
+// dispatch strategies, the session pin store, the chain of stages — then handle() runs
+// concurrently on every worker thread. A chat request is a RequestContext run through the chain.
 
 #include <atomic>
-#include <map>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "config/config.h"
 #include "http/server.h"
-#include "routing/cascade_policy.h"
-#include "routing/policy.h"
+#include "pipeline/chain.h"
+#include "pipeline/services.h"
 #include "server/accounting.h"
-#include "server/policy_services.h"
-#include "server/response_shape.h"
 #include "server/auth.h"
-#include "upstream/breaker.h"
-#include "upstream/provider.h"
+#include "server/response_shape.h"
 
 namespace rightsize::server {
 
@@ -39,25 +35,14 @@ class Gateway {
   void setDraining() { draining_ = true; }
   // Where answered requests are recorded (ledger + /metrics); null: not recorded, /metrics
   // answers 404. Set once, before serving. Not owned.
-  void setAccounting(Accounting* acc) { accounting_ = acc; }
+  void setAccounting(Accounting* acc);
   // Virtual keys, budgets and rate limits (src/server/auth.h); null: none. Set once, before
   // serving. Not owned.
-  void setKeyAuth(KeyAuth* ka) { key_auth_ = ka; }
+  void setKeyAuth(KeyAuth* ka);
   // After the worker threads stopped: releases upstream connection pools.
   void shutdown() {
-    for (auto& [_, p] : providers_) p.provider->shutdown();
+    for (auto& [_, p] : services_.providers) p.provider->shutdown();
   }
-
-  struct ProviderState {
-    std::unique_ptr<upstream::Provider> provider;
-    std::unique_ptr<upstream::CircuitBreaker> breaker;
-  };
-  struct RouteState {
-    const config::RouteConfig* route = nullptr;
-    std::unique_ptr<routing::Policy> policy;
-    std::string candidates_joined;  // "a,b,c": the ledger's candidates column, joined once
-    const routing::CascadePolicy* cascade = nullptr;  // `policy` when it is a cascade
-  };
 
  private:
   explicit Gateway(std::shared_ptr<const config::Config> cfg);
@@ -69,15 +54,47 @@ class Gateway {
   http::Response models() const;
   http::Response ready() const;
 
+  // KeyAuth and Accounting as the pipeline sees them (pipeline/services.h).
+  class KeyGateOf final : public pipeline::KeyGate {
+   public:
+    explicit KeyGateOf(KeyAuth& ka) : ka_(ka) {}
+    Result<std::shared_ptr<const limits::KeyRecord>> authenticate(const http::Request& req) const override {
+      return ka_.authenticate(req);
+    }
+    asio::awaitable<limits::Admission> admit(const limits::KeyRecord& key, int64_t est_tokens,
+                                             double est_cost_micros) override {
+      return ka_.admit(key, est_tokens, est_cost_micros);
+    }
+    http::Response refusal(const limits::Admission& a, const ResponseShape* shape) const override {
+      return KeyAuth::refusal(a, shape);
+    }
+    void settle(const limits::Admission& a, bool success, int64_t tokens, double cost_micros) override {
+      ka_.settle(a, success, tokens, cost_micros);
+    }
+
+   private:
+    KeyAuth& ka_;
+  };
+  class RecorderOf final : public pipeline::RequestRecorder {
+   public:
+    explicit RecorderOf(Accounting& acc) : acc_(acc) {}
+    void record(ledger::LedgerRecord&& r, bool routed) override { acc_.record(std::move(r), routed); }
+    bool storePrompts() const override { return acc_.storePrompts(); }
+
+   private:
+    Accounting& acc_;
+  };
+
   std::shared_ptr<const config::Config> cfg_;
   std::unique_ptr<asio::ssl::context> tls_;
-  std::map<std::string, ProviderState> providers_;
-  std::map<std::string, RouteState> routes_;
+  pipeline::Services services_;
+  pipeline::Chain chain_;
   std::string models_body_;
   std::atomic<bool> draining_{false};
   Accounting* accounting_ = nullptr;
-  std::unique_ptr<PolicyServices> policy_services_;  // privacy, session pins (policy_services.h)
   KeyAuth* key_auth_ = nullptr;
+  std::unique_ptr<KeyGateOf> key_gate_;
+  std::unique_ptr<RecorderOf> recorder_;
 };
 
 }  // namespace rightsize::server

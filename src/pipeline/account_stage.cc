@@ -1,0 +1,58 @@
+#include "pipeline/account_stage.h"
+
+#include "pipeline/respond.h"
+
+namespace rightsize::pipeline {
+
+Flow AccountStage::run(RequestContext& ctx) {
+  settleKey(ctx);
+  writeLedgerRow(ctx);  // last: it moves strings out of ctx.info
+  return Flow::kNext;
+}
+
+void AccountStage::settleKey(RequestContext& ctx) const {
+  if (!s_.keys || !ctx.admission.reserved) return;
+  const RequestInfo& info = ctx.info;
+  const bool known = info.status == 200 || info.usage_known;
+  const int64_t tokens = known ? info.usage.prompt_tokens + info.usage.completion_tokens : 0;
+  const double cost = (known && info.chosen ? costMicros(*info.chosen, info.usage) : 0.0) + info.extra_cost_micros;
+  s_.keys->settle(ctx.admission, info.status == 200, tokens, cost);
+}
+
+void AccountStage::writeLedgerRow(RequestContext& ctx) const {
+  if (!s_.recorder) return;
+  RequestInfo& info = ctx.info;
+  ledger::LedgerRecord r;
+  r.time = info.arrived;
+  r.request_id = std::move(info.request_id);
+  r.key_id = std::move(info.key_id);
+  r.route = std::move(info.route);
+  if (info.chosen) {
+    r.model = info.chosen->name;
+    r.provider = info.chosen->provider;
+  }
+  r.candidates = info.candidates;
+  r.knob = info.knob;
+  const bool routed = info.decision_us >= 0;
+  r.decision = std::chrono::microseconds(routed ? info.decision_us : 0);
+  if (info.status == 200 || info.usage_known) {
+    r.tokens_in = info.usage.prompt_tokens;
+    r.tokens_out = info.usage.completion_tokens;
+    if (info.chosen) r.cost_nanos = ledger::microsToNanos(costMicros(*info.chosen, info.usage));
+    r.cost_nanos += ledger::microsToNanos(info.extra_cost_micros);
+    if (info.reference) r.reference_cost_nanos = ledger::microsToNanos(costMicros(*info.reference, info.usage));
+  }
+  if (info.reference) r.reference_model = info.reference->name;
+  r.latency = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - info.start);
+  r.ttft = info.ttft;
+  r.status = info.status;
+  r.error = std::move(info.error);
+  r.attempts = info.attempts;
+  r.sensitive = info.sensitive;
+  r.attempts_detail = std::move(info.attempts_detail);
+  if (!info.sensitive) r.prompt = std::move(info.prompt);  // privacy: a sensitive prompt is never stored
+  r.stream = info.stream;
+  s_.recorder->record(std::move(r), routed);
+}
+
+}  // namespace rightsize::pipeline

@@ -1,0 +1,59 @@
+#pragma once
+// Writing the answer: errors, whole completions and relayed streams, with the x-rightsize-*
+// headers, in the client's shape. Used by the chain (errors) and the dispatch strategies.
+
+#include <charconv>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/money.h"
+#include "pipeline/request_context.h"
+#include "upstream/provider.h"
+
+namespace rightsize::pipeline {
+
+// The cost of `u` on `m`, in micro-dollars.
+double costMicros(const config::ModelConfig& m, const api::Usage& u);
+// What the request cost: the chosen model's usage plus every other paid call (cascade).
+double answerCostMicros(const RequestInfo& info);
+
+// The x-rightsize-* headers (and x-request-id) of `info`; with_cost adds the cost headers. `h`
+// is a head built by the caller that has none of these fields yet: insert (one tree search)
+// rather than set (a search to erase, then the insert).
+template <class Fields>
+void setInfoHeaders(Fields& h, const RequestInfo& info, bool with_cost) {
+  h.insert("x-request-id", info.request_id);
+  if (!info.route.empty()) h.insert("x-rightsize-route", info.route);
+  if (info.chosen) h.insert("x-rightsize-model", info.chosen->name);
+  char num[24];
+  if (info.decision_us >= 0) {
+    auto r = std::to_chars(num, num + sizeof num, info.decision_us);
+    h.insert("x-rightsize-decision-us", std::string_view(num, r.ptr - num));
+  }
+  auto r = std::to_chars(num, num + sizeof num, info.attempts);
+  h.insert("x-rightsize-attempts", std::string_view(num, r.ptr - num));
+  if (with_cost && info.chosen) {
+    h.insert("x-rightsize-cost-usd", formatUsdPrecise(answerCostMicros(info)));
+    if (info.reference) h.insert("x-rightsize-reference-cost-usd", formatUsdPrecise(costMicros(*info.reference, info.usage)));
+  }
+}
+
+// Answers `e`: status from api::httpStatus, the shape's error body (OpenAI's when none), the
+// x-rightsize-* headers; records status and message in ctx.info.
+asio::awaitable<void> sendError(RequestContext& ctx, const Error& e);
+
+// Answers a whole OpenAI chat.completion `body` (usage already in ctx.info), in the client's
+// shape; an answer the shape cannot translate is answered as an error. The head goes straight to
+// bytes (http::HeadFields).
+asio::awaitable<void> sendCompletion(RequestContext& ctx, std::string body);
+
+// Relays an accepted stream to the client event by event as it arrives. After the head is
+// sent nothing is retried: an upstream failure becomes an SSE error event and a clean end.
+// Dropping `s` (client gone, or done) closes the upstream connection if it is still open,
+// which cancels the upstream request. The shape (ctx.shape) turns the chunks into the client's
+// events.
+asio::awaitable<void> relayStream(RequestContext& ctx, std::unique_ptr<upstream::ChatStream> s,
+                                  std::optional<std::string> first);
+
+}  // namespace rightsize::pipeline

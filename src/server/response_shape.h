@@ -1,0 +1,15 @@
+#pragma once
+// The client-API shapes live with the request pipeline (src/pipeline/response_shape.h); the
+// ingresses that provide one (server/anthropic_ingress.cc) are declared here.
+
+#include "pipeline/response_shape.h"
+
+namespace rightsize::server {
+
+using pipeline::ResponseShape;
+using pipeline::StreamShape;
+
+// The Anthropic Messages API shape (api/anthropic_ingress.h).
+const ResponseShape& anthropicShape();
+
+}  // namespace rightsize::server
