@@ -18,11 +18,11 @@ TEST(ChatChain, RunsTheStagesInTheirRegisteredOrder) {
 }
 
 // One request through the registered chain.
-struct Run {
+struct OneRequest {
   http::Request req;
   FakeSink sink;
   RequestContext ctx;
-  Run(const std::string& body, bool with_key = true) : req(chatRequest(body, with_key)), ctx(req, sink, nullptr) {
+  OneRequest(const std::string& body, bool with_key = true) : req(chatRequest(body, with_key)), ctx(req, sink, nullptr) {
     ctx.info.request_id = "req-1";
   }
 };
@@ -32,7 +32,7 @@ int calls(Fixture& f) { return static_cast<int>(f.fake["remote"]->called.size() 
 TEST(ChatChain, AnswersAndAccountsOnce) {
   Fixture f;
   Chain chain = makeChatChain(f.s);
-  Run r(chatBody("auto"));
+  OneRequest r(chatBody("auto"));
   asio::io_context io;
   runOn(io, chain.run(r.ctx));
   EXPECT_EQ(r.sink.status, 200);
@@ -50,7 +50,7 @@ TEST(ChatChain, AnswersAndAccountsOnce) {
 TEST(ChatChain, AuthRefusesBeforeTheBodyIsEvenParsed) {
   Fixture f;
   Chain chain = makeChatChain(f.s);
-  Run r("{not json", false);
+  OneRequest r("{not json", false);
   asio::io_context io;
   runOn(io, chain.run(r.ctx));
   EXPECT_EQ(r.sink.status, 401);  // not 400: auth runs first
@@ -62,7 +62,7 @@ TEST(ChatChain, AuthRefusesBeforeTheBodyIsEvenParsed) {
 TEST(ChatChain, PrivacyBlocksBeforeAnyUpstreamCall) {
   Fixture f;
   Chain chain = makeChatChain(f.s);
-  Run r(chatBody("remote_only", R"(,"rightsize":{"sensitive":true})"));
+  OneRequest r(chatBody("remote_only", R"(,"rightsize":{"sensitive":true})"));
   asio::io_context io;
   runOn(io, chain.run(r.ctx));
   EXPECT_EQ(r.sink.status, 403);
@@ -77,7 +77,7 @@ TEST(ChatChain, AdmissionRefusesBeforeDispatch) {
   Fixture f;
   f.keys.admit_ok = false;
   Chain chain = makeChatChain(f.s);
-  Run r(chatBody("auto"));
+  OneRequest r(chatBody("auto"));
   asio::io_context io;
   runOn(io, chain.run(r.ctx));
   EXPECT_EQ(r.sink.status, 429);
@@ -93,7 +93,7 @@ TEST(ChatChain, RetriesThenFallsBackAndCountsEveryAttempt) {
   Chain chain = makeChatChain(f.s);
   // small: 500 twice (its provider allows 2 attempts, and opens after 3 failures); big answers.
   f.fake["remote"]->script = {failWith(500), failWith(500), answer("from big")};
-  Run r(chatBody("auto"));
+  OneRequest r(chatBody("auto"));
   asio::io_context io;
   runOn(io, chain.run(r.ctx));
   EXPECT_EQ(r.sink.status, 200);
@@ -108,7 +108,7 @@ TEST(ChatChain, ACascadesEveryAttemptIsAccountedFor) {
   Chain chain = makeChatChain(f.s);
   // small refuses (fails not_refusal), big answers.
   f.fake["remote"]->script = {answer("I can't help with that."), answer("4")};
-  Run r(chatBody("cascade"));
+  OneRequest r(chatBody("cascade"));
   asio::io_context io;
   runOn(io, chain.run(r.ctx));
   EXPECT_EQ(r.sink.status, 200);
@@ -137,7 +137,7 @@ TEST_P(ChatChainExit, SettlesAndRecordsExactlyOnce) {
   Chain chain = makeChatChain(f.s);
   const Exit exit = GetParam();
   const bool stream = exit == Exit::kBrokenStream || exit == Exit::kClientGone;
-  Run r(chatBody("remote_only", stream ? R"(,"stream":true)" : ""));
+  OneRequest r(chatBody("remote_only", stream ? R"(,"stream":true)" : ""));
   auto& remote = *f.fake["remote"];
   switch (exit) {
     case Exit::kAnswered: break;
@@ -183,7 +183,7 @@ TEST(ChatChain, ACancelledProbeHandsTheCircuitBack) {
   auto& breaker = *f.s.providers.at("remote").breaker;
   f.fake["remote"]->script = {failWith(500), failWith(500), failWith(500)};
   for (int i = 0; i < 2; ++i) {  // 3 consecutive failures open it
-    Run r(chatBody("remote_only"));
+    OneRequest r(chatBody("remote_only"));
     asio::io_context io;
     runOn(io, chain.run(r.ctx));
   }
@@ -191,7 +191,7 @@ TEST(ChatChain, ACancelledProbeHandsTheCircuitBack) {
   f.clock.now += std::chrono::milliseconds(1000);
   f.fake["remote"]->script = {hang()};
   {
-    Run r(chatBody("remote_only"));
+    OneRequest r(chatBody("remote_only"));
     asio::io_context io;
     asio::co_spawn(io, chain.run(r.ctx), asio::detached);
     io.poll();
