@@ -2,11 +2,25 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+
 namespace rightsize::api {
 
 namespace {
 
 namespace od = simdjson::ondemand;
+
+// Reads `key` of a *_tokens_details object ({"cached_tokens": N, ...}) into `out`.
+void readDetail(od::value v, std::string_view wanted, int64_t& out) {
+  od::object o;
+  if (v.get_object().get(o) != simdjson::SUCCESS) return;
+  for (auto f : o) {
+    std::string_view key;
+    if (f.unescaped_key().get(key) != simdjson::SUCCESS) return;
+    int64_t n = 0;
+    if (key == wanted && f.value().get_int64().get(n) == simdjson::SUCCESS && n >= 0) out = n;
+  }
+}
 
 std::optional<Usage> readUsage(od::value v) {
   od::object u;
@@ -20,8 +34,17 @@ std::optional<Usage> readUsage(od::value v) {
       if (f.value().get_int64().get(n) == simdjson::SUCCESS) usage.prompt_tokens = n;
     } else if (key == "completion_tokens" || key == "output_tokens") {
       if (f.value().get_int64().get(n) == simdjson::SUCCESS) usage.completion_tokens = n;
+    } else if (key == "prompt_tokens_details" || key == "input_tokens_details") {
+      od::value d;
+      if (f.value().get(d) == simdjson::SUCCESS) readDetail(d, "cached_tokens", usage.cached_tokens);
+    } else if (key == "completion_tokens_details" || key == "output_tokens_details") {
+      od::value d;
+      if (f.value().get(d) == simdjson::SUCCESS) readDetail(d, "reasoning_tokens", usage.reasoning_tokens);
     }
   }
+  // Details never exceed their totals, whatever an upstream sends.
+  usage.cached_tokens = std::min(usage.cached_tokens, usage.prompt_tokens);
+  usage.reasoning_tokens = std::min(usage.reasoning_tokens, usage.completion_tokens);
   return usage;
 }
 

@@ -8,9 +8,16 @@
 
 namespace rightsize::api {
 
+// Token counts of one answer, in OpenAI's terms. `prompt_tokens` counts every input token,
+// cached and cache-written ones included (OpenAI: prompt_tokens_details.cached_tokens is part
+// of prompt_tokens; an Anthropic answer's input_tokens + cache_read + cache_creation). Each
+// category is priced at its own rate (routing/cost_estimate.h).
 struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;       // of prompt_tokens, read from the provider's prompt cache
+  int64_t cache_write_tokens = 0;  // of prompt_tokens, written to the cache (Anthropic creation)
+  int64_t reasoning_tokens = 0;    // of completion_tokens (completion_tokens_details)
 };
 
 struct ChunkInfo {
