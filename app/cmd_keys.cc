@@ -43,8 +43,8 @@ int fatal(const Error& e) {
 
 int runCreate(const KeysOptions& o) {
   limits::KeyLimits l;
-  auto d = limits::usdToNanos(o.usd_per_day, "--usd-per-day");
-  auto m = limits::usdToNanos(o.usd_per_month, "--usd-per-month");
+  auto d = limits::usdLimitToNanos(o.usd_per_day, "--usd-per-day");
+  auto m = limits::usdLimitToNanos(o.usd_per_month, "--usd-per-month");
   if (!d) return fatal(d.error());
   if (!m) return fatal(m.error());
   l.usd_per_day = *d;

@@ -8,12 +8,11 @@
 #include "app/commands.h"
 #include "common/money.h"
 #include "config/config.h"
+#include "routing/cost_estimate.h"
 #include "routing/policy.h"
 
 namespace rightsize::app {
 namespace {
-
-constexpr int64_t kTypicalOutputTokens = 256;  // when the request names no max_tokens
 
 struct RouteArgs {
   std::string config, route, text;
@@ -57,9 +56,7 @@ int runRoute(const RouteArgs& a) {
     const auto& m = cfg->models.at(name);
     routing::CandidateState c;
     c.model = &m;
-    const int64_t out_tokens = m.max_output_tokens ? std::min<int64_t>(*m.max_output_tokens, kTypicalOutputTokens)
-                                                   : kTypicalOutputTokens;
-    c.est_cost_micros = tokenCostMicros(m.input_usd_per_mtok, in_tokens) + tokenCostMicros(m.output_usd_per_mtok, out_tokens);
+    c.est_cost = routing::estimateCost(m, in_tokens, std::nullopt);  // as the gateway estimates
     auto p = cfg->providers.find(m.provider);
     c.on_prem = p != cfg->providers.end() && p->second.locality == config::Locality::kOnPrem;
     cands.push_back(c);
@@ -89,7 +86,7 @@ int runRoute(const RouteArgs& a) {
     const bool chosen = d->order[0] == i;
     std::string pq = d->predicted_quality.size() > i ? fmt::format("{:.3f}", d->predicted_quality[i]) : "-";
     fmt::print("{:<3} {:<36} {:>12} {:>16}\n", chosen ? "->" : "", cands[i].model->name, pq,
-               formatUsdPrecise(cands[i].est_cost_micros));
+               formatUsd(cands[i].est_cost));
   }
   std::string order;
   for (size_t i : d->order) order += (order.empty() ? "" : ", ") + cands[i].model->name;

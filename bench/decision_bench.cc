@@ -106,7 +106,7 @@ struct Fixture {
     for (const auto& name : route.candidates) {
       CandidateState c;
       c.model = &cfg.models.at(name);
-      c.est_cost_micros = 100.0 * static_cast<double>(cands.size() + 1);
+      c.est_cost = 100 * static_cast<Nanos>(cands.size() + 1);
       cands.push_back(c);
     }
   }

@@ -360,22 +360,22 @@ namespace {
 Usage anthropicUsage(dom::element u) {
   Usage usage;
   int64_t v = 0;
-  if (u["input_tokens"].get(v) == simdjson::SUCCESS) usage.prompt_tokens += v;
-  if (u["cache_creation_input_tokens"].get(v) == simdjson::SUCCESS) usage.prompt_tokens += v;
-  if (u["cache_read_input_tokens"].get(v) == simdjson::SUCCESS) usage.prompt_tokens += v;
+  // OpenAI's prompt_tokens counts every input token: Anthropic's three input counts summed, the
+  // cache reads and writes also kept apart to be priced at their rates.
+  if (u["input_tokens"].get(v) == simdjson::SUCCESS && v > 0) usage.prompt_tokens += v;
+  if (u["cache_creation_input_tokens"].get(v) == simdjson::SUCCESS && v > 0) {
+    usage.prompt_tokens += v;
+    usage.cache_write_tokens = v;
+  }
+  if (u["cache_read_input_tokens"].get(v) == simdjson::SUCCESS && v > 0) {
+    usage.prompt_tokens += v;
+    usage.cached_tokens = v;
+  }
   if (u["output_tokens"].get(v) == simdjson::SUCCESS) usage.completion_tokens = v;
   return usage;
 }
 
-void appendUsage(std::string& out, const Usage& u) {
-  out += R"("usage":{"prompt_tokens":)";
-  out += std::to_string(u.prompt_tokens);
-  out += R"(,"completion_tokens":)";
-  out += std::to_string(u.completion_tokens);
-  out += R"(,"total_tokens":)";
-  out += std::to_string(u.prompt_tokens + u.completion_tokens);
-  out += '}';
-}
+void appendUsage(std::string& out, const Usage& u) { appendUsageJson(out, u); }
 
 }  // namespace
 
@@ -547,7 +547,11 @@ Result<void> AnthropicToChatStream::onEvent(std::string_view data, std::deque<st
     if (root["usage"].get(u) == simdjson::SUCCESS && u.is_object()) {
       Usage later = anthropicUsage(u);
       // message_delta's usage is cumulative; input counts appear only in newer API versions.
-      if (later.prompt_tokens > 0) usage_.prompt_tokens = later.prompt_tokens;
+      if (later.prompt_tokens > 0) {
+        usage_.prompt_tokens = later.prompt_tokens;
+        usage_.cached_tokens = later.cached_tokens;
+        usage_.cache_write_tokens = later.cache_write_tokens;
+      }
       usage_.completion_tokens = later.completion_tokens;
     }
   } else if (type == "message_stop") {

@@ -445,11 +445,9 @@ Result<std::string> chatResponseToAnthropic(std::string_view body, const std::op
   std::string_view finish = stringField(choice, "finish_reason", "stop");
   appendJsonString(out, stopReasonFromFinishReason(finish));
   Usage u = usage ? *usage : responseUsage(body).value_or(Usage{});
-  out += R"(,"stop_sequence":null,"usage":{"input_tokens":)";
-  out += std::to_string(u.prompt_tokens);
-  out += R"(,"output_tokens":)";
-  out += std::to_string(u.completion_tokens);
-  out += "}}";
+  out += R"(,"stop_sequence":null,)";
+  appendAnthropicUsageJson(out, u);
+  out += '}';
   return out;
 }
 
@@ -554,11 +552,9 @@ void ChatToAnthropicStream::finish(const Usage& usage, std::string& out) {
   closeBlock(out);
   std::string ev = R"({"type":"message_delta","delta":{"stop_reason":)";
   appendJsonString(ev, stopReasonFromFinishReason(finish_reason_));
-  ev += R"(,"stop_sequence":null},"usage":{"input_tokens":)";
-  ev += std::to_string(usage.prompt_tokens);
-  ev += R"(,"output_tokens":)";
-  ev += std::to_string(usage.completion_tokens);
-  ev += "}}";
+  ev += R"(,"stop_sequence":null},)";
+  appendAnthropicUsageJson(ev, usage);
+  ev += '}';
   appendAnthropicEvent(out, "message_delta", ev);
   appendAnthropicEvent(out, "message_stop", R"({"type":"message_stop"})");
 }

@@ -58,6 +58,43 @@ simdjson::padded_string_view pad(std::string_view s) {
 
 }  // namespace
 
+void appendUsageJson(std::string& out, const Usage& u) {
+  out += R"("usage":{"prompt_tokens":)";
+  out += std::to_string(u.prompt_tokens);
+  out += R"(,"completion_tokens":)";
+  out += std::to_string(u.completion_tokens);
+  out += R"(,"total_tokens":)";
+  out += std::to_string(u.prompt_tokens + u.completion_tokens);
+  if (u.cached_tokens > 0) {
+    out += R"(,"prompt_tokens_details":{"cached_tokens":)";
+    out += std::to_string(u.cached_tokens);
+    out += '}';
+  }
+  if (u.reasoning_tokens > 0) {
+    out += R"(,"completion_tokens_details":{"reasoning_tokens":)";
+    out += std::to_string(u.reasoning_tokens);
+    out += '}';
+  }
+  out += '}';
+}
+
+void appendAnthropicUsageJson(std::string& out, const Usage& u) {
+  const int64_t uncached = std::max<int64_t>(u.prompt_tokens - u.cached_tokens - u.cache_write_tokens, 0);
+  out += R"("usage":{"input_tokens":)";
+  out += std::to_string(uncached);
+  if (u.cache_write_tokens > 0) {
+    out += R"(,"cache_creation_input_tokens":)";
+    out += std::to_string(u.cache_write_tokens);
+  }
+  if (u.cached_tokens > 0) {
+    out += R"(,"cache_read_input_tokens":)";
+    out += std::to_string(u.cached_tokens);
+  }
+  out += R"(,"output_tokens":)";
+  out += std::to_string(u.completion_tokens);
+  out += '}';
+}
+
 std::optional<Usage> responseUsage(std::string_view body) {
   thread_local od::parser parser;
   od::document doc;

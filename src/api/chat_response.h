@@ -20,6 +20,14 @@ struct Usage {
   int64_t reasoning_tokens = 0;    // of completion_tokens (completion_tokens_details)
 };
 
+// Appends `"usage":{...}` in Chat Completions' shape: prompt/completion/total tokens, and
+// prompt_tokens_details.cached_tokens / completion_tokens_details.reasoning_tokens when non-zero.
+void appendUsageJson(std::string& out, const Usage& u);
+
+// Appends `"usage":{...}` in Anthropic Messages' shape: input_tokens (uncached),
+// cache_read_input_tokens, cache_creation_input_tokens (when non-zero), output_tokens.
+void appendAnthropicUsageJson(std::string& out, const Usage& u);
+
 struct ChunkInfo {
   std::optional<Usage> usage;     // present when the chunk carries a non-null usage object
   bool empty_choices = false;     // "choices": [] (the usage-only chunk of include_usage)

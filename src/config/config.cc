@@ -31,7 +31,8 @@ namespace {
 constexpr int64_t kMaxMillis = std::numeric_limits<int32_t>::max();
 constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMaxUint32 = std::numeric_limits<uint32_t>::max();
-// Prices become integer micro-dollars downstream; this bound keeps that arithmetic far from overflow.
+// Prices become integer nano-dollars per million tokens (common/money.h); this bound keeps them, and
+// their products with token counts, far from int64 / int128 overflow.
 constexpr double kMaxUsdPerMtok = 1'000'000;
 
 constexpr const char* kEmbeddedSource = "<embedded defaults>";
@@ -451,7 +452,8 @@ class ConfigBuilder {
     };
   }
 
-  FieldReader price(double& out) const {
+  template <class Out>  // double or std::optional<double>
+  FieldReader price(Out& out) const {
     return [this, &out](const Entry& e, const std::string& p) -> Status {
       auto v = parseNumber(e, p);
       if (!v) return fail(v.error());
@@ -651,6 +653,8 @@ class ConfigBuilder {
   }
 
   Status readModel(const Entry& named, const std::string& path, const Config& cfg, ModelConfig& m) const {
+    double input = 0, output = 0;
+    std::optional<double> cached, cache_write;
     const auto read_provider = [&](const Entry& e, const std::string& p) -> Status {
       if (auto st = readNonEmptyString(e, p, m.provider); !st) return st;
       if (cfg.providers.count(m.provider) == 0) {
@@ -667,13 +671,21 @@ class ConfigBuilder {
     const std::vector<Field> fields = {
         {"provider", read_provider},
         {"id", nonEmptyText(m.id)},
-        {"input_usd_per_mtok", price(m.input_usd_per_mtok)},
-        {"output_usd_per_mtok", price(m.output_usd_per_mtok)},
+        {"input_usd_per_mtok", price(input)},
+        {"cached_input_usd_per_mtok", price(cached)},
+        {"cache_write_usd_per_mtok", price(cache_write)},
+        {"output_usd_per_mtok", price(output)},
         {"max_output_tokens", read_max_output},
     };
     auto entries = readSection(named, path, fields);
     if (!entries) return fail(entries.error());
     if (m.provider.empty()) return fail(errorAt(named.line, path, "missing required key 'provider'"));
+    // Unset cache prices follow the input price: a cache read at the input price (providers
+    // without caching), a cache write at 1.25 × (Anthropic's 5-minute cache).
+    m.prices.input = TokenPrice::fromUsdPerMtok(input);
+    m.prices.cached_input = TokenPrice::fromUsdPerMtok(cached.value_or(input));
+    m.prices.cache_write = TokenPrice::fromUsdPerMtok(cache_write.value_or(input * 1.25));
+    m.prices.output = TokenPrice::fromUsdPerMtok(output);
     return {};
   }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/money.h"
 #include "common/result.h"
 
 namespace rightsize::config {
@@ -71,8 +72,9 @@ struct ModelConfig {
   std::string name;                       // the name clients and the ledger use
   std::string provider;                   // key into Config::providers
   std::string id;                         // the provider's model id (sent upstream)
-  double input_usd_per_mtok = 0;
-  double output_usd_per_mtok = 0;
+  // input_usd_per_mtok, cached_input_usd_per_mtok (default: the input price),
+  // cache_write_usd_per_mtok (default: 1.25 × input, Anthropic's cache creation), output_usd_per_mtok.
+  Prices prices;
   std::optional<uint32_t> max_output_tokens;  // cap applied on the way out (optional)
 };
 

@@ -14,6 +14,7 @@
 #include "api/chat_request.h"
 #include "common/money.h"
 #include "common/strings.h"
+#include "routing/cost_estimate.h"
 #include "evals/outcomes.h"
 #include "http/asio.h"
 #include "http/client.h"
@@ -181,15 +182,13 @@ class Run {
         auto text = responseText(res->body);
         if (!text) co_return fail(text.error());
         ok.text = std::move(*text);
-        if (res->usage) {
-          ok.tokens_in = res->usage->prompt_tokens;
-          ok.tokens_out = res->usage->completion_tokens;
-        } else {  // no usage reported: estimate, as the gateway does
-          ok.tokens_in = api::estimateTokens(req->content_chars);
-          ok.tokens_out = api::estimateTokens(ok.text.size());
-        }
-        ok.cost_usd = (tokenCostMicros(m.input_usd_per_mtok, ok.tokens_in) +
-                       tokenCostMicros(m.output_usd_per_mtok, ok.tokens_out)) / 1e6;
+        // No usage reported: estimate, as the gateway does.
+        const api::Usage u = res->usage ? *res->usage
+                                        : api::Usage{api::estimateTokens(req->content_chars),
+                                                     api::estimateTokens(ok.text.size())};
+        ok.tokens_in = u.prompt_tokens;
+        ok.tokens_out = u.completion_tokens;
+        ok.cost_usd = nanosToUsd(routing::callCost(m, u));
         sum_.spent_usd += ok.cost_usd;
         co_return ok;
       }

@@ -56,13 +56,20 @@ CREATE TABLE feedback (
 );
 CREATE UNIQUE INDEX feedback_request_id_ts ON feedback (request_id, ts_us);
 )sql"},
+    // 2: prompt caching and reasoning (as SQLite's migration 3).
+    {2, R"sql(
+ALTER TABLE requests ADD COLUMN cached_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN reasoning_tokens BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN usage_estimated BOOLEAN NOT NULL DEFAULT FALSE;
+)sql"},
 };
 
 constexpr int kLatest = kMigrations[std::size(kMigrations) - 1].version;
 // Any constant shared by every rightsize process: the advisory lock migrations hold.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7263512001)";
-constexpr int kColumns = 23;
-constexpr size_t kRowsPerStatement = 1000;  // 23,000 parameters, under libpq's 65,535
+constexpr int kColumns = 27;
+constexpr size_t kRowsPerStatement = 1000;  // 27,000 parameters, under libpq's 65,535
 
 // Frees a PGresult on every path out of a scope.
 struct ResultGuard {
@@ -159,12 +166,13 @@ class Params {
   std::deque<std::string> repaired_;            // a deque never moves its elements
 };
 
-// "INSERT ... VALUES ($1,...,$22),($23,...) ON CONFLICT DO NOTHING" for `rows` rows.
+// "INSERT ... VALUES ($1,...,$27),($28,...) ON CONFLICT DO NOTHING" for `rows` rows.
 std::string insertSql(size_t rows) {
   std::string sql =
       "INSERT INTO requests (ts_us, request_id, key_id, route, model, provider, candidates, knob, decision_us, "
       "tokens_in, tokens_out, cost_nanos, reference_model, reference_cost_nanos, latency_us, ttft_us, status, "
-      "error, attempts, sensitive, stream, prompt, attempts_detail) VALUES ";
+      "error, attempts, sensitive, stream, prompt, attempts_detail, cached_tokens, cache_write_tokens, "
+      "reasoning_tokens, usage_estimated) VALUES ";
   sql.reserve(sql.size() + rows * kColumns * 7);
   int p = 1;
   for (size_t r = 0; r < rows; ++r) {
@@ -312,6 +320,10 @@ Result<void> PostgresSink::writeBatch(std::span<const LedgerRecord> records) {
       p.boolean(rec.stream);
       p.textOrNull(rec.prompt);
       p.textOrNull(rec.attempts_detail);
+      p.number(rec.cached_tokens);
+      p.number(rec.cache_write_tokens);
+      p.number(rec.reasoning_tokens);
+      p.boolean(rec.usage_estimated);
     }
     std::string sql = insertSql(n);
     ResultGuard g{PQexecParams(conn_, sql.c_str(), p.size(), nullptr, p.data(), nullptr, nullptr, 0)};
@@ -400,7 +412,8 @@ Result<std::vector<LedgerRecord>> PostgresSink::readRecords(int64_t limit, int64
   auto r = query(R"sql(
 SELECT ts_us, request_id, key_id, route, model, provider, candidates, knob, decision_us, tokens_in,
   tokens_out, cost_nanos, reference_model, reference_cost_nanos, latency_us, ttft_us, status, error,
-  attempts, sensitive, stream, prompt, attempts_detail
+  attempts, sensitive, stream, prompt, attempts_detail, cached_tokens, cache_write_tokens, reasoning_tokens,
+  usage_estimated
 FROM requests ORDER BY id LIMIT $1 OFFSET $2)sql",
                  {std::to_string(limit), std::to_string(offset)}, [&](const char* const* v, int) {
                    LedgerRecord rec;
@@ -427,6 +440,10 @@ FROM requests ORDER BY id LIMIT $1 OFFSET $2)sql",
                    rec.stream = v[20] && v[20][0] == 't';
                    rec.prompt = text(v[21]);
                    rec.attempts_detail = text(v[22]);
+                   rec.cached_tokens = parseNumber<int64_t>(v[23]);
+                   rec.cache_write_tokens = parseNumber<int64_t>(v[24]);
+                   rec.reasoning_tokens = parseNumber<int64_t>(v[25]);
+                   rec.usage_estimated = v[26] && v[26][0] == 't';
                    out.push_back(std::move(rec));
                  });
   if (!r) return fail(r.error());

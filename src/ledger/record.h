@@ -6,16 +6,13 @@
 #include <cstdint>
 #include <string>
 
+#include "common/money.h"
+
 namespace rightsize::ledger {
 
-// Ledger money is integer nano-dollars (1 USD = 1e9). The gateway prices tokens in
-// fractional micro-dollars (common/money.h tokenCostMicros); a cheap local model can cost
-// far less than one micro-dollar per request, so micros would round it to zero. Nano-dollars
-// keep three more digits and still sum exactly in SQL (int64 holds 9.2e9 USD).
-using Nanos = int64_t;
-
-inline Nanos microsToNanos(double micros) { return static_cast<Nanos>(std::llround(micros * 1e3)); }
-inline double nanosToUsd(Nanos n) { return static_cast<double>(n) / 1e9; }
+// Ledger money is integer nano-dollars (common/money.h): exact sums in SQL (int64 holds 9.2e9 USD).
+using rightsize::Nanos;
+using rightsize::nanosToUsd;
 
 struct LedgerRecord {
   // When the request arrived. Stored with microsecond precision.
@@ -28,8 +25,12 @@ struct LedgerRecord {
   std::string candidates;   // candidate model names considered, comma-joined
   double knob = -1;         // the learned policy's knob; -1 when the policy has none
   std::chrono::microseconds decision{0};  // routing decision time
-  int64_t tokens_in = 0;
-  int64_t tokens_out = 0;
+  int64_t tokens_in = 0;           // every input token, cached and cache-written ones included
+  int64_t tokens_out = 0;          // reasoning tokens included
+  int64_t cached_tokens = 0;       // of tokens_in: read from the provider's prompt cache
+  int64_t cache_write_tokens = 0;  // of tokens_in: written to the cache
+  int64_t reasoning_tokens = 0;    // of tokens_out
+  bool usage_estimated = false;    // the upstream sent no usage: tokens and cost are estimates
   Nanos cost_nanos = 0;
   std::string reference_model;
   Nanos reference_cost_nanos = 0;

@@ -49,18 +49,39 @@ int64_t percentile(const std::vector<int64_t>& sorted, int p) {
   return sorted[rank - 1];
 }
 
+// The columns of one ledger row the report reads (kRowColumns, in this order).
+struct RowFacts {
+  std::string model;
+  int status = 0;
+  Nanos cost = 0, reference = 0;
+  int64_t latency_us = 0, tokens_in = 0, tokens_out = 0, cached = 0, cache_write = 0, reasoning = 0;
+  bool estimated = false;
+};
+// Ledgers before schema 3 (SQLite) / 2 (PostgreSQL) have no cache columns: they read as 0.
+constexpr const char* kRowColumns =
+    "model, status, cost_nanos, reference_cost_nanos, latency_us, tokens_in, tokens_out, cached_tokens, "
+    "cache_write_tokens, reasoning_tokens, usage_estimated";
+constexpr const char* kRowColumnsBeforeCache =
+    "model, status, cost_nanos, reference_cost_nanos, latency_us, tokens_in, tokens_out, 0, 0, 0, 0";
+
 struct Accumulator {
   ReportGroup g;
   std::map<std::string, int64_t> models;
   std::vector<int64_t> latencies;
 
-  void add(const std::string& model, int status, Nanos cost, Nanos reference, int64_t latency_us) {
+  void add(const RowFacts& r) {
     ++g.requests;
-    if (status >= 400) ++g.errors;
-    ++models[model];
-    g.spend_nanos += cost;
-    g.reference_nanos += reference;
-    latencies.push_back(latency_us);
+    if (r.status >= 400) ++g.errors;
+    ++models[r.model];
+    g.spend_nanos += r.cost;
+    g.reference_nanos += r.reference;
+    g.tokens_in += r.tokens_in;
+    g.tokens_out += r.tokens_out;
+    g.cached_tokens += r.cached;
+    g.cache_write_tokens += r.cache_write;
+    g.reasoning_tokens += r.reasoning;
+    if (r.estimated) ++g.usage_estimated;
+    latencies.push_back(r.latency_us);
   }
   ReportGroup finish() {
     g.model_counts.assign(models.begin(), models.end());
@@ -78,10 +99,9 @@ struct ReportBuilder {
   std::map<std::string, Accumulator> groups;
   Accumulator total;
 
-  void add(const std::string& key, const std::string& model, int status, Nanos cost, Nanos reference,
-           int64_t latency) {
-    groups[key].add(model, status, cost, reference, latency);
-    total.add(model, status, cost, reference, latency);
+  void add(const std::string& key, const RowFacts& r) {
+    groups[key].add(r);
+    total.add(r);
   }
   Report finish(const ReportOptions& options) {
     Report report;
@@ -147,6 +167,12 @@ std::string groupJson(const ReportGroup& g) {
   out += ",\"savings_usd\":" + jsonNumber(nanosToUsd(g.savingsNanos()));
   auto pct = g.savingsFraction();
   out += ",\"savings_pct\":" + (pct ? jsonNumber(*pct * 100.0) : std::string("null"));
+  out += fmt::format(",\"tokens_in\":{},\"tokens_out\":{},\"cached_tokens\":{},\"cache_write_tokens\":{},"
+                     "\"reasoning_tokens\":{},\"usage_estimated\":{}",
+                     g.tokens_in, g.tokens_out, g.cached_tokens, g.cache_write_tokens, g.reasoning_tokens,
+                     g.usage_estimated);
+  auto hit = g.cacheHitRate();
+  out += ",\"cache_hit_rate\":" + (hit ? jsonNumber(*hit) : std::string("null"));
   out += ",\"latency_p50_ms\":" + jsonNumber(ms(g.latency_p50));
   out += ",\"latency_p99_ms\":" + jsonNumber(ms(g.latency_p99));
   out += "}";
@@ -154,6 +180,11 @@ std::string groupJson(const ReportGroup& g) {
 }
 
 }  // namespace
+
+std::optional<double> ReportGroup::cacheHitRate() const {
+  if (tokens_in <= 0) return std::nullopt;
+  return static_cast<double>(cached_tokens) / static_cast<double>(tokens_in);
+}
 
 std::optional<double> ReportGroup::savingsFraction() const {
   if (reference_nanos == 0) return std::nullopt;
@@ -256,13 +287,14 @@ Result<Report> buildReport(const std::string& db_path, const ReportOptions& opti
                   fmt::format("ledger {}: not a rightsize ledger (no requests/schema_version tables)", db_path));
     }
   }
+  int version = 0;
   {
     StmtGuard g;
     if (sqlite3_prepare_v2(db.db, "SELECT max(version) FROM schema_version", -1, &g.s, nullptr) != SQLITE_OK ||
         sqlite3_step(g.s) != SQLITE_ROW) {
       return fail(dbError(db.db, db_path, "reading schema_version"));
     }
-    int version = sqlite3_column_int(g.s, 0);
+    version = sqlite3_column_int(g.s, 0);
     if (version > SqliteSink::latestSchemaVersion()) {
       return fail(ErrorCode::kCorruptData,
                   fmt::format("ledger {}: schema version {} is newer than this rightsize supports ({})", db_path,
@@ -270,10 +302,8 @@ Result<Report> buildReport(const std::string& db_path, const ReportOptions& opti
     }
   }
 
-  std::string sql = fmt::format(
-      "SELECT {}, model, status, cost_nanos, reference_cost_nanos, latency_us FROM requests "
-      "WHERE ts_us >= ?1 AND ts_us < ?2",
-      groupExpr(options.by));
+  std::string sql = fmt::format("SELECT {}, {} FROM requests WHERE ts_us >= ?1 AND ts_us < ?2", groupExpr(options.by),
+                                version >= 3 ? kRowColumns : kRowColumnsBeforeCache);
   StmtGuard q;
   if (sqlite3_prepare_v2(db.db, sql.c_str(), -1, &q.s, nullptr) != SQLITE_OK) {
     return fail(dbError(db.db, db_path, "preparing report query"));
@@ -283,12 +313,19 @@ Result<Report> buildReport(const std::string& db_path, const ReportOptions& opti
   ReportBuilder builder;
   while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
     std::string key = columnText(q.s, 0);
-    std::string model = columnText(q.s, 1);
-    int status = sqlite3_column_int(q.s, 2);
-    Nanos cost = sqlite3_column_int64(q.s, 3);
-    Nanos reference = sqlite3_column_int64(q.s, 4);
-    int64_t latency = sqlite3_column_int64(q.s, 5);
-    builder.add(key, model, status, cost, reference, latency);
+    RowFacts r;
+    r.model = columnText(q.s, 1);
+    r.status = sqlite3_column_int(q.s, 2);
+    r.cost = sqlite3_column_int64(q.s, 3);
+    r.reference = sqlite3_column_int64(q.s, 4);
+    r.latency_us = sqlite3_column_int64(q.s, 5);
+    r.tokens_in = sqlite3_column_int64(q.s, 6);
+    r.tokens_out = sqlite3_column_int64(q.s, 7);
+    r.cached = sqlite3_column_int64(q.s, 8);
+    r.cache_write = sqlite3_column_int64(q.s, 9);
+    r.reasoning = sqlite3_column_int64(q.s, 10);
+    r.estimated = sqlite3_column_int(q.s, 11) != 0;
+    builder.add(key, r);
   }
   if (rc != SQLITE_DONE) return fail(dbError(db.db, db_path, "reading rows"));
   return builder.finish(options);
@@ -297,24 +334,35 @@ Result<Report> buildReport(const std::string& db_path, const ReportOptions& opti
 Result<Report> buildReportPostgres(const std::string& dsn, const ReportOptions& options) {
   auto db = PostgresSink::openExisting(dsn);
   if (!db) return fail(db.error());
-  std::string sql = fmt::format(
-      "SELECT {}, model, status, cost_nanos, reference_cost_nanos, latency_us FROM requests "
-      "WHERE ts_us >= $1 AND ts_us < $2",
-      pgGroupExpr(options.by));
+  auto version = (*db)->schemaVersion();
+  if (!version) return fail(version.error());
+  std::string sql = fmt::format("SELECT {}, {} FROM requests WHERE ts_us >= $1 AND ts_us < $2",
+                                pgGroupExpr(options.by), *version >= 2 ? kRowColumns : kRowColumnsBeforeCache);
   ReportBuilder builder;
   auto num = [](const char* s) -> int64_t {
     int64_t v = 0;
     if (s) std::from_chars(s, s + std::strlen(s), v);
     return v;
   };
-  std::string key, model;
+  std::string key;
+  RowFacts row;
   auto r = (*db)->query(sql,
                         {std::to_string(options.since_us.value_or(INT64_MIN)),
                          std::to_string(options.until_us.value_or(INT64_MAX))},
                         [&](const char* const* v, int) {
                           key.assign(v[0] ? v[0] : "");
-                          model.assign(v[1] ? v[1] : "");
-                          builder.add(key, model, static_cast<int>(num(v[2])), num(v[3]), num(v[4]), num(v[5]));
+                          row.model.assign(v[1] ? v[1] : "");
+                          row.status = static_cast<int>(num(v[2]));
+                          row.cost = num(v[3]);
+                          row.reference = num(v[4]);
+                          row.latency_us = num(v[5]);
+                          row.tokens_in = num(v[6]);
+                          row.tokens_out = num(v[7]);
+                          row.cached = num(v[8]);
+                          row.cache_write = num(v[9]);
+                          row.reasoning = num(v[10]);
+                          row.estimated = v[11] && (v[11][0] == 't' || v[11][0] == '1');
+                          builder.add(key, row);
                         });
   if (!r) return fail(r.error());
   return builder.finish(options);
@@ -323,12 +371,14 @@ Result<Report> buildReportPostgres(const std::string& dsn, const ReportOptions& 
 std::string formatReportText(const Report& report) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({reportGroupingName(report.options.by), "requests", "errors", "spend_usd", "reference_usd",
-                  "savings_usd", "savings", "p50_ms", "p99_ms", "model mix"});
+                  "savings_usd", "savings", "cache_hit", "p50_ms", "p99_ms", "model mix"});
   auto row = [&](const ReportGroup& g) {
     auto pct = g.savingsFraction();
+    auto hit = g.cacheHitRate();
     rows.push_back({g.group, fmt::format("{}", g.requests), fmt::format("{:.1f}%", 100.0 * g.errorRate()),
                     usd(g.spend_nanos), usd(g.reference_nanos), usd(g.savingsNanos()),
                     pct ? fmt::format("{:.1f}%", *pct * 100.0) : std::string("n/a"),
+                    hit ? fmt::format("{:.1f}%", *hit * 100.0) : std::string("n/a"),
                     fmt::format("{:.1f}", ms(g.latency_p50)), fmt::format("{:.1f}", ms(g.latency_p99)), mixText(g)});
   };
   for (const auto& g : report.groups) row(g);

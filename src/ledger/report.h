@@ -45,6 +45,12 @@ struct ReportGroup {
   std::vector<std::pair<std::string, int64_t>> model_counts;
   Nanos spend_nanos = 0;
   Nanos reference_nanos = 0;
+  int64_t tokens_in = 0;           // cached and cache-written ones included
+  int64_t tokens_out = 0;
+  int64_t cached_tokens = 0;       // of tokens_in, read from a prompt cache
+  int64_t cache_write_tokens = 0;  // of tokens_in, written to one
+  int64_t reasoning_tokens = 0;    // of tokens_out
+  int64_t usage_estimated = 0;     // rows whose usage the gateway estimated (no usage upstream)
   // Nearest-rank percentiles of latency_us: the value at rank ceil(p/100 * n) of the sorted
   // latencies (1-based). Zero for an empty group.
   std::chrono::microseconds latency_p50{0};
@@ -53,6 +59,8 @@ struct ReportGroup {
   Nanos savingsNanos() const { return reference_nanos - spend_nanos; }
   // 1 - spend / reference; nullopt when the reference spend is 0.
   std::optional<double> savingsFraction() const;
+  // cached_tokens / tokens_in; nullopt without input tokens.
+  std::optional<double> cacheHitRate() const;
   double errorRate() const { return requests ? static_cast<double>(errors) / static_cast<double>(requests) : 0.0; }
 };
 

@@ -43,6 +43,10 @@ std::string toSpillLine(const LedgerRecord& r) {
   num("stream", r.stream);
   if (!r.prompt.empty()) str("prompt", r.prompt);
   if (!r.attempts_detail.empty()) str("attempts_detail", r.attempts_detail);
+  if (r.cached_tokens) num("cached_tokens", r.cached_tokens);
+  if (r.cache_write_tokens) num("cache_write_tokens", r.cache_write_tokens);
+  if (r.reasoning_tokens) num("reasoning_tokens", r.reasoning_tokens);
+  if (r.usage_estimated) num("usage_estimated", true);
   out.back() = '}';
   out += '\n';
   return out;
@@ -102,6 +106,10 @@ Result<LedgerRecord> parseSpillLine(std::string_view line) {
   // Optional: absent when empty (and in files from before they existed).
   if (std::string_view p; !obj["prompt"].get_string().get(p)) r.prompt.assign(p);
   if (std::string_view d; !obj["attempts_detail"].get_string().get(d)) r.attempts_detail.assign(d);
+  if (int64_t n = 0; !obj["cached_tokens"].get_int64().get(n)) r.cached_tokens = n;
+  if (int64_t n = 0; !obj["cache_write_tokens"].get_int64().get(n)) r.cache_write_tokens = n;
+  if (int64_t n = 0; !obj["reasoning_tokens"].get_int64().get(n)) r.reasoning_tokens = n;
+  if (bool b = false; !obj["usage_estimated"].get_bool().get(b)) r.usage_estimated = b;
   if (!missing.empty()) {
     return fail(ErrorCode::kCorruptData, fmt::format("spill line: field {} missing or of the wrong type", missing));
   }

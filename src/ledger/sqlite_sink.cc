@@ -64,13 +64,22 @@ CREATE TABLE feedback (
 );
 CREATE UNIQUE INDEX feedback_request_id_ts ON feedback(request_id, ts_us);
 )sql"},
+    // 3: prompt caching and reasoning. tokens_in still counts every input token; these say how
+    // many of them were cache reads and cache writes (priced at their own rates), and how many
+    // of tokens_out were reasoning. usage_estimated: the upstream sent no usage.
+    {3, R"sql(
+ALTER TABLE requests ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 constexpr int kLatest = kMigrations[std::size(kMigrations) - 1].version;
 
-constexpr int kColumns = 23;
+constexpr int kColumns = 27;
 // Rows per multi-row INSERT: one statement step stores this many rows, which halves the writer's
-// CPU per row against one step per row (rs_ledger_bench). 32 x 23 = 736 parameters, far below
+// CPU per row against one step per row (rs_ledger_bench). 32 x 27 = 864 parameters, far below
 // SQLite's limit (32,766).
 constexpr size_t kRowsPerInsert = 32;
 
@@ -78,7 +87,8 @@ constexpr size_t kRowsPerInsert = 32;
 std::string insertSql(size_t rows) {
   std::string sql = R"sql(INSERT OR IGNORE INTO requests (ts_us, request_id, key_id, route, model, provider,
   candidates, knob, decision_us, tokens_in, tokens_out, cost_nanos, reference_model, reference_cost_nanos,
-  latency_us, ttft_us, status, error, attempts, sensitive, stream, prompt, attempts_detail) VALUES )sql";
+  latency_us, ttft_us, status, error, attempts, sensitive, stream, prompt, attempts_detail, cached_tokens,
+  cache_write_tokens, reasoning_tokens, usage_estimated) VALUES )sql";
   for (size_t r = 0; r < rows; ++r) {
     sql += r ? ",(" : "(";
     for (int c = 0; c < kColumns; ++c) sql += c ? ",?" : "?";
@@ -121,6 +131,10 @@ void bindRecord(sqlite3_stmt* s, int base, const LedgerRecord& rec) {
   sqlite3_bind_int(s, base + 21, rec.stream ? 1 : 0);
   if (rec.prompt.empty()) sqlite3_bind_null(s, base + 22); else bindText(s, base + 22, rec.prompt);
   if (rec.attempts_detail.empty()) sqlite3_bind_null(s, base + 23); else bindText(s, base + 23, rec.attempts_detail);
+  sqlite3_bind_int64(s, base + 24, rec.cached_tokens);
+  sqlite3_bind_int64(s, base + 25, rec.cache_write_tokens);
+  sqlite3_bind_int64(s, base + 26, rec.reasoning_tokens);
+  sqlite3_bind_int(s, base + 27, rec.usage_estimated ? 1 : 0);
 }
 
 std::string columnText(sqlite3_stmt* s, int i) {
@@ -309,7 +323,8 @@ Result<std::vector<LedgerRecord>> SqliteSink::readRecords(int64_t limit, int64_t
   if (sqlite3_prepare_v2(db_, R"sql(
 SELECT ts_us, request_id, key_id, route, model, provider, candidates, knob, decision_us, tokens_in,
   tokens_out, cost_nanos, reference_model, reference_cost_nanos, latency_us, ttft_us, status, error,
-  attempts, sensitive, stream, prompt, attempts_detail
+  attempts, sensitive, stream, prompt, attempts_detail, cached_tokens, cache_write_tokens, reasoning_tokens,
+  usage_estimated
 FROM requests ORDER BY id LIMIT ?1 OFFSET ?2)sql",
                          -1, &g.s, nullptr) != SQLITE_OK) {
     return fail(dbError("preparing read"));
@@ -345,6 +360,10 @@ FROM requests ORDER BY id LIMIT ?1 OFFSET ?2)sql",
     r.stream = sqlite3_column_int(s, 20) != 0;
     r.prompt = columnText(s, 21);
     r.attempts_detail = columnText(s, 22);
+    r.cached_tokens = sqlite3_column_int64(s, 23);
+    r.cache_write_tokens = sqlite3_column_int64(s, 24);
+    r.reasoning_tokens = sqlite3_column_int64(s, 25);
+    r.usage_estimated = sqlite3_column_int(s, 26) != 0;
     out.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return fail(dbError("reading rows"));

@@ -40,8 +40,6 @@ Result<std::string> randomHex(size_t bytes) {
   return toHex(buf, bytes);
 }
 
-double nanosToUsd(Nanos n) { return static_cast<double>(n) / 1e9; }
-
 }  // namespace
 
 std::optional<ParsedKey> parseKey(std::string_view key) {
@@ -87,10 +85,10 @@ Result<NewKey> generateKey(std::string name, KeyLimits limits, int64_t created_u
   return k;
 }
 
-Result<Nanos> usdToNanos(double usd, std::string_view what) {
+Result<Nanos> usdLimitToNanos(double usd, std::string_view what) {
   if (!std::isfinite(usd) || usd < 0 || usd > 1e9)
     return fail(ErrorCode::kInvalidArgument, fmt::format("{}: must be a number of USD in [0, 1e9]", what));
-  return static_cast<Nanos>(std::llround(usd * 1e9));
+  return rightsize::usdToNanos(usd);
 }
 
 std::string limitsToJson(const KeyLimits& l) {
@@ -148,8 +146,8 @@ Result<std::vector<KeyRecord>> parseKeysFile(std::string_view json) {
         lim["requests_per_day"].get_int64().get(r.limits.requests_per_day))
       return fail(ErrorCode::kCorruptData, where + ": limits need usd_per_day, usd_per_month (numbers), "
                                                    "requests_per_minute, tokens_per_minute, requests_per_day (integers)");
-    auto d = usdToNanos(day, where + ".usd_per_day");
-    auto m = usdToNanos(month, where + ".usd_per_month");
+    auto d = usdLimitToNanos(day, where + ".usd_per_day");
+    auto m = usdLimitToNanos(month, where + ".usd_per_month");
     if (!d) return fail(d.error());
     if (!m) return fail(m.error());
     r.limits.usd_per_day = *d;
@@ -179,7 +177,7 @@ Result<CreateKeyRequest> parseCreateKeyRequest(std::string_view json) {
     } else if (k == "usd_per_day" || k == "usd_per_month") {
       double v = 0;
       if (field.value.get_double().get(v)) return fail(ErrorCode::kInvalidArgument, std::string(k) + ": must be a number");
-      auto n = usdToNanos(v, k);
+      auto n = usdLimitToNanos(v, k);
       if (!n) return fail(n.error());
       (k == "usd_per_day" ? out.limits.usd_per_day : out.limits.usd_per_month) = *n;
     } else if (k == "requests_per_minute" || k == "tokens_per_minute" || k == "requests_per_day") {

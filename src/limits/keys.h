@@ -19,12 +19,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/money.h"
 #include "common/result.h"
 
 namespace rightsize::limits {
 
-// Nano-dollars, as in the ledger (1 USD = 1e9): cheap models cost less than a micro-dollar.
-using Nanos = int64_t;
+using rightsize::Nanos;  // common/money.h
 
 // Per-key limits; 0 means "no limit" for each.
 struct KeyLimits {
@@ -97,7 +97,7 @@ struct CreateKeyRequest {
 };
 Result<CreateKeyRequest> parseCreateKeyRequest(std::string_view json);
 
-// USD (from JSON / CLI) to nano-dollars; negative, NaN or absurd values are an error.
-Result<Nanos> usdToNanos(double usd, std::string_view what);
+// A USD limit (from JSON / CLI) in nano-dollars; negative, NaN or absurd values are an error.
+Result<Nanos> usdLimitToNanos(double usd, std::string_view what);
 
 }  // namespace rightsize::limits

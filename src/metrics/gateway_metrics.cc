@@ -33,8 +33,14 @@ Result<std::unique_ptr<GatewayMetrics>> GatewayMetrics::create(Registry& r, Ledg
                 r.addCounter("rightsize_reference_cost_usd_total",
                              "What the same requests would have cost on the route's reference model, in USD.",
                              {"route", "model"}));
-  RS_TRY_ASSIGN(m->tokens, r.addCounter("rightsize_tokens_total", "Tokens by model and direction (in, out).",
+  RS_TRY_ASSIGN(m->tokens, r.addCounter("rightsize_tokens_total",
+                                        "Tokens by model and direction: in, out, and the parts of them that were "
+                                        "cached_in, cache_write and reasoning.",
                                         {"model", "direction"}));
+  RS_TRY_ASSIGN(m->usage_estimated,
+                r.addCounter("rightsize_usage_estimated_total",
+                             "Answers whose upstream sent no usage: tokens and cost are the gateway's estimate.",
+                             {"model"}));
   RS_TRY_ASSIGN(m->request_duration,
                 r.addHistogram("rightsize_request_duration_seconds",
                                "Client request duration, arrival to last byte.", {"route"}, kDurationBounds));
@@ -96,11 +102,15 @@ void GatewayMetrics::recordRequest(const RequestSample& s) {
   auto [end, ec] = std::to_chars(status_buf, status_buf + sizeof status_buf, s.status);
   std::string_view status(status_buf, static_cast<size_t>(end - status_buf));
   requests->labels({s.route, s.model, status}).inc();
-  cost_usd->labels({s.route, s.model}).inc(s.cost_micros / 1e6);
-  reference_cost_usd->labels({s.route, s.model}).inc(s.reference_cost_micros / 1e6);
+  cost_usd->labels({s.route, s.model}).inc(nanosToUsd(s.cost));
+  reference_cost_usd->labels({s.route, s.model}).inc(nanosToUsd(s.reference_cost));
   if (!s.model.empty()) {
     tokens->labels({s.model, "in"}).inc(static_cast<double>(s.tokens_in));
     tokens->labels({s.model, "out"}).inc(static_cast<double>(s.tokens_out));
+    if (s.cached_tokens) tokens->labels({s.model, "cached_in"}).inc(static_cast<double>(s.cached_tokens));
+    if (s.cache_write_tokens) tokens->labels({s.model, "cache_write"}).inc(static_cast<double>(s.cache_write_tokens));
+    if (s.reasoning_tokens) tokens->labels({s.model, "reasoning"}).inc(static_cast<double>(s.reasoning_tokens));
+    if (s.usage_estimated) usage_estimated->labels({s.model}).inc();
   }
   request_duration->labels({s.route}).observe(seconds(s.duration));
   if (s.ttft.count() >= 0) ttft->labels({s.route}).observe(seconds(s.ttft));

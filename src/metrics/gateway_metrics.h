@@ -8,6 +8,7 @@
 #include <memory>
 #include <string_view>
 
+#include "common/money.h"
 #include "common/result.h"
 #include "metrics/registry.h"
 
@@ -18,10 +19,14 @@ struct RequestSample {
   std::string_view route;
   std::string_view model;           // config name of the chosen model ("" if none was reached)
   int status = 0;                   // HTTP status sent to the client
-  double cost_micros = 0;           // may be fractional
-  double reference_cost_micros = 0;
-  int64_t tokens_in = 0;
+  Nanos cost = 0;
+  Nanos reference_cost = 0;
+  int64_t tokens_in = 0;            // every input token, cached ones included
   int64_t tokens_out = 0;
+  int64_t cached_tokens = 0;        // of tokens_in, read from the provider's prompt cache
+  int64_t cache_write_tokens = 0;   // of tokens_in, written to it
+  int64_t reasoning_tokens = 0;     // of tokens_out
+  bool usage_estimated = false;     // the upstream sent no usage; the tokens are the gateway's estimate
   std::chrono::microseconds duration{0};
   std::chrono::microseconds ttft{-1};      // -1: not streamed, not observed
   std::chrono::microseconds decision{-1};  // -1: no routing decision was made
@@ -54,7 +59,8 @@ class GatewayMetrics {
   CounterFamily* requests = nullptr;             // rightsize_requests_total{route,model,status}
   CounterFamily* cost_usd = nullptr;             // rightsize_cost_usd_total{route,model}
   CounterFamily* reference_cost_usd = nullptr;   // rightsize_reference_cost_usd_total{route,model}
-  CounterFamily* tokens = nullptr;               // rightsize_tokens_total{model,direction=in|out}
+  CounterFamily* tokens = nullptr;               // rightsize_tokens_total{model,direction=in|out|cached_in|cache_write|reasoning}
+  CounterFamily* usage_estimated = nullptr;      // rightsize_usage_estimated_total{model}
   HistogramFamily* request_duration = nullptr;   // rightsize_request_duration_seconds{route}
   HistogramFamily* ttft = nullptr;               // rightsize_time_to_first_token_seconds{route}
   HistogramFamily* decision = nullptr;           // rightsize_routing_decision_seconds{route}

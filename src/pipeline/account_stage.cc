@@ -15,8 +15,7 @@ void AccountStage::settleKey(RequestContext& ctx) const {
   const RequestInfo& info = ctx.info;
   const bool known = info.status == 200 || info.usage_known;
   const int64_t tokens = known ? info.usage.prompt_tokens + info.usage.completion_tokens : 0;
-  const double cost = (known && info.chosen ? costMicros(*info.chosen, info.usage) : 0.0) + info.extra_cost_micros;
-  s_.keys->settle(ctx.admission, info.status == 200, tokens, cost);
+  s_.keys->settle(ctx.admission, info.status == 200, tokens, known ? answerCost(info) : info.extra_cost);
 }
 
 void AccountStage::writeLedgerRow(RequestContext& ctx) const {
@@ -35,12 +34,19 @@ void AccountStage::writeLedgerRow(RequestContext& ctx) const {
   r.knob = info.knob;
   const bool routed = info.decision_us >= 0;
   r.decision = std::chrono::microseconds(routed ? info.decision_us : 0);
+  // Every paid call is in cost_nanos, even when the answer itself failed (a cascade's rejected
+  // answers); the answer's own tokens only when its usage is known.
   if (info.status == 200 || info.usage_known) {
     r.tokens_in = info.usage.prompt_tokens;
     r.tokens_out = info.usage.completion_tokens;
-    if (info.chosen) r.cost_nanos = ledger::microsToNanos(costMicros(*info.chosen, info.usage));
-    r.cost_nanos += ledger::microsToNanos(info.extra_cost_micros);
-    if (info.reference) r.reference_cost_nanos = ledger::microsToNanos(costMicros(*info.reference, info.usage));
+    r.cached_tokens = info.usage.cached_tokens;
+    r.cache_write_tokens = info.usage.cache_write_tokens;
+    r.reasoning_tokens = info.usage.reasoning_tokens;
+    r.usage_estimated = info.usage_estimated;
+    r.cost_nanos = answerCost(info);
+    r.reference_cost_nanos = referenceCost(info);
+  } else {
+    r.cost_nanos = info.extra_cost;
   }
   if (info.reference) r.reference_model = info.reference->name;
   r.latency = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - info.start);

@@ -4,6 +4,7 @@
 
 #include "pipeline/decide_stage.h"
 #include "pipeline/respond.h"
+#include "routing/cost_estimate.h"
 
 namespace rightsize::pipeline {
 
@@ -38,8 +39,8 @@ asio::awaitable<Flow> AdmitStage::runAsync(RequestContext& ctx) {
   if (!keyed(ctx)) co_return Flow::kNext;
   const config::ModelConfig& m = *ctx.targets.front().model;
   const int64_t est_tokens =
-      api::estimateTokens(ctx.chat.content_chars) + ctx.chat.max_tokens.value_or(kTypicalOutputTokens);
-  auto op = s_.keys->admit(*ctx.key, est_tokens, estimateMicros(m, ctx.chat));
+      api::estimateTokens(ctx.chat.content_chars) + routing::expectedOutputTokens(m, ctx.chat.max_tokens);
+  auto op = s_.keys->admit(*ctx.key, est_tokens, estimateCost(m, ctx.chat));
   ctx.admission = co_await std::move(op);
   if (ctx.admission.admitted) co_return Flow::kNext;
   http::Response res = s_.keys->refusal(ctx.admission, ctx.shape);

@@ -10,6 +10,7 @@
 #include "common/strings.h"
 #include "pipeline/policy_services.h"
 #include "pipeline/respond.h"
+#include "routing/cost_estimate.h"
 #include "upstream/retry.h"
 
 namespace rightsize::pipeline {
@@ -70,9 +71,9 @@ asio::awaitable<CallOutcome> callOnce(const upstream::GuardedProvider& gp, const
 }
 
 std::string attemptJson(std::string_view kind, const config::ModelConfig& m, std::string_view result,
-                        std::string_view detail, double cost_micros, int64_t latency_ms, const api::Rewrite* rw) {
+                        std::string_view detail, Nanos cost, int64_t latency_ms, const api::Rewrite* rw) {
   std::string o = fmt::format(R"({{"kind":"{}","model":{},"result":{},"cost_usd":{},"latency_ms":{})", kind,
-                              jsonString(m.name), jsonString(result), formatUsdPrecise(cost_micros), latency_ms);
+                              jsonString(m.name), jsonString(result), formatUsd(cost), latency_ms);
   if (!detail.empty()) o += fmt::format(R"(,"detail":{})", jsonString(detail));
   if (rw && (rw->max_tokens_cap || !rw->reasoning_effort_cap.empty())) {
     o += R"(,"budget":{)";
@@ -97,7 +98,7 @@ asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in) {
   const config::ModelConfig* last_model = nullptr;
   api::Usage last_usage;
   bool last_usage_known = false;
-  double last_cost = 0;
+  Nanos last_cost = 0;
 
   for (size_t ti = 0; ti < in.targets.size(); ++ti) {
     if (max_attempts && out.attempts >= static_cast<int>(max_attempts)) break;
@@ -132,7 +133,7 @@ asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in) {
       last_error = e;
       continue;
     }
-    const double cost = costMicros(*t.model, r.usage);
+    const Nanos cost = routing::callCost(*t.model, r.usage);
     // Judge what we got. A body that is not a chat completion fails every check.
     routing::CheckVerdict verdict;
     auto view = routing::parseAnswer(r.res->body);
@@ -168,8 +169,8 @@ asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in) {
         verdict = routing::CheckVerdict{false, "judge", "judge call failed: " + jr.res.error().error.message};
         judge_json = attemptJson("judge", jm, "error", jr.res.error().error.message, 0, jr.latency_ms, nullptr);
       } else {
-        const double jcost = costMicros(jm, jr.usage);
-        out.extra_cost_micros += jcost;
+        const Nanos jcost = routing::callCost(jm, jr.usage);
+        out.extra_cost += jcost;
         auto jview = routing::parseAnswer(jr.res->body);
         std::optional<double> score = jview ? routing::parseJudgeScore(jview->text) : std::nullopt;
         if (!score) {
@@ -186,7 +187,7 @@ asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in) {
     appendDetail(out.detail, attemptJson("answer", *t.model, result, verdict.detail, cost, r.latency_ms, &rw));
     if (!judge_json.empty()) appendDetail(out.detail, judge_json);
     if (in.metrics) in.metrics->cascade_attempts->labels({in.route_name, t.model->name, result}).inc();
-    if (last_answer) out.extra_cost_micros += last_cost;  // superseded: still paid for
+    if (last_answer) out.extra_cost += last_cost;  // superseded: still paid for
     last_answer = std::move(*r.res);
     last_model = t.model;
     last_usage = r.usage;
@@ -289,6 +290,9 @@ std::vector<std::string> completionToChunks(std::string_view completion_body, co
   uj["prompt_tokens"] = usage.prompt_tokens;
   uj["completion_tokens"] = usage.completion_tokens;
   uj["total_tokens"] = usage.prompt_tokens + usage.completion_tokens;
+  if (usage.cached_tokens > 0) uj["prompt_tokens_details"] = json::object{{"cached_tokens", usage.cached_tokens}};
+  if (usage.reasoning_tokens > 0)
+    uj["completion_tokens_details"] = json::object{{"reasoning_tokens", usage.reasoning_tokens}};
   u["usage"] = std::move(uj);
   out.push_back(json::serialize(u));
   return out;
@@ -301,7 +305,7 @@ asio::awaitable<void> CascadeDispatch::dispatch(RequestContext& ctx, const Servi
   CascadeOutcome out = co_await runCascade(creq);
   info.attempts += out.attempts;
   info.chosen = out.model;
-  info.extra_cost_micros = out.extra_cost_micros;
+  info.extra_cost = out.extra_cost;
   info.attempts_detail = std::move(out.detail);
   if (!out.answer) {
     ctx.error = out.error ? *out.error : Error{ErrorCode::kUnavailable, "no upstream answered", 0};
@@ -310,6 +314,7 @@ asio::awaitable<void> CascadeDispatch::dispatch(RequestContext& ctx, const Servi
   if (out.model != ctx.targets.front().model) s.policy->repin(info.route, ctx.session, out.model->name);
   info.usage = out.usage;
   info.usage_known = out.usage_known;
+  info.usage_estimated = !out.usage_known;
   if (!ctx.chat.stream) {
     co_await sendCompletion(ctx, std::move(out.answer->body));
     co_return;

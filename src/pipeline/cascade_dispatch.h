@@ -2,7 +2,7 @@
 // policy: cascade at request time (the cascade dispatch strategy, dispatch.h): call the targets
 // cheapest first (non-streaming), run the route's checks on each answer (and its judge, through
 // the same providers), stop at the first answer that passes. Every answer and judge call is paid
-// for and recorded (info.attempts, info.extra_cost_micros, info.attempts_detail). The answer is
+// for and recorded (info.attempts, info.extra_cost, info.attempts_detail). The answer is
 // written to the client as JSON, or as SSE when the client asked for a stream.
 
 #include <map>
@@ -42,7 +42,7 @@ struct CascadeOutcome {
   bool usage_known = false;
   bool accepted = false;          // false: no answer passed; the last answer is sent anyway
   int attempts = 0;               // answer calls made (judge calls not included)
-  double extra_cost_micros = 0;   // every other answer and every judge call
+  Nanos extra_cost = 0;           // every other answer and every judge call
   std::string detail;             // JSON array, one object per call (ledger attempts_detail)
   std::optional<Error> error;     // set when no target answered at all
 };

@@ -4,13 +4,12 @@
 
 #include "common/money.h"
 #include "pipeline/route_stage.h"
+#include "routing/cost_estimate.h"
 
 namespace rightsize::pipeline {
 
-double estimateMicros(const config::ModelConfig& m, const api::ChatRequest& chat) {
-  const int64_t in_tokens = api::estimateTokens(chat.content_chars);
-  const int64_t out_tokens = chat.max_tokens.value_or(kTypicalOutputTokens);
-  return tokenCostMicros(m.input_usd_per_mtok, in_tokens) + tokenCostMicros(m.output_usd_per_mtok, out_tokens);
+Nanos estimateCost(const config::ModelConfig& m, const api::ChatRequest& chat) {
+  return routing::estimateCost(m, api::estimateTokens(chat.content_chars), chat.max_tokens);
 }
 
 namespace {
@@ -31,7 +30,7 @@ Flow DecideStage::run(RequestContext& ctx) {
   const api::ChatRequest& chat = ctx.chat;
   // rightsize.max_cost_usd bounds every model the request may reach, fallbacks included.
   auto fits = [&](const config::ModelConfig& m) {
-    return !chat.rightsize.max_cost_usd || estimateMicros(m, chat) <= *chat.rightsize.max_cost_usd * 1e6;
+    return !chat.rightsize.max_cost_usd || estimateCost(m, chat) <= usdToNanos(*chat.rightsize.max_cost_usd);
   };
   std::vector<routing::CandidateState> states;
   bool any_cost_ok = false;
@@ -44,7 +43,7 @@ Flow DecideStage::run(RequestContext& ctx) {
       const auto& gp = s_.providers.at(m->provider);
       st.available = gp.breaker->available();
       st.on_prem = gp.provider->config().locality == config::Locality::kOnPrem;
-      st.est_cost_micros = estimateMicros(*m, chat);
+      st.est_cost = estimateCost(*m, chat);
       if (ctx.info.sensitive && !st.on_prem) st.available = false;  // privacy: never a remote model
       if (!fits(*m)) st.available = false;
       else any_cost_ok = true;

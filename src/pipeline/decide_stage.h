@@ -12,12 +12,9 @@
 
 namespace rightsize::pipeline {
 
-// Output length assumed for cost estimates when the request sets no max tokens.
-inline constexpr int64_t kTypicalOutputTokens = 256;
-
-// The estimated cost of `chat` on `m` in micro-dollars (prompt tokens estimated from its
-// characters, output from max_tokens or kTypicalOutputTokens).
-double estimateMicros(const config::ModelConfig& m, const api::ChatRequest& chat);
+// The advance cost of `chat` on `m` (routing/cost_estimate.h): prompt tokens estimated from
+// its characters, output from max_tokens (or the typical length) within the model's cap.
+Nanos estimateCost(const config::ModelConfig& m, const api::ChatRequest& chat);
 
 class DecideStage final : public Stage {
  public:

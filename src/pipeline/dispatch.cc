@@ -69,7 +69,7 @@ asio::awaitable<TargetOutcome> callTarget(RequestContext& ctx, const Services& s
         ctx.info.usage = *c.usage;
         ctx.info.usage_known = true;
       } else {
-        ctx.info.usage = api::Usage{api::estimateTokens(chat.content_chars), api::estimateTokens(c.body.size())};
+        estimateUsage(ctx.info, chat, api::estimateTokens(c.body.size()));
       }
       co_await sendCompletion(ctx, std::move(c.body));
       co_return TargetOutcome::kAnswered;

@@ -46,8 +46,9 @@ struct RequestInfo {
   int64_t decision_us = -1;
   api::Usage usage;
   bool usage_known = false;
+  bool usage_estimated = false;      // the upstream sent no usage: `usage` is the gateway's estimate
   std::string key_id;                // the caller's virtual key id (never the key itself)
-  double extra_cost_micros = 0;      // cascade: rejected answers and judge calls (paid for too)
+  Nanos extra_cost = 0;              // cascade: rejected answers and judge calls (paid for too)
   std::string attempts_detail;       // ledger attempts_detail (cascade attempts, budgets)
   std::string prompt;                // the human's ask, only with ledger.store_prompts
 };

@@ -2,17 +2,36 @@
 
 #include <spdlog/spdlog.h>
 
+#include <mutex>
+#include <set>
+
 #include "api/errors.h"
 #include "api/sse.h"
+#include "routing/cost_estimate.h"
 
 namespace rightsize::pipeline {
 
-double costMicros(const config::ModelConfig& m, const api::Usage& u) {
-  return tokenCostMicros(m.input_usd_per_mtok, u.prompt_tokens) + tokenCostMicros(m.output_usd_per_mtok, u.completion_tokens);
+Nanos answerCost(const RequestInfo& info) {
+  return (info.chosen ? routing::callCost(*info.chosen, info.usage) : 0) + info.extra_cost;
 }
 
-double answerCostMicros(const RequestInfo& info) {
-  return (info.chosen ? costMicros(*info.chosen, info.usage) : 0.0) + info.extra_cost_micros;
+Nanos referenceCost(const RequestInfo& info) {
+  return info.reference ? routing::callCost(*info.reference, info.usage) : 0;
+}
+
+void estimateUsage(RequestInfo& info, const api::ChatRequest& chat, int64_t output_tokens) {
+  info.usage = api::Usage{api::estimateTokens(chat.content_chars), output_tokens};
+  info.usage_estimated = true;
+  // Logged once per model (a local server that never sends usage would fill the log); every
+  // occurrence is counted in rightsize_usage_estimated_total and marked in the ledger row.
+  static std::mutex mu;
+  static std::set<std::string, std::less<>> warned;
+  const std::string_view model = info.chosen ? std::string_view(info.chosen->name) : std::string_view("?");
+  std::lock_guard lock(mu);
+  if (warned.size() < 1024 && warned.insert(std::string(model)).second)
+    spdlog::warn("[{}] {} sent no usage: tokens and cost are estimated (ledger usage_estimated, "
+                 "rightsize_usage_estimated_total); logged once per model",
+                 info.request_id, model);
 }
 
 asio::awaitable<void> sendError(RequestContext& ctx, const Error& e) {
@@ -64,13 +83,12 @@ asio::awaitable<void> relayStream(RequestContext& ctx, std::unique_ptr<upstream:
 
   int64_t chunks = 0;
   auto finish = [&]() -> asio::awaitable<void> {
-    if (!info.usage_known)
-      info.usage = api::Usage{api::estimateTokens(chat.content_chars), chunks};  // ~1 token per chunk
+    if (!info.usage_known && !info.usage_estimated) estimateUsage(info, chat, chunks);  // ~1 token per chunk
     bhttp::fields trailer;
     if (info.chosen) {
-      trailer.set("x-rightsize-cost-usd", formatUsdPrecise(answerCostMicros(info)));
+      trailer.set("x-rightsize-cost-usd", formatUsd(answerCost(info)));
       if (info.reference)
-        trailer.set("x-rightsize-reference-cost-usd", formatUsdPrecise(costMicros(*info.reference, info.usage)));
+        trailer.set("x-rightsize-reference-cost-usd", formatUsd(referenceCost(info)));
     }
     co_await w.endChunked(&trailer);
   };
@@ -130,7 +148,7 @@ asio::awaitable<void> relayStream(RequestContext& ctx, std::unique_ptr<upstream:
   }
   std::string tail;
   if (shape) {
-    if (!info.usage_known) info.usage = api::Usage{api::estimateTokens(chat.content_chars), chunks};
+    if (!info.usage_known) estimateUsage(info, chat, chunks);
     shape->done(info.usage, tail);
   }
   const std::string_view last_event = shape ? std::string_view(tail) : api::kSseDone;

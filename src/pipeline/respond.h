@@ -13,10 +13,15 @@
 
 namespace rightsize::pipeline {
 
-// The cost of `u` on `m`, in micro-dollars.
-double costMicros(const config::ModelConfig& m, const api::Usage& u);
-// What the request cost: the chosen model's usage plus every other paid call (cascade).
-double answerCostMicros(const RequestInfo& info);
+// What the request cost: the chosen model's answer (info.usage) plus every other paid call
+// (cascade: rejected answers and judge calls).
+Nanos answerCost(const RequestInfo& info);
+// What the reference model would have cost for the same tokens, category by category.
+Nanos referenceCost(const RequestInfo& info);
+
+// The upstream sent no usage: the gateway's estimate (prompt from its characters, output as
+// given), marked as estimated for the ledger and the usage_estimated metric.
+void estimateUsage(RequestInfo& info, const api::ChatRequest& chat, int64_t output_tokens);
 
 // The x-rightsize-* headers (and x-request-id) of `info`; with_cost adds the cost headers. `h`
 // is a head built by the caller that has none of these fields yet: insert (one tree search)
@@ -34,8 +39,8 @@ void setInfoHeaders(Fields& h, const RequestInfo& info, bool with_cost) {
   auto r = std::to_chars(num, num + sizeof num, info.attempts);
   h.insert("x-rightsize-attempts", std::string_view(num, r.ptr - num));
   if (with_cost && info.chosen) {
-    h.insert("x-rightsize-cost-usd", formatUsdPrecise(answerCostMicros(info)));
-    if (info.reference) h.insert("x-rightsize-reference-cost-usd", formatUsdPrecise(costMicros(*info.reference, info.usage)));
+    h.insert("x-rightsize-cost-usd", formatUsd(answerCost(info)));
+    if (info.reference) h.insert("x-rightsize-reference-cost-usd", formatUsd(referenceCost(info)));
   }
 }
 

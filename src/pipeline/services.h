@@ -32,13 +32,13 @@ class KeyGate {
   virtual ~KeyGate() = default;
   // The caller's key; null when no key exists at all (the gateway is open). Errors: 401, 503.
   virtual Result<std::shared_ptr<const limits::KeyRecord>> authenticate(const http::Request& req) const = 0;
-  // Reserves one request of `key` estimated at `est_tokens` and `est_cost_micros`.
+  // Reserves one request of `key` estimated at `est_tokens` and `est_cost`.
   virtual asio::awaitable<limits::Admission> admit(const limits::KeyRecord& key, int64_t est_tokens,
-                                                   double est_cost_micros) = 0;
+                                                   Nanos est_cost) = 0;
   // The answer for a refused admission (429 + Retry-After, or 503), in `shape`'s error body.
   virtual http::Response refusal(const limits::Admission& a, const ResponseShape* shape) const = 0;
   // Settles a reserved admission with what the request really used. Called once per admission.
-  virtual void settle(const limits::Admission& a, bool success, int64_t tokens, double cost_micros) = 0;
+  virtual void settle(const limits::Admission& a, bool success, int64_t tokens, Nanos cost) = 0;
 };
 
 // The ledger and the request metrics (implemented by server::Accounting). Thread-safe.

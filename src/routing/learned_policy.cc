@@ -42,14 +42,14 @@ class LearnedPolicy final : public Policy {
       allowed[i] = in.candidates[i].available ? 1 : 0;
       if (!allowed[i]) continue;
       any = true;
-      if (in.candidates[i].est_cost_micros > 0) sum_cfg += in.candidates[i].est_cost_micros;
+      if (in.candidates[i].est_cost > 0) sum_cfg += static_cast<double>(in.candidates[i].est_cost);
       else all_priced = false;
       sum_learned += learned[i];
     }
     if (!any) return fail(ErrorCode::kUnavailable, "no candidate available (all circuits open)");
     const bool use_cfg = all_priced && sum_cfg > 0 && sum_learned > 0;
     const double factor = use_cfg ? sum_learned / sum_cfg : 1.0;
-    for (size_t i = 0; i < n; ++i) cost[i] = use_cfg ? in.candidates[i].est_cost_micros * factor : learned[i];
+    for (size_t i = 0; i < n; ++i) cost[i] = use_cfg ? static_cast<double>(in.candidates[i].est_cost) * factor : learned[i];
 
     const double quality = in.quality ? *in.quality : default_quality_;
     const double knob = in.quality ? router_->knobForQuality(*in.quality) : default_knob_;

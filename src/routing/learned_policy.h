@@ -4,7 +4,7 @@
 // calibrated for it; the chosen model maximizes predicted quality minus weighted cost.
 //
 // Candidates map to router models by config model name, else by the provider's model `id`.
-// Costs: the request's config-priced estimate (CandidateState::est_cost_micros) when every
+// Costs: the request's config-priced estimate (CandidateState::est_cost) when every
 // available candidate has one, rescaled so their total matches the router's learned costs for
 // this prompt (config prices set the ratios, the learned scale keeps the knob calibrated);
 // otherwise the router's learned cost per model.

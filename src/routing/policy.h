@@ -25,9 +25,8 @@ struct CandidateState {
   const config::ModelConfig* model = nullptr;  // never null; owned by the Config snapshot
   bool available = true;                       // false when its provider's circuit is open
   bool on_prem = false;
-  // Estimated cost of this request on this model in micro-dollars, from config prices, the
-  // prompt's estimated tokens and the request's max tokens (or a typical output length).
-  double est_cost_micros = 0;
+  // Estimated cost of this request on this model (routing/cost_estimate.h estimateCost).
+  Nanos est_cost = 0;
 };
 
 // What the rules policy may match on besides the ask. All views live as long as the request.

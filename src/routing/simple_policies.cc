@@ -11,7 +11,7 @@ std::vector<size_t> availableByCost(std::span<const CandidateState> candidates) 
   for (size_t i = 0; i < candidates.size(); ++i)
     if (candidates[i].available) idx.push_back(i);
   std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
-    return candidates[a].est_cost_micros < candidates[b].est_cost_micros;
+    return candidates[a].est_cost < candidates[b].est_cost;
   });
   return idx;
 }

@@ -58,10 +58,14 @@ void Accounting::record(ledger::LedgerRecord&& r, bool routed) {
   s.route = r.route;
   s.model = r.model;
   s.status = r.status;
-  s.cost_micros = static_cast<double>(r.cost_nanos) / 1e3;
-  s.reference_cost_micros = static_cast<double>(r.reference_cost_nanos) / 1e3;
+  s.cost = r.cost_nanos;
+  s.reference_cost = r.reference_cost_nanos;
   s.tokens_in = r.tokens_in;
   s.tokens_out = r.tokens_out;
+  s.cached_tokens = r.cached_tokens;
+  s.cache_write_tokens = r.cache_write_tokens;
+  s.reasoning_tokens = r.reasoning_tokens;
+  s.usage_estimated = r.usage_estimated;
   s.duration = r.latency;
   s.ttft = r.ttft;
   s.decision = routed ? r.decision : std::chrono::microseconds(-1);

@@ -52,12 +52,12 @@ Result<std::shared_ptr<const limits::KeyRecord>> KeyAuth::authenticate(const htt
 }
 
 asio::awaitable<limits::Admission> KeyAuth::admit(const limits::KeyRecord& key, int64_t est_tokens,
-                                                  double est_cost_micros) {
+                                                  Nanos est_cost) {
   limits::AdmitRequest r;
   r.key_id = key.id;
   r.limits = key.limits;
   r.est_tokens = est_tokens;
-  r.est_nanos = static_cast<limits::Nanos>(std::llround(est_cost_micros * 1e3));
+  r.est_nanos = est_cost;
   r.now = limits::SysClock::now();
   // Never a temporary with a destructor inside a co_await (g++ 12): build the awaitable first.
   auto op = svc_.admit(std::move(r));

@@ -28,14 +28,14 @@ class KeyAuth {
   // (missing, unknown, malformed or revoked key) and 503 (the key table could not be loaded yet).
   Result<std::shared_ptr<const limits::KeyRecord>> authenticate(const http::Request& req) const;
 
-  // Admission of one request of `key` estimated at `est_tokens` and `est_cost_micros`.
-  asio::awaitable<limits::Admission> admit(const limits::KeyRecord& key, int64_t est_tokens, double est_cost_micros);
+  // Admission of one request of `key` estimated at `est_tokens` and `est_cost`.
+  asio::awaitable<limits::Admission> admit(const limits::KeyRecord& key, int64_t est_tokens, Nanos est_cost);
   // The response for a refused admission: 429 with Retry-After, or 503 (limits store down and
   // limits.on_error: closed). The error body is `shape`'s (null: OpenAI's).
   static http::Response refusal(const limits::Admission& a, const ResponseShape* shape = nullptr);
   // Settles an admission with what the request really used.
-  void settle(const limits::Admission& a, bool success, int64_t tokens, double cost_micros) {
-    svc_.settle(a, limits::Settlement{success, tokens, static_cast<limits::Nanos>(std::llround(cost_micros * 1e3))});
+  void settle(const limits::Admission& a, bool success, int64_t tokens, Nanos cost) {
+    svc_.settle(a, limits::Settlement{success, tokens, cost});
   }
 
   // Handles /admin/keys (GET list, POST create) and /admin/keys/<id> (DELETE revoke, GET one).

@@ -62,14 +62,14 @@ class Gateway {
       return ka_.authenticate(req);
     }
     asio::awaitable<limits::Admission> admit(const limits::KeyRecord& key, int64_t est_tokens,
-                                             double est_cost_micros) override {
-      return ka_.admit(key, est_tokens, est_cost_micros);
+                                             Nanos est_cost) override {
+      return ka_.admit(key, est_tokens, est_cost);
     }
     http::Response refusal(const limits::Admission& a, const ResponseShape* shape) const override {
       return KeyAuth::refusal(a, shape);
     }
-    void settle(const limits::Admission& a, bool success, int64_t tokens, double cost_micros) override {
-      ka_.settle(a, success, tokens, cost_micros);
+    void settle(const limits::Admission& a, bool success, int64_t tokens, Nanos cost) override {
+      ka_.settle(a, success, tokens, cost);
     }
 
    private:

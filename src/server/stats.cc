@@ -25,8 +25,10 @@ std::string usd(ledger::Nanos n) { return fmt::format("{:.9f}", ledger::nanosToU
 void appendTotals(std::string& out, const Stats::Totals& t) {
   out += fmt::format(
       R"("requests":{},"errors":{},"retried":{},"streams":{},"tokens_in":{},"tokens_out":{},)"
+      R"("cached_tokens":{},"reasoning_tokens":{},)"
       R"("spend_nanos":{},"reference_nanos":{},"spend_usd":{},"reference_spend_usd":{},"savings_usd":{})",
-      t.requests, t.errors, t.retried, t.streams, t.tokens_in, t.tokens_out, t.spend_nanos, t.reference_nanos,
+      t.requests, t.errors, t.retried, t.streams, t.tokens_in, t.tokens_out, t.cached_tokens, t.reasoning_tokens,
+      t.spend_nanos, t.reference_nanos,
       usd(t.spend_nanos), usd(t.reference_nanos), usd(t.reference_nanos - t.spend_nanos));
 }
 
@@ -97,6 +99,8 @@ void Stats::Totals::add(const ledger::LedgerRecord& r) {
   if (r.stream) ++streams;
   tokens_in += r.tokens_in;
   tokens_out += r.tokens_out;
+  cached_tokens += r.cached_tokens;
+  reasoning_tokens += r.reasoning_tokens;
   spend_nanos += r.cost_nanos;
   reference_nanos += r.reference_cost_nanos;
 }
@@ -108,6 +112,8 @@ void Stats::Totals::merge(const Totals& o) {
   streams += o.streams;
   tokens_in += o.tokens_in;
   tokens_out += o.tokens_out;
+  cached_tokens += o.cached_tokens;
+  reasoning_tokens += o.reasoning_tokens;
   spend_nanos += o.spend_nanos;
   reference_nanos += o.reference_nanos;
 }

@@ -58,6 +58,8 @@ class Stats {
     int64_t streams = 0;
     int64_t tokens_in = 0;
     int64_t tokens_out = 0;
+    int64_t cached_tokens = 0;     // of tokens_in, read from a provider's prompt cache
+    int64_t reasoning_tokens = 0;  // of tokens_out
     ledger::Nanos spend_nanos = 0;
     ledger::Nanos reference_nanos = 0;
     void add(const ledger::LedgerRecord& r);

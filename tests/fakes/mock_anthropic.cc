@@ -346,6 +346,7 @@ AnthropicAnswer answerAnthropic(dom::parser& parser, const char* data, size_t le
   // Directives.
   std::string name(model.substr(0, model.find(';')));
   bool stream_error = false, bad_event = false, cut_stream = false, garbage = false;
+  int64_t cache_read = 0, cache_write = 0;
   for (std::string_view rest = model.find(';') == std::string_view::npos ? std::string_view()
                                                                          : model.substr(model.find(';') + 1);
        !rest.empty();) {
@@ -366,6 +367,10 @@ AnthropicAnswer answerAnthropic(dom::parser& parser, const char* data, size_t le
       garbage = true;
     } else if (d == "bad_event=1") {
       bad_event = true;
+    } else if (d.substr(0, 11) == "cache_read=") {
+      cache_read = std::atoll(std::string(d.substr(11)).c_str());
+    } else if (d.substr(0, 12) == "cache_write=") {
+      cache_write = std::atoll(std::string(d.substr(12)).c_str());
     } else {
       return reject(400, "invalid_request_error", "mock: unknown directive '" + std::string(d) + "'");
     }
@@ -414,7 +419,11 @@ AnthropicAnswer answerAnthropic(dom::parser& parser, const char* data, size_t le
 
   auto usage = [&](bool with_input) {
     std::string u = R"({)";
-    if (with_input) u += R"("input_tokens":)" + std::to_string(in_tokens) + ",";
+    if (with_input) {
+      u += R"("input_tokens":)" + std::to_string(in_tokens) + ",";
+      if (cache_read) u += R"("cache_read_input_tokens":)" + std::to_string(cache_read) + ",";
+      if (cache_write) u += R"("cache_creation_input_tokens":)" + std::to_string(cache_write) + ",";
+    }
     u += R"("output_tokens":)" + std::to_string(out_tokens) + "}";
     return u;
   };
@@ -446,8 +455,8 @@ AnthropicAnswer answerAnthropic(dom::parser& parser, const char* data, size_t le
   a.stream = true;
   event(a.events, "message_start",
         R"({"type":"message_start","message":{"id":")" + msg_id + R"(","type":"message","role":"assistant","model":)" +
-            jsonString(name) + R"(,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":)" +
-            std::to_string(in_tokens) + R"(,"output_tokens":1}}})");
+            jsonString(name) + R"(,"content":[],"stop_reason":null,"stop_sequence":null,"usage":)" + usage(true) +
+            "}}");
   if (bad_event) event(a.events, "content_block_start", "{not json");
   event(a.events, "ping", R"({"type":"ping"})");
   int index = 0;

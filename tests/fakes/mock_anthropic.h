@@ -29,7 +29,7 @@ struct AnthropicAnswer {
 // error body), stream_error=1 (a stream sends an `error` event after its first text delta),
 // bad_event=1 (a stream sends an event whose data is not JSON after message_start), cut_stream=1 (a stream
 // ends cleanly after its first text delta, without message_stop), garbage=1 (a non-streaming 200 whose body
-// is cut-short JSON).
+// is cut-short JSON), cache_read=N / cache_write=N (usage.cache_read_input_tokens / cache_creation_input_tokens).
 AnthropicAnswer answerAnthropic(simdjson::dom::parser& parser, const char* data, size_t len, std::string_view api_key,
                                 std::string_view version, uint64_t id);
 

@@ -101,6 +101,16 @@ void appendUsage(std::string& out, Usage u) {
   appendInt(out, u.completion_tokens);
   out += ",\"total_tokens\":";
   appendInt(out, u.prompt_tokens + u.completion_tokens);
+  if (u.cached_tokens > 0) {
+    out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
+    appendInt(out, u.cached_tokens);
+    out += '}';
+  }
+  if (u.reasoning_tokens > 0) {
+    out += ",\"completion_tokens_details\":{\"reasoning_tokens\":";
+    appendInt(out, u.reasoning_tokens);
+    out += '}';
+  }
   out += '}';
 }
 
@@ -157,6 +167,15 @@ std::optional<std::string> parseDirectives(std::string_view model, Directives& o
       out.reply = percentDecode(value);
     } else if (key == "logprob") {
       if (!parseLogprob(value, out.logprob)) return bad();
+    } else if (key == "cached") {
+      if (!numeric || n < 0) return bad();
+      out.cached = n;
+    } else if (key == "reasoning") {
+      if (!numeric || n < 0) return bad();
+      out.reasoning = n;
+    } else if (key == "no_usage") {
+      if (!numeric) return bad();
+      out.no_usage = n != 0;
     } else {
       return "mock: unknown directive '" + std::string(key) + "'";
     }
@@ -263,8 +282,11 @@ void appendCompletion(std::string& out, const CompletionMeta& m, std::string_vie
   } else {
     out += "null";
   }
-  out += ",\"finish_reason\":\"stop\"}],\"usage\":";
-  appendUsage(out, u);
+  out += ",\"finish_reason\":\"stop\"}]";
+  if (!u.omit) {
+    out += ",\"usage\":";
+    appendUsage(out, u);
+  }
   out += '}';
 }
 

@@ -33,6 +33,9 @@ struct Directives {
   std::optional<std::string> require_key;
   std::optional<std::string> reply;          // URL-decoded
   double logprob = -0.05;                    // every token's logprob, when the request asks for logprobs
+  int64_t cached = 0;                        // usage.prompt_tokens_details.cached_tokens (capped at prompt_tokens)
+  int64_t reasoning = 0;                     // usage.completion_tokens_details.reasoning_tokens, added to completion
+  bool no_usage = false;                     // never send usage (a local server that leaves it out)
 };
 
 // Parses `model` into `out`. Returns an error message (for a 400) on an unknown key or a bad value.
@@ -71,6 +74,9 @@ using rightsize::appendJsonString;
 struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;     // written as prompt_tokens_details when > 0
+  int64_t reasoning_tokens = 0;  // written as completion_tokens_details when > 0
+  bool omit = false;             // no "usage" at all
 };
 
 // What every response object of one request shares.

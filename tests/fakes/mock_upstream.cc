@@ -40,6 +40,9 @@
 //   hang=1          never answer; wait until the client closes
 //   require_key=K   401 (OpenAI invalid_api_key body) unless `Authorization: Bearer K`
 //   reply=TEXT      reply with TEXT, %XX-decoded (write ';' as %3B)
+//   cached=N        usage.prompt_tokens_details.cached_tokens = min(N, prompt_tokens)
+//   reasoning=N     N more completion tokens, reported as completion_tokens_details.reasoning_tokens
+//   no_usage=1      no usage at all (plain: no "usage" key; stream: no usage chunk even when asked)
 // An unknown directive is a 400, so a typo in a test fails loudly.
 //
 // A "cancelled" stream/request is one whose client closed (or whose write failed) before the mock finished
@@ -252,7 +255,7 @@ asio::awaitable<After> answerStream(Connection& c, Answer a) {
   c.ev.clear();
   appendChunk(c.ev, a.meta, {}, false, true);
   appendEvent(c, c.ev, a.http10);
-  if (a.meta.include_usage) {
+  if (a.meta.include_usage && !a.usage.omit) {
     c.ev.clear();
     appendUsageChunk(c.ev, a.meta, a.usage);
     appendEvent(c, c.ev, a.http10);
@@ -365,7 +368,10 @@ asio::awaitable<After> handleChat(Connection& c, http::request<http::string_body
   CompletionMeta meta{id, static_cast<int64_t>(std::time(nullptr)), d.name, chat.stream && chat.include_usage,
                       logprob};
   std::string reply = replyText(chat, d);
-  Usage usage{(chat.prompt_chars + 3) / 4, countWords(reply)};
+  Usage usage{(chat.prompt_chars + 3) / 4, countWords(reply) + d.reasoning};
+  usage.cached_tokens = std::min(d.cached, usage.prompt_tokens);
+  usage.reasoning_tokens = d.reasoning;
+  usage.omit = d.no_usage;
   Answer a{d, meta, reply, usage, keep_alive, http10};
 
   if (chat.stream) co_return co_await watched(c, answerStream(c, a), c.shared.cancelled_streams);

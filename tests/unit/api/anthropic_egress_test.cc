@@ -146,7 +146,7 @@ TEST(AnthropicEgressResponse, MessageBecomesAChatCompletion) {
       *out,
       R"({"id":"msg_1","object":"chat.completion","created":1700000000,"model":"claude-x","choices":[{"index":0,)"
       R"("message":{"role":"assistant","content":"Hello world","refusal":null},"logprobs":null,"finish_reason":"stop"}],)"
-      R"("usage":{"prompt_tokens":15,"completion_tokens":3,"total_tokens":18}})");
+      R"("usage":{"prompt_tokens":15,"completion_tokens":3,"total_tokens":18,"prompt_tokens_details":{"cached_tokens":5}}})");
   EXPECT_EQ(u.prompt_tokens, 15);
   EXPECT_EQ(u.completion_tokens, 3);
   EXPECT_EQ(responseUsage(*out)->completion_tokens, 3);

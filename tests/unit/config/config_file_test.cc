@@ -117,13 +117,13 @@ TEST(EmbeddedDefaults, ParseIntoTheDocumentedConfig) {
   const ModelConfig& gpt4 = cfg->models.at("gpt-4");
   EXPECT_EQ(gpt4.provider, "replay");
   EXPECT_EQ(gpt4.id, "gpt-4-1106-preview");
-  EXPECT_DOUBLE_EQ(gpt4.input_usd_per_mtok, 10);
-  EXPECT_DOUBLE_EQ(gpt4.output_usd_per_mtok, 30);
+  EXPECT_EQ(gpt4.prices.input, TokenPrice::fromUsdPerMtok(10));
+  EXPECT_EQ(gpt4.prices.output, TokenPrice::fromUsdPerMtok(30));
   const ModelConfig& mixtral = cfg->models.at("mixtral-8x7b");
   EXPECT_EQ(mixtral.provider, "replay");
   EXPECT_EQ(mixtral.id, "mistralai/Mixtral-8x7B-Instruct-v0.1");
-  EXPECT_DOUBLE_EQ(mixtral.input_usd_per_mtok, 0.6);
-  EXPECT_DOUBLE_EQ(mixtral.output_usd_per_mtok, 0.6);
+  EXPECT_EQ(mixtral.prices.input, TokenPrice::fromUsdPerMtok(0.6));
+  EXPECT_EQ(mixtral.prices.output, TokenPrice::fromUsdPerMtok(0.6));
 
   ASSERT_EQ(cfg->routes.size(), 3u);
   const RouteConfig& automatic = cfg->routes.at("auto");

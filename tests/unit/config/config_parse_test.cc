@@ -73,13 +73,16 @@ TEST(ConfigParse, ParsesSpecExampleWithItsValues) {
   EXPECT_EQ(gpt4o.name, "gpt-4o");
   EXPECT_EQ(gpt4o.provider, "openai");
   EXPECT_EQ(gpt4o.id, "gpt-4o");
-  EXPECT_DOUBLE_EQ(gpt4o.input_usd_per_mtok, 2.5);
-  EXPECT_DOUBLE_EQ(gpt4o.output_usd_per_mtok, 10);
+  EXPECT_EQ(gpt4o.prices.input.nanos_per_mtok, 2'500'000'000);
+  EXPECT_EQ(gpt4o.prices.output.nanos_per_mtok, 10'000'000'000);
+  // Unset cache prices: a cache read at the input price, a cache write at 1.25 × input.
+  EXPECT_EQ(gpt4o.prices.cached_input, gpt4o.prices.input);
+  EXPECT_EQ(gpt4o.prices.cache_write.nanos_per_mtok, 3'125'000'000);
   EXPECT_FALSE(gpt4o.max_output_tokens.has_value());
   const ModelConfig& small = cfg->models.at("small-local");
   EXPECT_EQ(small.provider, "local");
   EXPECT_EQ(small.id, "qwen3.5-9b");
-  EXPECT_DOUBLE_EQ(small.input_usd_per_mtok, 0.02);
+  EXPECT_EQ(small.prices.input.nanos_per_mtok, 20'000'000);
 
   ASSERT_EQ(cfg->routes.size(), 1u);
   const RouteConfig& route = cfg->routes.at("auto");
@@ -97,6 +100,20 @@ TEST(ConfigParse, ParsesSpecExampleWithItsValues) {
   EXPECT_EQ(cfg->limits.kind, "memory");
 }
 
+TEST(ConfigParse, ReadsCachePrices) {
+  auto cfg = parse(std::string(kMinimalModels) +
+                   "  cached: {provider: up, input_usd_per_mtok: 3, cached_input_usd_per_mtok: 0.3,\n"
+                   "           cache_write_usd_per_mtok: 3.75, output_usd_per_mtok: 15}\n");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  const Prices& p = cfg->models.at("cached").prices;
+  EXPECT_EQ(p.input.nanos_per_mtok, 3'000'000'000);
+  EXPECT_EQ(p.cached_input.nanos_per_mtok, 300'000'000);
+  EXPECT_EQ(p.cache_write.nanos_per_mtok, 3'750'000'000);
+  EXPECT_EQ(p.output.nanos_per_mtok, 15'000'000'000);
+  EXPECT_EQ(errorOf(std::string(kMinimalModels) + "  third: {provider: up, cached_input_usd_per_mtok: -1}\n"),
+            "config.yaml:6: models.third.cached_input_usd_per_mtok: must be >= 0, got -1");
+}
+
 TEST(ConfigParse, AppliesDefaultsForOmittedKeys) {
   auto cfg = parse(std::string(kMinimalModels) + "routes:\n  r: {candidates: [small, big]}\n");
   ASSERT_TRUE(cfg) << cfg.error().message;
@@ -110,7 +127,7 @@ TEST(ConfigParse, AppliesDefaultsForOmittedKeys) {
   EXPECT_EQ(up.retry.max_attempts, RetryConfig{}.max_attempts);
   EXPECT_EQ(up.breaker.failure_threshold, BreakerConfig{}.failure_threshold);
   EXPECT_EQ(cfg->models.at("small").id, "small");  // id defaults to the model name
-  EXPECT_DOUBLE_EQ(cfg->models.at("small").input_usd_per_mtok, 0);
+  EXPECT_EQ(cfg->models.at("small").prices, Prices{});
   const RouteConfig& r = cfg->routes.at("r");
   EXPECT_EQ(r.policy, "fixed");
   EXPECT_EQ(r.reference, "big");  // the last candidate

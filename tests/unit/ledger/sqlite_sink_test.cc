@@ -122,7 +122,7 @@ INSERT INTO requests VALUES (1, 5, 'old', NULL, 'chat', 'm', 'p', 'm', NULL, 1, 
 )sql");
   auto sink = SqliteSink::open(path.string());
   ASSERT_TRUE(sink) << sink.error().message;
-  EXPECT_EQ((*sink)->schemaVersion().value(), 2);
+  EXPECT_EQ((*sink)->schemaVersion().value(), SqliteSink::latestSchemaVersion());
   EXPECT_EQ((*sink)->rowCount().value(), 1);
   LedgerRecord r = sampleRecord(3);
   r.prompt = "what is 2+2?";

@@ -266,8 +266,9 @@ TEST(GatewayMetrics, RegistersEveryMetricTheSpecNames) {
   probe.spilled = [] { return 3.0; };
   auto m = GatewayMetrics::create(r, probe);
   ASSERT_TRUE(m) << m.error().message;
-  (*m)->recordRequest({.route = "chat", .model = "llama", .status = 200, .cost_micros = 1.5,
-                       .reference_cost_micros = 30, .tokens_in = 100, .tokens_out = 20,
+  (*m)->recordRequest({.route = "chat", .model = "llama", .status = 200, .cost = 1'500,
+                       .reference_cost = 30'000, .tokens_in = 100, .tokens_out = 20, .cached_tokens = 60,
+                       .reasoning_tokens = 5, .usage_estimated = true,
                        .duration = std::chrono::milliseconds(120), .ttft = std::chrono::milliseconds(40),
                        .decision = std::chrono::microseconds(7)});
   (*m)->fallbacks->labels({"chat"}).inc();
@@ -290,6 +291,9 @@ TEST(GatewayMetrics, RegistersEveryMetricTheSpecNames) {
   EXPECT_DOUBLE_EQ(e.value("rightsize_reference_cost_usd_total", {{"route", "chat"}, {"model", "llama"}}), 30e-6);
   EXPECT_EQ(e.value("rightsize_tokens_total", {{"model", "llama"}, {"direction", "in"}}), 100);
   EXPECT_EQ(e.value("rightsize_tokens_total", {{"model", "llama"}, {"direction", "out"}}), 20);
+  EXPECT_EQ(e.value("rightsize_tokens_total", {{"model", "llama"}, {"direction", "cached_in"}}), 60);
+  EXPECT_EQ(e.value("rightsize_tokens_total", {{"model", "llama"}, {"direction", "reasoning"}}), 5);
+  EXPECT_EQ(e.value("rightsize_usage_estimated_total", {{"model", "llama"}}), 1);
   EXPECT_EQ(e.value("rightsize_request_duration_seconds_bucket", {{"route", "chat"}, {"le", "0.1"}}), 0);
   EXPECT_EQ(e.value("rightsize_request_duration_seconds_bucket", {{"route", "chat"}, {"le", "0.25"}}), 1);
   EXPECT_EQ(e.value("rightsize_time_to_first_token_seconds_count", {{"route", "chat"}}), 1);

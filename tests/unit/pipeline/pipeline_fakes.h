@@ -159,7 +159,7 @@ class FakeKeyGate final : public KeyGate {
   int settles = 0;
   bool settled_success = false;
   int64_t settled_tokens = 0;
-  double settled_cost = 0;
+  Nanos settled_cost = 0;
 
   Result<std::shared_ptr<const limits::KeyRecord>> authenticate(const http::Request& req) const override {
     if (req[http::bhttp::field::authorization] != "Bearer good")
@@ -168,7 +168,7 @@ class FakeKeyGate final : public KeyGate {
     k->id = "k1";
     return std::shared_ptr<const limits::KeyRecord>(std::move(k));
   }
-  asio::awaitable<limits::Admission> admit(const limits::KeyRecord& key, int64_t est_tokens, double) override {
+  asio::awaitable<limits::Admission> admit(const limits::KeyRecord& key, int64_t est_tokens, Nanos) override {
     ++admits;
     limits::Admission a;
     a.key_id = key.id;
@@ -186,11 +186,11 @@ class FakeKeyGate final : public KeyGate {
     res.set(http::bhttp::field::retry_after, "7");
     return res;
   }
-  void settle(const limits::Admission&, bool success, int64_t tokens, double cost_micros) override {
+  void settle(const limits::Admission&, bool success, int64_t tokens, Nanos cost) override {
     ++settles;
     settled_success = success;
     settled_tokens = tokens;
-    settled_cost = cost_micros;
+    settled_cost = cost;
   }
 };
 

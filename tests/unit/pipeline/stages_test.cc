@@ -182,7 +182,7 @@ TEST(AccountStage, SettlesTheKeyThenWritesOneLedgerRow) {
   EXPECT_EQ(f.keys.settles, 1);
   EXPECT_TRUE(f.keys.settled_success);
   EXPECT_EQ(f.keys.settled_tokens, 1'000'000);
-  EXPECT_DOUBLE_EQ(f.keys.settled_cost, 10e6);  // $10 per million input tokens, in micro-dollars
+  EXPECT_EQ(f.keys.settled_cost, 10'000'000'000);  // $10 per million input tokens
   ASSERT_EQ(f.recorder.rows.size(), 1u);
   EXPECT_EQ(f.recorder.rows[0].request_id, "r1");
   EXPECT_EQ(f.recorder.rows[0].model, "big");

@@ -123,9 +123,9 @@ TEST_F(LearnedPolicyTest, FillsOrderKnobPredictionsAndReason) {
 TEST_F(LearnedPolicyTest, UsesConfigPricesWhenEveryCandidateHasOne) {
   auto p = policy();
   // Config says the big model is the cheapest: at a low target it is now the pick.
-  cands_[0].est_cost_micros = 500;
-  cands_[1].est_cost_micros = 400;
-  cands_[2].est_cost_micros = 10;
+  cands_[0].est_cost = 500;
+  cands_[1].est_cost = 400;
+  cands_[2].est_cost = 10;
   auto d = decide(*p, kHard, 0.3);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->order[0], 2u);

@@ -116,8 +116,8 @@ TEST(RulesPolicy, BadPatternAndMissingRulesAreConfigErrors) {
 TEST(CascadePolicy, OrdersAvailableCandidatesCheapestFirst) {
   Fixture f;
   f.route.policy = "cascade";
-  f.states[0].est_cost_micros = 50;
-  f.states[1].est_cost_micros = 5;
+  f.states[0].est_cost = 50;
+  f.states[1].est_cost = 5;
   auto p = f.policy();
   ASSERT_TRUE(p);
   auto d = p->decide(DecisionInput{"x", f.states, std::nullopt, nullptr});
