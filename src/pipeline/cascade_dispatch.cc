@@ -190,7 +190,11 @@ asio::awaitable<CascadeOutcome> runStagedCascade(const CascadeRequest& in, const
       if (a.value) details[i] = fmt::format("vote {}", a.value->size() <= 64 ? *a.value : a.value->substr(0, 64) + "...");
       held.back()[i] = Answered{std::move(*r.res), &m, r.usage, r.usage_known, cost};
     }
-    if (out.error) co_return out;
+    if (out.error) {
+      // The request itself is bad: no answer is sent, but the answers already given were paid for.
+      out.extra_cost_micros = total_cost;
+      co_return out;
+    }
     const size_t stage_index = run.stage();
     const routing::CascadeRun::Step step = run.feed(answers);
     for (size_t i = 0; i < n; ++i) {
