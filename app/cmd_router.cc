@@ -13,10 +13,13 @@
 
 #include "app/commands.h"
 #include "common/strings.h"
+#include "config/config.h"
+#include "evals/cascade_replay.h"
 #include "evals/metrics.h"
 #include "evals/outcomes.h"
 #include "evals/plot.h"
 #include "evals/simulate.h"
+#include "routing/cascade_policy.h"
 #include "routing/router_model.h"
 #include "routing/trainer.h"
 
@@ -180,6 +183,7 @@ int runScore(const ScoreArgs& a) {
 // ---- simulate ----
 struct SimulateArgs {
   std::string router, data, plot, title, cv_by;
+  std::string cascade, config;  // --cascade ROUTE of --config FILE
   int sweep = 21;
   uint32_t cv = 0;
   uint64_t seed = 1;
@@ -250,7 +254,81 @@ Result<std::vector<evals::DecisionRecord>> crossValidatedDecisions(const Simulat
   return out;
 }
 
+// --cascade: replays a staged cascade route of a config over outcomes with responses, with the
+// gateway's own decision code (evals/cascade_replay.h); cost counts every call made.
+int runCascadeSimulate(const SimulateArgs& a, const evals::OutcomeSet& set) {
+  if (a.config.empty()) {
+    std::cerr << "rightsize: simulate --cascade needs --config (the file that defines the route)\n";
+    return 2;
+  }
+  auto cfg = config::loadConfigFile(a.config, config::processEnv());
+  if (!cfg) return reportError(cfg.error());
+  auto rit = cfg->routes.find(a.cascade);
+  if (rit == cfg->routes.end()) {
+    std::cerr << "rightsize: no route '" << a.cascade << "' in " << a.config << "\n";
+    return 2;
+  }
+  const config::RouteConfig& rc = rit->second;
+  if (rc.policy != "cascade" || rc.cascade.stages.empty()) {
+    std::cerr << "rightsize: route '" << a.cascade << "' is not a staged cascade (policy: cascade with cascade.stages)\n";
+    return 2;
+  }
+  if (set.responses_present == 0) {
+    std::cerr << "rightsize: " << a.data << " has no \"response\" texts; a cascade replay needs the models' answers\n";
+    return 2;
+  }
+  auto policy = routing::makeCascade(routing::PolicyContext{*cfg, rc});
+  if (!policy) return reportError(policy.error());
+  const routing::CascadePlan& plan = *(*policy)->plan();
+  auto table = evals::ReplayTable::build(set, (*policy)->checks(), {&plan});
+  if (!table) return reportError(table.error());
+  const auto records = evals::replayCascade(*table, plan);
+  const auto sum = evals::summarize(records, plan.stages().size());
+  const auto single = [&](const std::string& model, double& q, double& c) {
+    const int m = set.modelIndex(model);
+    q = c = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < set.size(); ++i)
+      if (m >= 0 && set.has(i, static_cast<size_t>(m))) {
+        q += set.scoreAt(i, static_cast<size_t>(m));
+        c += set.costAt(i, static_cast<size_t>(m));
+        ++n;
+      }
+    if (n) q /= static_cast<double>(n), c /= static_cast<double>(n);
+    return n;
+  };
+  if (a.json) {
+    std::string shares;
+    for (double s : sum.ended_share) shares += (shares.empty() ? "" : ",") + fmt::format("{:.6f}", s);
+    double rq = 0, rcost = 0;
+    single(rc.reference, rq, rcost);
+    fmt::print("{{\"route\":\"{}\",\"records\":{},\"quality\":{:.6f},\"cost_usd\":{:.9f},\"accepted_share\":{:.6f},"
+               "\"ended_share\":[{}],\"reference\":\"{}\",\"reference_quality\":{:.6f},\"reference_cost_usd\":{:.9f}}}\n",
+               a.cascade, sum.records, sum.quality, sum.cost_usd, sum.accepted_share, shares, rc.reference, rq, rcost);
+    return 0;
+  }
+  fmt::print("cascade route '{}' over {} records (every call paid; in-sample replay)\n", a.cascade, sum.records);
+  fmt::print("  {:<40} quality {:.4f}  cost/request ${:.6f}  accepted {:.1f}%\n", "cascade", sum.quality, sum.cost_usd,
+             100 * sum.accepted_share);
+  for (size_t s = 0; s < sum.ended_share.size(); ++s) fmt::print("  ended at stage {}: {:.1f}%\n", s + 1, 100 * sum.ended_share[s]);
+  for (const std::string& m : plan.models()) {
+    double q = 0, c = 0;
+    const size_t n = single(m, q, c);
+    fmt::print("  {:<40} quality {:.4f}  cost/request ${:.6f}  (n={}){}\n", m, q, c, n, m == rc.reference ? "  reference" : "");
+  }
+  return 0;
+}
+
 int runSimulate(const SimulateArgs& a) {
+  if (!a.cascade.empty()) {
+    if (!a.router.empty() || a.cv != 0 || !a.cv_by.empty()) {
+      std::cerr << "rightsize: simulate --cascade excludes --router and --cv/--cv-by\n";
+      return 2;
+    }
+    auto set = evals::readOutcomes(splitList(a.data));
+    if (!set) return reportError(set.error());
+    return runCascadeSimulate(a, *set);
+  }
   if (a.router.empty() == (a.cv == 0 && a.cv_by.empty())) {
     std::cerr << "rightsize: simulate needs exactly one of --router or --cv/--cv-by\n";
     return 2;
@@ -353,6 +431,9 @@ void addRouterCommands(CLI::App& root, int& exit_code) {
     cmd->add_option("--threads", a->threads, "--cv: train threads (0 = all cores)");
     cmd->add_option("--hash-bits", a->hash_bits, "--cv: train hash bits")->check(CLI::Range(10, 22));
     cmd->add_option("--epochs", a->epochs, "--cv: SGD passes per fit")->check(CLI::Range(1, 200));
+    cmd->add_option("--cascade", a->cascade,
+                    "instead of a router: replay this staged cascade route of --config over the data's responses");
+    cmd->add_option("--config", a->config, "--cascade: the configuration file defining the route");
     cmd->callback([a, &exit_code] { exit_code = runSimulate(*a); });
   }
 }

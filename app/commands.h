@@ -15,5 +15,6 @@ void addReportCommand(CLI::App& root, int& exit_code);    // report (spend and s
 void addExportOutcomesCommand(CLI::App& root, int& exit_code);  // export-outcomes (feedback -> outcomes)
 void addEvalCommand(CLI::App& root, int& exit_code);      // eval (run a suite, write outcomes and a report)
 void addKeysCommand(CLI::App& root, int& exit_code);      // keys create|list|revoke (virtual API keys)
+void addPlanCommand(CLI::App& root, int& exit_code);      // plan (cheapest policy keeping the reference's quality)
 
 }  // namespace rightsize::app

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   rightsize::app::addExportOutcomesCommand(root, exit_code);
   rightsize::app::addEvalCommand(root, exit_code);
   rightsize::app::addKeysCommand(root, exit_code);
+  rightsize::app::addPlanCommand(root, exit_code);
   try {
     root.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -867,6 +867,50 @@ class ConfigBuilder {
     return {};
   }
 
+  Status readCascadeStage(const Entry& item, const std::string& path, const Config& cfg, CascadeStage& s) const {
+    std::string kind;
+    std::string model;
+    const std::vector<Field> fields = {
+        {"kind", alreadyRead()},
+        {"model", alreadyRead()},
+        {"models", [&](const Entry& e, const std::string& p) { return readModelList(e, p, cfg, s.models); }},
+        {"min_votes", integer(s.min_votes, 1, 100)},
+        {"extract", nonEmptyText(s.extract)},
+    };
+    auto entries = entriesOf(item.value, path, item.line, keysOf(fields));
+    if (!entries) return fail(entries.error());
+    const Entry* kind_entry = find(*entries, "kind");
+    if (kind_entry == nullptr) return fail(errorAt(item.line, path, "missing required key 'kind' (model, agree)"));
+    if (auto st = readEnum(*kind_entry, child(path, "kind"), {"model", "agree"}, kind); !st) return st;
+    const std::map<std::string, Choices> allowed = {{"model", {"kind", "model"}},
+                                                    {"agree", {"kind", "models", "min_votes", "extract"}}};
+    for (const Entry& e : *entries) {
+      if (!contains(allowed.at(kind), e.key)) {
+        return fail(errorAt(e.line, path, fmt::format("'{}' is not valid for stage kind {} (valid: {})", e.key, kind,
+                                                      joinKeys(allowed.at(kind)))));
+      }
+    }
+    if (auto st = readEntries(*entries, path, fields); !st) return st;
+    s.line = item.line;
+    if (kind == "model") {
+      s.kind = CascadeStage::Kind::kModel;
+      const Entry* m = find(*entries, "model");
+      if (m == nullptr) return fail(errorAt(item.line, path, "missing required key 'model' for stage kind model"));
+      if (auto st = readNonEmptyString(*m, child(path, "model"), model); !st) return st;
+      if (cfg.models.count(model) == 0) return fail(errorAt(m->line, child(path, "model"), fmt::format("unknown model '{}'", model)));
+      s.models = {model};
+      return {};
+    }
+    s.kind = CascadeStage::Kind::kAgree;
+    if (s.models.size() < 2) return fail(errorAt(item.line, path, "an agree stage needs 'models' with at least two models"));
+    if (s.extract.empty()) return fail(errorAt(item.line, path, "missing required key 'extract' for stage kind agree"));
+    if (s.min_votes > s.models.size()) {
+      return fail(errorAt(item.line, path, fmt::format("min_votes {} is more than the stage's {} models", s.min_votes,
+                                                       s.models.size())));
+    }
+    return {};
+  }
+
   Status readCascade(const Entry& section, const std::string& path, const Config& cfg, CascadeConfig& c) const {
     const auto read_checks = [&](const Entry& e, const std::string& p) -> Status {
       return forEachItem(e, p, "checks", [&](const Entry& item, const std::string& ip) -> Status {
@@ -876,9 +920,18 @@ class ConfigBuilder {
         return {};
       });
     };
+    const auto read_stages = [&](const Entry& e, const std::string& p) -> Status {
+      return forEachItem(e, p, "stages", [&](const Entry& item, const std::string& ip) -> Status {
+        CascadeStage stage;
+        if (auto st = readCascadeStage(item, ip, cfg, stage); !st) return st;
+        c.stages.push_back(std::move(stage));
+        return {};
+      });
+    };
     const std::vector<Field> fields = {
         {"checks", read_checks},
         {"max_attempts", integer(c.max_attempts, 0, 100)},
+        {"stages", read_stages},
     };
     auto entries = readSection(section, path, fields);
     if (!entries) return fail(entries.error());
@@ -1032,6 +1085,15 @@ class ConfigBuilder {
       if (!st) return st;
     }
     if (r.reference.empty()) r.reference = r.candidates.back();
+    // A staged cascade calls only the route's candidates (so privacy and circuits filter them).
+    for (size_t si = 0; si < r.cascade.stages.size(); ++si) {
+      for (const std::string& m : r.cascade.stages[si].models) {
+        if (!contains(r.candidates, m)) {
+          return fail(errorAt(r.cascade.stages[si].line, fmt::format("{}.cascade.stages[{}]", path, si),
+                              fmt::format("model '{}' is not a candidate of the route", m)));
+        }
+      }
+    }
     return {};
   }
 

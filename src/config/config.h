@@ -92,9 +92,25 @@ struct CascadeCheck {
   double min_score = 0.7;                 // judge: score in [0, 1] must be >= this
 };
 
+// One stage of a staged cascade (cascade.stages). `model`: one model, accepted when its answer
+// passes the route's checks. `agree`: the models are asked in parallel and an answer is accepted
+// when at least min_votes of them agree on the value `extract` reads from it (routing/extract.h;
+// the spec is compiled, and rejected with this line, by the routing layer).
+struct CascadeStage {
+  enum class Kind { kModel, kAgree };
+  Kind kind = Kind::kModel;
+  std::vector<std::string> models;        // model: exactly one; agree: two or more, cheapest first
+  uint32_t min_votes = 2;                 // agree: 1..models.size()
+  std::string extract;                    // agree: extractor spec
+  int line = 0;
+};
+
 struct CascadeConfig {
   std::vector<CascadeCheck> checks;       // all must pass; empty = "not a refusal"
   uint32_t max_attempts = 0;              // 0 = every candidate (and fallback) may be tried
+  // When non-empty, the cascade runs these stages in order instead of the candidates cheapest
+  // first; every stage model must be a candidate of the route. max_attempts does not apply.
+  std::vector<CascadeStage> stages;
 };
 
 // policy: rules. Every present condition must hold.

@@ -171,6 +171,7 @@ Result<OutcomeSet> readOutcomes(const std::vector<std::string>& paths) {
   OutcomeSet set;
   // Outcomes are gathered sparsely, then laid out as a matrix once all models are known.
   std::vector<std::vector<std::pair<uint32_t, std::pair<float, float>>>> cells;
+  std::vector<std::vector<std::pair<uint32_t, std::string>>> texts;  // responses, when given
   std::map<std::string, uint32_t> model_ids;
   simdjson::dom::parser parser;
   for (const auto& path : paths) {
@@ -188,6 +189,7 @@ Result<OutcomeSet> readOutcomes(const std::vector<std::string>& paths) {
       simdjson::dom::object outs;
       if (obj["outcomes"].get_object().get(outs) != simdjson::SUCCESS) return bad("missing \"outcomes\" object");
       std::vector<std::pair<uint32_t, std::pair<float, float>>> row;
+      std::vector<std::pair<uint32_t, std::string>> row_texts;
       for (auto field : outs) {
         const std::string model(field.key);
         if (model.empty()) return bad("an outcome with an empty model name");
@@ -208,6 +210,11 @@ Result<OutcomeSet> readOutcomes(const std::vector<std::string>& paths) {
         for (const auto& c : row)
           if (c.first == it->second) return bad("model '" + model + "' appears twice");
         row.push_back({it->second, {static_cast<float>(score), static_cast<float>(cost)}});
+        auto r_el = o["response"];
+        if (!r_el.error()) {
+          if (r_el.get_string().get(sv) != simdjson::SUCCESS) return bad("\"response\" of '" + model + "' is not a string");
+          row_texts.push_back({it->second, std::string(sv)});
+        }
       }
       set.index.emplace(id, set.ids.size());
       set.ids.push_back(std::move(id));
@@ -215,6 +222,7 @@ Result<OutcomeSet> readOutcomes(const std::vector<std::string>& paths) {
       set.asks.push_back(std::move(ask));
       set.where.push_back(where);
       cells.push_back(std::move(row));
+      texts.push_back(std::move(row_texts));
       return {};
     });
     if (!r) return fail(r.error());
@@ -227,6 +235,14 @@ Result<OutcomeSet> readOutcomes(const std::vector<std::string>& paths) {
     for (const auto& [m, sc] : cells[i]) {
       set.score[i * m_count + m] = sc.first;
       set.cost_usd[i * m_count + m] = sc.second;
+    }
+  set.response.assign(set.ids.size() * m_count, std::string());
+  set.has_response.assign(set.ids.size() * m_count, false);
+  for (size_t i = 0; i < texts.size(); ++i)
+    for (auto& [m, t] : texts[i]) {
+      set.response[i * m_count + m] = std::move(t);
+      set.has_response[i * m_count + m] = true;
+      ++set.responses_present;
     }
   return set;
 }

@@ -4,6 +4,7 @@
 //
 //   {"id": "...", "task": "...", "prompt": "..." | "messages": [...],
 //    "outcomes": {"model": {"score": 0..1, "cost_usd": >= 0, "response": "..."}, ...}}
+// (`response`, the model's answer text, is optional; cascade replay and `plan` need it.)
 //
 // Strictness: a line that is not a JSON object, lacks `id`, has both or neither of `prompt`
 // and `messages`, repeats an earlier id, or has an outcome without a numeric `score` in
@@ -32,11 +33,16 @@ struct OutcomeSet {
   std::vector<std::string> where;    // "FILE:LINE" of each record, for messages
   std::vector<float> score;          // ids.size() * models.size(); NaN = no outcome
   std::vector<float> cost_usd;       // same
+  std::vector<std::string> response; // same; the outcome's "response" text ("" when absent)
+  std::vector<bool> has_response;    // same; the outcome had a "response" string
+  size_t responses_present = 0;      // how many outcomes had one
   std::map<std::string, size_t> index;  // id -> record
 
   size_t size() const { return ids.size(); }
   float scoreAt(size_t i, size_t m) const { return score[i * models.size() + m]; }
   float costAt(size_t i, size_t m) const { return cost_usd[i * models.size() + m]; }
+  bool hasResponse(size_t i, size_t m) const { return has_response[i * models.size() + m]; }
+  const std::string& responseAt(size_t i, size_t m) const { return response[i * models.size() + m]; }
   bool has(size_t i, size_t m) const;
   int modelIndex(const std::string& name) const;
 };

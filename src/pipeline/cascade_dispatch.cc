@@ -2,6 +2,9 @@
 
 #include <chrono>
 
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -86,9 +89,149 @@ std::string attemptJson(std::string_view kind, const config::ModelConfig& m, std
   return o;
 }
 
+// The request rewritten for one cascade target (non-streaming, the route's budget caps).
+Result<std::string> attemptBody(const CascadeRequest& in, const config::ModelConfig& m, bool logprobs, api::Rewrite& rw) {
+  rw.model_id = m.id;
+  applyBudget(in.route, m, rw);
+  rw.force_non_stream = true;
+  rw.request_logprobs = logprobs;
+  return api::rewriteChatRequest(in.body, rw);
+}
+
+// A staged cascade (cascade.stages): routing::CascadeRun decides, this makes the calls. An agree
+// stage's models are asked in parallel (the stage takes as long as its slowest call, each
+// bounded by its provider's timeouts); a model that fails, is filtered out of the targets
+// (privacy, open circuit) or whose answer fails the route's checks does not vote.
+asio::awaitable<CascadeOutcome> runStagedCascade(const CascadeRequest& in, const routing::CascadePlan& plan) {
+  CascadeOutcome out;
+  const routing::AnswerChecks& checks = in.policy.checks();
+  struct Answered {
+    upstream::Completion answer;
+    const config::ModelConfig* model = nullptr;
+    api::Usage usage;
+    bool usage_known = false;
+    double cost = 0;
+  };
+  std::vector<std::vector<std::optional<Answered>>> held;  // [stage][model]
+  std::optional<Error> last_error;
+  double total_cost = 0;
+  routing::CascadeRun run(plan);
+  std::optional<routing::CascadeRun::AnswerRef> send;
+  bool accepted = false;
+  auto ex = co_await asio::this_coro::executor;
+  while (!run.finished()) {
+    const routing::CascadePlan::Stage& stage = plan.stages()[run.stage()];
+    const size_t n = stage.models.size();
+    std::vector<const Target*> targets(n, nullptr);
+    for (size_t i = 0; i < n; ++i)
+      for (const Target& t : in.targets)
+        if (t.model->name == stage.models[i]) targets[i] = &t;
+    // Bodies first: a request the rewrite rejects ends the cascade before anything is paid for.
+    std::vector<api::Rewrite> rws(n);
+    std::vector<upstream::ChatCall> calls(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (!targets[i]) continue;
+      auto body = attemptBody(in, *targets[i]->model, checks.wantsLogprobs(), rws[i]);
+      if (!body) {
+        out.error = body.error();
+        co_return out;
+      }
+      calls[i].request = &in.chat;
+      calls[i].model_id = targets[i]->model->id;
+      calls[i].body = std::move(*body);
+    }
+    using CallOp = decltype(asio::co_spawn(ex, callOnce(*in.targets.front().provider, calls[0], in.chat), asio::deferred));
+    std::vector<CallOp> ops;
+    std::vector<size_t> op_index;
+    for (size_t i = 0; i < n; ++i) {
+      if (!targets[i]) {
+        spdlog::info("[{}] cascade: {} is not available for this request; it does not vote", in.request_id, stage.models[i]);
+        continue;
+      }
+      ops.push_back(asio::co_spawn(ex, callOnce(*targets[i]->provider, calls[i], in.chat), asio::deferred));
+      op_index.push_back(i);
+    }
+    out.attempts += static_cast<int>(ops.size());
+    std::vector<CallOutcome> results(n, CallOutcome{tl::unexpected(upstream::CallError{}), {}, false, 0});
+    if (!ops.empty()) {
+      auto [order, exceptions, outcomes] = co_await asio::experimental::make_parallel_group(std::move(ops))
+                                               .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+      for (size_t k = 0; k < op_index.size(); ++k) {
+        if (exceptions[k]) std::rethrow_exception(exceptions[k]);  // our own bug, not an upstream's
+        results[op_index[k]] = std::move(outcomes[k]);
+      }
+    }
+    std::vector<routing::StageAnswer> answers(n);
+    std::vector<std::string> results_text(n), details(n);
+    held.emplace_back(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (!targets[i]) continue;
+      const config::ModelConfig& m = *targets[i]->model;
+      CallOutcome& r = results[i];
+      if (!r.res) {
+        const upstream::CallError& ce = r.res.error();
+        spdlog::warn("[{}] cascade: {} failed: {}", in.request_id, m.name, ce.error.message);
+        appendDetail(out.detail, attemptJson("answer", m, "error", ce.error.message, 0, r.latency_ms, &rws[i]));
+        if (in.metrics) in.metrics->cascade_attempts->labels({in.route_name, m.name, "error"}).inc();
+        if (!ce.fallback_ok && !out.error) out.error = ce.error;  // the request itself is bad
+        last_error = ce.error;
+        continue;
+      }
+      const double cost = costMicros(m, r.usage);
+      total_cost += cost;
+      routing::StageAnswer& a = answers[i];
+      a.answered = true;
+      auto view = routing::parseAnswer(r.res->body);
+      routing::CheckVerdict verdict =
+          view ? checks.runLocal(*view, in.chat.response_schema) : routing::CheckVerdict{false, "parse", view.error().message};
+      a.passed = verdict.pass;
+      if (verdict.pass && stage.extract) a.value = stage.extract->extract(view->text);
+      results_text[i] = !verdict.pass ? verdict.failed : stage.extract && !a.value ? "no_vote" : "answered";
+      details[i] = verdict.detail;
+      if (a.value) details[i] = fmt::format("vote {}", a.value->size() <= 64 ? *a.value : a.value->substr(0, 64) + "...");
+      held.back()[i] = Answered{std::move(*r.res), &m, r.usage, r.usage_known, cost};
+    }
+    if (out.error) {
+      // The request itself is bad: no answer is sent, but the answers already given were paid for.
+      out.extra_cost_micros = total_cost;
+      co_return out;
+    }
+    const size_t stage_index = run.stage();
+    const routing::CascadeRun::Step step = run.feed(answers);
+    for (size_t i = 0; i < n; ++i) {
+      if (!held.back()[i]) continue;
+      const bool is_accepted = step.verdict == routing::CascadeRun::Step::Verdict::kAccept && step.answer &&
+                               step.answer->index == i;
+      const std::string& result = is_accepted ? std::string("accepted") : results_text[i];
+      const Answered& h = *held.back()[i];
+      appendDetail(out.detail, attemptJson("answer", *h.model, result, details[i], h.cost, results[i].latency_ms, &rws[i]));
+      if (in.metrics) in.metrics->cascade_attempts->labels({in.route_name, h.model->name, result}).inc();
+    }
+    if (step.verdict == routing::CascadeRun::Step::Verdict::kEscalate)
+      spdlog::info("[{}] cascade: stage {} did not accept; escalating", in.request_id, stage_index);
+    send = step.answer;
+    accepted = step.verdict == routing::CascadeRun::Step::Verdict::kAccept;
+  }
+  if (!send) {
+    out.error = last_error ? *last_error
+                           : Error{ErrorCode::kUnavailable, "no upstream available for this request: every cascade model is unavailable", 0};
+    co_return out;
+  }
+  Answered& chosen = *held[send->stage][send->index];
+  out.accepted = accepted;
+  out.extra_cost_micros = total_cost - chosen.cost;  // every other answer was paid for too
+  out.answer = std::move(chosen.answer);
+  if (checks.wantsLogprobs() && !clientAskedLogprobs(in.body)) dropLogprobs(out.answer->body);
+  out.model = chosen.model;
+  out.usage = chosen.usage;
+  out.usage_known = chosen.usage_known;
+  co_return out;
+}
+
 }  // namespace
 
 asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in) {
+  if (const routing::CascadePlan* plan = in.policy.plan()) co_return co_await runStagedCascade(in, *plan);
   CascadeOutcome out;
   const routing::AnswerChecks& checks = in.policy.checks();
   const uint32_t max_attempts = in.policy.maxAttempts();

@@ -4,6 +4,8 @@
 // the same providers), stop at the first answer that passes. Every answer and judge call is paid
 // for and recorded (info.attempts, info.extra_cost, info.attempts_detail). The answer is
 // written to the client as JSON, or as SSE when the client asked for a stream.
+// A route with cascade.stages runs them instead (routing::CascadeRun decides): an agree stage's
+// models are called in parallel and all awaited; a failed model does not vote (docs/cascade.md).
 
 #include <map>
 #include <optional>

@@ -13,7 +13,13 @@ Result<Decision> CascadePolicy::decide(const DecisionInput& in) const {
 Result<std::unique_ptr<CascadePolicy>> makeCascade(const PolicyContext& ctx) {
   auto checks = AnswerChecks::make(ctx.route.cascade, ctx.config.source, ctx.route.name);
   if (!checks) return fail(checks.error());
-  return std::make_unique<CascadePolicy>(std::move(*checks), ctx.route.cascade.max_attempts);
+  std::optional<CascadePlan> plan;
+  if (!ctx.route.cascade.stages.empty()) {
+    auto p = CascadePlan::make(ctx.route.cascade, ctx.config.source, ctx.route.name);
+    if (!p) return fail(p.error());
+    plan = std::move(*p);
+  }
+  return std::make_unique<CascadePolicy>(std::move(*checks), ctx.route.cascade.max_attempts, std::move(plan));
 }
 
 Result<std::unique_ptr<Policy>> makeCascadePolicy(const PolicyContext& ctx) {

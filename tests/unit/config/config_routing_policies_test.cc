@@ -111,5 +111,44 @@ TEST(ConfigRoutingPolicies, MistakesNameTheirLine) {
             "config.yaml:6: unknown key 'ttl' in sessions (known: ttl_ms, use_openai_user, max_entries)");
 }
 
+TEST(ConfigRoutingPolicies, ReadsCascadeStages) {
+  auto cfg = parse(withRoutes(R"(  c:
+    policy: cascade
+    candidates: [small, big]
+    cascade:
+      stages:
+        - {kind: agree, models: [small, big], min_votes: 2, extract: "json:answer"}
+        - {kind: model, model: big}
+)"));
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  const auto& st = cfg->routes.at("c").cascade.stages;
+  ASSERT_EQ(st.size(), 2u);
+  EXPECT_EQ(st[0].kind, CascadeStage::Kind::kAgree);
+  EXPECT_EQ(st[0].models, (std::vector<std::string>{"small", "big"}));
+  EXPECT_EQ(st[0].min_votes, 2u);
+  EXPECT_EQ(st[0].extract, "json:answer");
+  EXPECT_EQ(st[0].line, 12);
+  EXPECT_EQ(st[1].kind, CascadeStage::Kind::kModel);
+  EXPECT_EQ(st[1].models, std::vector<std::string>{"big"});
+}
+
+TEST(ConfigRoutingPolicies, RejectsBadCascadeStagesWithTheirLine) {
+  const auto stage = [](const std::string& s) {
+    return errorOf(withRoutes("  c:\n    policy: cascade\n    candidates: [small, big]\n    cascade:\n      stages:\n        - " + s + "\n"));
+  };
+  EXPECT_NE(stage("{kind: agree, models: [small, nope], extract: number}").find("unknown model 'nope'"), std::string::npos);
+  EXPECT_NE(stage("{kind: agree, models: [small, big], min_votes: 3, extract: number}").find("min_votes 3 is more than"),
+            std::string::npos);
+  EXPECT_NE(stage("{kind: agree, models: [small], extract: number}").find("at least two"), std::string::npos);
+  EXPECT_NE(stage("{kind: agree, models: [small, big]}").find("missing required key 'extract'"), std::string::npos);
+  EXPECT_NE(stage("{kind: model}").find("missing required key 'model'"), std::string::npos);
+  EXPECT_NE(stage("{kind: model, model: big, extract: number}").find("not valid for stage kind model"), std::string::npos);
+  EXPECT_NE(stage("{kind: vote, model: big}").find("kind"), std::string::npos);
+  const std::string not_candidate = errorOf(std::string(kMinimalModels) +
+      "  third: {provider: up}\nroutes:\n  c:\n    policy: cascade\n    candidates: [small, big]\n    cascade:\n      stages:\n        - {kind: model, model: third}\n");
+  EXPECT_NE(not_candidate.find("not a candidate of the route"), std::string::npos) << not_candidate;
+  EXPECT_NE(not_candidate.find("config.yaml:"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace rightsize::config

@@ -76,6 +76,7 @@ class FakeProvider final : public upstream::Provider {
  public:
   explicit FakeProvider(config::ProviderConfig cfg) : cfg_(std::move(cfg)) {}
   std::deque<Step> script;
+  std::map<std::string, std::deque<Step>> script_by_model;  // by model id; used before `script`
   std::vector<std::string> called;  // model ids, in call order
 
   asio::awaitable<upstream::CallResult<upstream::Completion>> complete(const upstream::ChatCall& call) override {
@@ -100,6 +101,11 @@ class FakeProvider final : public upstream::Provider {
  private:
   Step take(const upstream::ChatCall& call) {
     called.push_back(call.model_id);
+    if (auto it = script_by_model.find(call.model_id); it != script_by_model.end() && !it->second.empty()) {
+      Step s = std::move(it->second.front());
+      it->second.pop_front();
+      return s;
+    }
     if (script.empty()) return answer();
     Step s = std::move(script.front());
     script.pop_front();
@@ -203,7 +209,9 @@ class FakeRecorder final : public RequestRecorder {
 
 // Providers: `remote` (openai kind), `local` (on_prem). Models: small/big on remote, onprem on
 // local. Routes: auto (cheapest: small, big), cascade (cascade over small, big with a
-// not_refusal check), remote_only (fixed: small), pinned (cheapest, pin_sessions).
+// not_refusal check), remote_only (fixed: small), pinned (cheapest, pin_sessions), consensus
+// (staged cascade: onprem and small must agree on a number, else big), vote3 (one agree stage of
+// all three, min_votes 1).
 inline constexpr const char* kConfig = R"(
 providers:
   remote:
@@ -231,6 +239,19 @@ routes:
     cascade:
       checks:
         - {kind: not_refusal}
+  consensus:
+    policy: cascade
+    candidates: [onprem, small, big]
+    cascade:
+      stages:
+        - {kind: agree, models: [onprem, small], min_votes: 2, extract: number}
+        - {kind: model, model: big}
+  vote3:
+    policy: cascade
+    candidates: [onprem, small, big]
+    cascade:
+      stages:
+        - {kind: agree, models: [onprem, small, big], min_votes: 1, extract: number}
 )";
 
 // Services over fake providers, a fake key gate and a fake recorder.

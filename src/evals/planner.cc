@@ -1,0 +1,289 @@
+#include "evals/planner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "routing/trainer.h"
+
+namespace rightsize::evals {
+
+namespace {
+
+using Kind = config::CascadeStage::Kind;
+
+constexpr double kZ90 = 1.6448536269514722;  // two-sided 90%: 5% below the lower bound
+
+routing::CascadePlan::Stage modelStage(const std::string& m) {
+  routing::CascadePlan::Stage s;
+  s.kind = Kind::kModel;
+  s.models = {m};
+  return s;
+}
+
+routing::CascadePlan::Stage agreeStage(std::vector<std::string> models, uint32_t min_votes, const routing::Extractor& ex) {
+  routing::CascadePlan::Stage s;
+  s.kind = Kind::kAgree;
+  s.models = std::move(models);
+  s.min_votes = min_votes;
+  s.extract = ex;
+  return s;
+}
+
+std::string describe(const routing::CascadePlan& p) {
+  std::string out;
+  for (const auto& s : p.stages()) {
+    if (!out.empty()) out += " > ";
+    if (s.kind == Kind::kModel) {
+      out += s.models[0];
+      continue;
+    }
+    out += fmt::format("agree{}/{}(", s.min_votes, s.models.size());
+    for (size_t i = 0; i < s.models.size(); ++i) out += (i ? "," : "") + s.models[i];
+    out += ")";
+  }
+  return out;
+}
+
+std::string yamlString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+size_t pickCheapestQualifying(const std::vector<PlanCandidate>& cands, size_t reference, const std::vector<size_t>& rows,
+                              double quality, std::vector<CandidateStats>* stats) {
+  const PlanCandidate& ref = cands[reference];
+  const double n = static_cast<double>(rows.size());
+  double ref_q = 0;
+  for (size_t i : rows) ref_q += ref.score[i];
+  ref_q /= n;
+  std::vector<CandidateStats> all(cands.size());
+  size_t best = reference;
+  for (size_t c = 0; c < cands.size(); ++c) {
+    CandidateStats& st = all[c];
+    st.candidate = c;
+    double sum_d = 0, sum_d2 = 0;
+    for (size_t i : rows) {
+      st.quality += cands[c].score[i];
+      st.cost_usd += cands[c].cost[i];
+      const double d = cands[c].score[i] - ref.score[i];
+      sum_d += d;
+      sum_d2 += d * d;
+    }
+    st.quality /= n;
+    st.cost_usd /= n;
+    const double mean_d = sum_d / n;
+    const double var = n > 1 ? std::max(0.0, (sum_d2 - n * mean_d * mean_d) / (n - 1)) : 0.0;
+    st.diff_lower = mean_d - kZ90 * std::sqrt(var / n);
+    // The small epsilon keeps the reference (difference exactly 0) qualifying at quality 1.
+    st.qualifies = ref_q + st.diff_lower >= quality * ref_q - 1e-12;
+  }
+  // Picked once every candidate is scored (the reference may come after the cheaper ones).
+  for (size_t c = 0; c < cands.size(); ++c) {
+    const CandidateStats& st = all[c];
+    const CandidateStats& b = all[best];
+    if (st.qualifies && (st.cost_usd < b.cost_usd || (st.cost_usd == b.cost_usd && st.quality > b.quality))) best = c;
+  }
+  if (stats) *stats = std::move(all);
+  return best;
+}
+
+Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
+  if (set.responses_present == 0)
+    return fail(ErrorCode::kInvalidArgument,
+                "the outcome data has no \"response\" texts: plan replays cascades on the models' answers, so it needs "
+                "outcomes with responses");
+  const int ref_col = set.modelIndex(opt.reference);
+  if (ref_col < 0) return fail(ErrorCode::kInvalidArgument, fmt::format("reference model '{}' is not in the data", opt.reference));
+  if (!(opt.quality > 0 && opt.quality <= 1))
+    return fail(ErrorCode::kInvalidArgument, fmt::format("--quality must be in (0, 1], got {}", opt.quality));
+  if (opt.folds < 2) return fail(ErrorCode::kInvalidArgument, "cross-validation needs at least 2 folds");
+  if (opt.max_stages < 1) return fail(ErrorCode::kInvalidArgument, "--max-stages must be at least 1");
+  auto ex = routing::Extractor::parse(opt.extract);
+  if (!ex) return fail(ex.error());
+
+  // Only records where every model has an outcome: every candidate is then scored on the same prompts.
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < set.size(); ++i) {
+    bool all = true;
+    for (size_t m = 0; m < set.models.size() && all; ++m) all = set.has(i, m);
+    if (all) rows.push_back(i);
+  }
+  if (rows.size() < opt.folds) return fail(ErrorCode::kInvalidArgument, "too few records with every model's outcome");
+
+  // Models by mean cost, cheapest first (ties by name: deterministic).
+  std::vector<double> mean_cost(set.models.size(), 0);
+  for (size_t m = 0; m < set.models.size(); ++m) {
+    for (size_t i : rows) mean_cost[m] += set.costAt(i, m);
+    mean_cost[m] /= static_cast<double>(rows.size());
+  }
+  std::vector<size_t> by_cost(set.models.size());
+  std::iota(by_cost.begin(), by_cost.end(), 0);
+  std::sort(by_cost.begin(), by_cost.end(), [&](size_t a, size_t b) {
+    return mean_cost[a] != mean_cost[b] ? mean_cost[a] < mean_cost[b] : set.models[a] < set.models[b];
+  });
+  std::vector<size_t> cheaper;  // than the reference, cheapest first
+  for (size_t m : by_cost)
+    if (static_cast<int>(m) != ref_col && mean_cost[m] < mean_cost[static_cast<size_t>(ref_col)]) cheaper.push_back(m);
+
+  std::vector<routing::CascadePlan> plans;
+  size_t ref_plan = 0;
+  for (size_t m : by_cost) {
+    if (static_cast<int>(m) == ref_col) ref_plan = plans.size();
+    plans.push_back(*routing::CascadePlan::fromStages({modelStage(set.models[m])}));
+  }
+  const std::string& ref = opt.reference;
+  const auto names = [&](std::initializer_list<size_t> cols) {
+    std::vector<std::string> v;
+    for (size_t c : cols) v.push_back(set.models[c]);
+    return v;
+  };
+  if (opt.max_stages >= 2) {
+    const size_t k = cheaper.size();
+    for (size_t a = 0; a < k; ++a)
+      for (size_t b = a + 1; b < k; ++b) {
+        plans.push_back(*routing::CascadePlan::fromStages(
+            {agreeStage(names({cheaper[a], cheaper[b]}), 2, *ex), modelStage(ref)}));
+        for (size_t c = b + 1; c < k; ++c)
+          for (uint32_t votes : {2u, 3u})
+            plans.push_back(*routing::CascadePlan::fromStages(
+                {agreeStage(names({cheaper[a], cheaper[b], cheaper[c]}), votes, *ex), modelStage(ref)}));
+      }
+  }
+  if (opt.max_stages >= 3) {
+    const size_t k = cheaper.size();
+    for (size_t a = 0; a < k; ++a)
+      for (size_t b = a + 1; b < k; ++b)
+        for (size_t c = a + 1; c < k; ++c)
+          for (size_t d = c + 1; d < k; ++d) {
+            if (c == b || d == b) continue;
+            plans.push_back(*routing::CascadePlan::fromStages({agreeStage(names({cheaper[a], cheaper[b]}), 2, *ex),
+                                                              agreeStage(names({cheaper[c], cheaper[d]}), 2, *ex),
+                                                              modelStage(ref)}));
+          }
+  }
+
+  auto checks = routing::AnswerChecks::make(config::CascadeConfig{}, "plan", opt.route);
+  if (!checks) return fail(checks.error());
+  std::vector<const routing::CascadePlan*> plan_ptrs;
+  for (const auto& p : plans) plan_ptrs.push_back(&p);
+  auto table = ReplayTable::build(set, **checks, plan_ptrs);
+  if (!table) return fail(table.error());
+
+  PlanResult res;
+  res.reference = ref_plan;
+  for (auto& p : plans) {
+    PlanCandidate c{describe(p), std::move(p), std::vector<double>(set.size(), 0), std::vector<double>(set.size(), 0)};
+    const auto recs = replayCascade(*table, c.plan, rows);
+    for (size_t k = 0; k < rows.size(); ++k) {
+      c.score[rows[k]] = recs[k].score;
+      c.cost[rows[k]] = recs[k].cost_usd;
+    }
+    res.candidates.push_back(std::move(c));
+  }
+
+  // Cross-validation of the procedure.
+  std::vector<uint32_t> fold(set.size(), 0);
+  for (size_t i : rows) fold[i] = routing::foldOf(set.ids[i], opt.seed, opt.folds);
+  double n_held = 0;
+  for (uint32_t f = 0; f < opt.folds; ++f) {
+    std::vector<size_t> train, test;
+    for (size_t i : rows) (fold[i] == f ? test : train).push_back(i);
+    if (test.empty() || train.empty()) continue;
+    const size_t pick = pickCheapestQualifying(res.candidates, ref_plan, train, opt.quality);
+    res.cv_picks.push_back(res.candidates[pick].name);
+    for (size_t i : test) {
+      const double q = res.candidates[pick].score[i], c = res.candidates[pick].cost[i];
+      const double rq = res.candidates[ref_plan].score[i], rc = res.candidates[ref_plan].cost[i];
+      res.cv_quality += q;
+      res.cv_cost_usd += c;
+      res.cv_ref_quality += rq;
+      res.cv_ref_cost_usd += rc;
+      TaskNumbers& t = res.cv_by_task[set.tasks[i].empty() ? "(no task)" : set.tasks[i]];
+      ++t.records;
+      t.quality += q;
+      t.cost_usd += c;
+      t.ref_quality += rq;
+      t.ref_cost_usd += rc;
+      n_held += 1;
+    }
+  }
+  if (n_held > 0) {
+    res.cv_quality /= n_held;
+    res.cv_cost_usd /= n_held;
+    res.cv_ref_quality /= n_held;
+    res.cv_ref_cost_usd /= n_held;
+  }
+  for (auto& [task, t] : res.cv_by_task) {
+    const double n = static_cast<double>(t.records);
+    t.quality /= n;
+    t.cost_usd /= n;
+    t.ref_quality /= n;
+    t.ref_cost_usd /= n;
+  }
+
+  std::vector<CandidateStats> stats;
+  res.chosen = pickCheapestQualifying(res.candidates, ref_plan, rows, opt.quality, &stats);
+  res.chosen_stats = stats[res.chosen];
+  std::vector<CandidateStats> qualifying, failing;
+  for (const CandidateStats& s : stats) {
+    if (s.candidate == res.chosen) continue;
+    (s.qualifies ? qualifying : failing).push_back(s);
+  }
+  std::sort(qualifying.begin(), qualifying.end(), [](const CandidateStats& a, const CandidateStats& b) {
+    return a.cost_usd != b.cost_usd ? a.cost_usd < b.cost_usd : a.candidate < b.candidate;
+  });
+  std::sort(failing.begin(), failing.end(), [](const CandidateStats& a, const CandidateStats& b) {
+    return a.diff_lower != b.diff_lower ? a.diff_lower > b.diff_lower : a.candidate < b.candidate;
+  });
+  for (size_t k = 0; k < std::min<size_t>(3, qualifying.size()); ++k) res.runner_ups.push_back(qualifying[k]);
+  for (size_t k = 0; k < std::min<size_t>(2, failing.size()); ++k) res.runner_ups.push_back(failing[k]);
+  res.chosen_summary = summarize(replayCascade(*table, res.candidates[res.chosen].plan, rows),
+                                 res.candidates[res.chosen].plan.stages().size());
+  return res;
+}
+
+std::string routeYaml(const PlanCandidate& c, const std::string& name, const std::string& reference,
+                      const std::string& header_comment) {
+  std::string out;
+  for (size_t start = 0; start < header_comment.size();) {
+    size_t nl = header_comment.find('\n', start);
+    if (nl == std::string::npos) nl = header_comment.size();
+    out += "# " + header_comment.substr(start, nl - start) + "\n";
+    start = nl + 1;
+  }
+  const auto list = [](const std::vector<std::string>& v) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + yamlString(v[i]);
+    return s + "]";
+  };
+  out += "routes:\n  " + yamlString(name) + ":\n";
+  const auto& stages = c.plan.stages();
+  if (stages.size() == 1 && stages[0].kind == Kind::kModel) {
+    out += "    policy: fixed\n    candidates: " + list(stages[0].models) + "\n";
+    return out;
+  }
+  std::vector<std::string> cands = c.plan.models();
+  out += "    policy: cascade\n    candidates: " + list(cands) + "\n";
+  if (std::find(cands.begin(), cands.end(), reference) != cands.end()) out += "    reference: " + yamlString(reference) + "\n";
+  out += "    cascade:\n      stages:\n";
+  for (const auto& s : stages) {
+    if (s.kind == Kind::kModel) {
+      out += "        - {kind: model, model: " + yamlString(s.models[0]) + "}\n";
+    } else {
+      out += fmt::format("        - {{kind: agree, models: {}, min_votes: {}, extract: {}}}\n", list(s.models), s.min_votes,
+                         yamlString(s.extract->spec()));
+    }
+  }
+  return out;
+}
+
+}  // namespace rightsize::evals

@@ -1,0 +1,86 @@
+#pragma once
+// `rightsize plan`: choose the cheapest routing policy for a set of outcomes-with-responses that
+// keeps the reference model's quality, and write it as a route.
+//
+// Candidates: every single model; and cascades "agree group -> reference": a group of 2 or 3
+// models cheaper than the reference (cheapest first; min_votes 2, and 3 for a group of three)
+// must agree on the extracted answer, else the reference answers. With max_stages >= 3 also
+// "pair -> pair -> reference" (the second pair dearer than the first pair's cheapest model).
+// Every candidate is replayed with the gateway's own decision code (evals/cascade_replay.h).
+//
+// Choice rule (pickCheapestQualifying): among candidates whose conservative quality — the
+// reference's mean score plus the lower bound of the two-sided 90% confidence interval of the
+// paired per-prompt score difference (candidate - reference) — is >= quality * the reference's
+// mean score, the cheapest (mean cost; ties: higher quality, then earlier candidate). The
+// reference itself always qualifies when quality <= 1.
+//
+// Held-out estimate: K-fold cross-validation by prompt (routing::foldOf on the prompt id): for
+// each fold the rule picks on the other folds and the pick is scored on the fold; the pooled
+// held-out records measure the whole procedure. The final pick uses all records. Deterministic.
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "evals/cascade_replay.h"
+#include "evals/outcomes.h"
+#include "routing/cascade_plan.h"
+
+namespace rightsize::evals {
+
+struct PlanOptions {
+  std::string reference;         // a model of the data
+  double quality = 1.0;          // (0, 1]
+  std::string extract = "text";  // extractor spec for agree stages
+  std::string route = "auto";    // route name written
+  int max_stages = 2;            // 1: single models only; 2: + agree -> reference; 3: + pair -> pair -> reference
+  uint32_t folds = 5;            // >= 2
+  uint64_t seed = 1;             // of the fold split
+};
+
+struct PlanCandidate {
+  std::string name;              // e.g. "agree(a,b)>ref" or "model"
+  routing::CascadePlan plan;
+  std::vector<double> score, cost;  // per record of the set
+};
+
+struct CandidateStats {
+  size_t candidate = 0;
+  double quality = 0, cost_usd = 0;
+  double diff_lower = 0;         // lower 90% bound of mean(candidate - reference)
+  bool qualifies = false;
+};
+
+struct TaskNumbers {
+  size_t records = 0;
+  double quality = 0, cost_usd = 0, ref_quality = 0, ref_cost_usd = 0;
+};
+
+struct PlanResult {
+  std::vector<PlanCandidate> candidates;
+  size_t chosen = 0;                 // index into candidates (picked on all records)
+  size_t reference = 0;              // index of the reference's single-model candidate
+  CandidateStats chosen_stats;       // in-sample, all records
+  std::vector<CandidateStats> runner_ups;  // next cheapest qualifying, then the best that did not
+  ReplaySummary chosen_summary;      // in-sample: stage shares
+  // Cross-validated (held-out) numbers of the procedure, pooled over folds.
+  double cv_quality = 0, cv_cost_usd = 0, cv_ref_quality = 0, cv_ref_cost_usd = 0;
+  std::vector<std::string> cv_picks;  // per fold, the candidate picked
+  std::map<std::string, TaskNumbers> cv_by_task;
+};
+
+// Plans over `set`. kInvalidArgument: no response texts in the data, unknown reference, a bad
+// extract spec, quality outside (0, 1], fewer than 2 folds.
+Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt);
+
+// Evaluates candidates on `rows` and applies the choice rule; returns the index of the pick
+// and fills `stats` (one per candidate) when non-null.
+size_t pickCheapestQualifying(const std::vector<PlanCandidate>& cands, size_t reference, const std::vector<size_t>& rows,
+                              double quality, std::vector<CandidateStats>* stats = nullptr);
+
+// The chosen candidate as YAML: one top-level `routes:` mapping holding route `name` in the
+// config's format (policy fixed for a single model, policy cascade with stages otherwise).
+std::string routeYaml(const PlanCandidate& c, const std::string& name, const std::string& reference,
+                      const std::string& header_comment);
+
+}  // namespace rightsize::evals
