@@ -110,11 +110,11 @@ asio::awaitable<CascadeOutcome> runStagedCascade(const CascadeRequest& in, const
     const config::ModelConfig* model = nullptr;
     api::Usage usage;
     bool usage_known = false;
-    double cost = 0;
+    Nanos cost = 0;
   };
   std::vector<std::vector<std::optional<Answered>>> held;  // [stage][model]
   std::optional<Error> last_error;
-  double total_cost = 0;
+  Nanos total_cost = 0;
   routing::CascadeRun run(plan);
   std::optional<routing::CascadeRun::AnswerRef> send;
   bool accepted = false;
@@ -177,7 +177,7 @@ asio::awaitable<CascadeOutcome> runStagedCascade(const CascadeRequest& in, const
         last_error = ce.error;
         continue;
       }
-      const double cost = costMicros(m, r.usage);
+      const Nanos cost = routing::callCost(m, r.usage);
       total_cost += cost;
       routing::StageAnswer& a = answers[i];
       a.answered = true;
@@ -193,7 +193,7 @@ asio::awaitable<CascadeOutcome> runStagedCascade(const CascadeRequest& in, const
     }
     if (out.error) {
       // The request itself is bad: no answer is sent, but the answers already given were paid for.
-      out.extra_cost_micros = total_cost;
+      out.extra_cost = total_cost;
       co_return out;
     }
     const size_t stage_index = run.stage();
@@ -219,7 +219,7 @@ asio::awaitable<CascadeOutcome> runStagedCascade(const CascadeRequest& in, const
   }
   Answered& chosen = *held[send->stage][send->index];
   out.accepted = accepted;
-  out.extra_cost_micros = total_cost - chosen.cost;  // every other answer was paid for too
+  out.extra_cost = total_cost - chosen.cost;  // every other answer was paid for too
   out.answer = std::move(chosen.answer);
   if (checks.wantsLogprobs() && !clientAskedLogprobs(in.body)) dropLogprobs(out.answer->body);
   out.model = chosen.model;
