@@ -37,11 +37,11 @@ int runExport(const ExportCliOptions& opt) {
       std::cerr << "rightsize export-outcomes: invalid configuration: " << cfg.error().message << "\n";
       return 2;
     }
-    if (cfg->ledger.kind == "off" || (cfg->ledger.kind == "sqlite" && cfg->ledger.path == ":memory:")) {
+    if (cfg->ledger.kind == config::LedgerKind::kOff || (cfg->ledger.kind == config::LedgerKind::kSqlite && cfg->ledger.path == ":memory:")) {
       std::cerr << "rightsize export-outcomes: the configuration keeps no ledger to export from\n";
       return 2;
     }
-    if (cfg->ledger.kind == "postgres") {
+    if (cfg->ledger.kind == config::LedgerKind::kPostgres) {
       src.kind = ledger::LedgerSource::Kind::kPostgres;
       src.location = cfg->ledger.dsn;
     } else {

@@ -37,7 +37,7 @@ int runReport(const ReportCliOptions& opt) {
       std::cerr << "rightsize report: invalid configuration: " << cfg.error().message << "\n";
       return 2;
     }
-    if (cfg->ledger.kind == "off") {
+    if (cfg->ledger.kind == config::LedgerKind::kOff) {
       std::cerr << "rightsize report: the configuration's ledger.kind is 'off': no ledger to report on "
                    "(use --db PATH or --dsn DSN to name one)\n";
       return 2;
@@ -47,7 +47,7 @@ int runReport(const ReportCliOptions& opt) {
                    "nothing to report\n";
       return 2;
     }
-    if (cfg->ledger.kind == "postgres") dsn = cfg->ledger.dsn;
+    if (cfg->ledger.kind == config::LedgerKind::kPostgres) dsn = cfg->ledger.dsn;
     else db_path = cfg->ledger.path;
   }
   ledger::ReportOptions ro;

@@ -76,6 +76,10 @@ int runServe(const ServeOptions& opt) {
   const char* admin_env = std::getenv("RIGHTSIZE_ADMIN_KEY");
   server::KeyAuth key_auth(**limits_svc, admin_env ? admin_env : "");
   (*gw)->setKeyAuth(&key_auth);
+  if (auto st = key_auth.registerMetrics((*accounting)->registry()); !st) {
+    std::cerr << "rightsize: cannot start: " << st.error().message << "\n";
+    return 2;
+  }
 
   const auto& sc = shared->server;
   size_t threads = sc.threads > 0 ? static_cast<size_t>(sc.threads) : std::max(1u, std::thread::hardware_concurrency());

@@ -208,8 +208,8 @@ class ConfigBuilder {
       return fail(errorAt(models ? models->line : 1, "models", "at least one model is required"));
     }
     // Also applied to the default path, so a config file's ledger lives beside it either way.
-    if (cfg.ledger.kind == "sqlite" && cfg.ledger.path != ":memory:") cfg.ledger.path = resolvePath(cfg.ledger.path);
-    if (cfg.ledger.kind == "postgres" && cfg.ledger.spill_path.empty()) cfg.ledger.spill_path = "rightsize-ledger.spill.jsonl";
+    if (cfg.ledger.kind == LedgerKind::kSqlite && cfg.ledger.path != ":memory:") cfg.ledger.path = resolvePath(cfg.ledger.path);
+    if (cfg.ledger.kind == LedgerKind::kPostgres && cfg.ledger.spill_path.empty()) cfg.ledger.spill_path = "rightsize-ledger.spill.jsonl";
     if (!cfg.ledger.spill_path.empty()) cfg.ledger.spill_path = resolvePath(cfg.ledger.spill_path);
     cfg.limits.keys_file = resolvePath(cfg.limits.keys_file);
     return cfg;
@@ -1141,15 +1141,17 @@ class ConfigBuilder {
     auto entries = entriesOf(section.value, path, section.line, keysOf(fields));
     if (!entries) return fail(entries.error());
     if (const Entry* kind = find(*entries, "kind")) {
-      if (auto st = readEnum(*kind, child(path, "kind"), {"sqlite", "postgres", "off"}, l.kind); !st) return st;
+      std::string name;
+      if (auto st = readEnum(*kind, child(path, "kind"), {"sqlite", "postgres", "off"}, name); !st) return st;
+      l.kind = name == "sqlite" ? LedgerKind::kSqlite : name == "postgres" ? LedgerKind::kPostgres : LedgerKind::kOff;
     }
     for (const Entry& e : *entries) {
-      if ((e.key == "dsn" && l.kind == "sqlite") || (e.key == "path" && l.kind == "postgres")) {
-        return fail(errorAt(e.line, path, fmt::format("'{}' is not valid for kind {}", e.key, l.kind)));
+      if ((e.key == "dsn" && l.kind == LedgerKind::kSqlite) || (e.key == "path" && l.kind == LedgerKind::kPostgres)) {
+        return fail(errorAt(e.line, path, fmt::format("'{}' is not valid for kind {}", e.key, ledgerKindName(l.kind))));
       }
     }
     if (auto st = readEntries(*entries, path, fields); !st) return st;
-    if (l.kind == "postgres" && l.dsn.empty()) {
+    if (l.kind == LedgerKind::kPostgres && l.dsn.empty()) {
       return fail(errorAt(section.line, path, "missing required key 'dsn' for kind postgres"));
     }
     return {};
@@ -1173,13 +1175,15 @@ class ConfigBuilder {
     auto entries = entriesOf(section.value, path, section.line, keysOf(fields));
     if (!entries) return fail(entries.error());
     if (const Entry* kind = find(*entries, "kind")) {
-      if (auto st = readEnum(*kind, child(path, "kind"), {"memory", "redis"}, l.kind); !st) return st;
+      std::string name;
+      if (auto st = readEnum(*kind, child(path, "kind"), {"memory", "redis"}, name); !st) return st;
+      l.kind = name == "redis" ? LimitsKind::kRedis : LimitsKind::kMemory;
     }
-    if (const Entry* url = find(*entries, "url"); url != nullptr && l.kind != "redis") {
+    if (const Entry* url = find(*entries, "url"); url != nullptr && l.kind != LimitsKind::kRedis) {
       return fail(errorAt(url->line, path, "'url' is only valid for kind redis"));
     }
     if (auto st = readEntries(*entries, path, fields); !st) return st;
-    if (l.kind == "redis" && l.url.empty()) {
+    if (l.kind == LimitsKind::kRedis && l.url.empty()) {
       return fail(errorAt(section.line, path, "missing required key 'url' for kind redis"));
     }
     return {};
@@ -1289,6 +1293,23 @@ Result<Config> embeddedDefaults(const std::string& data_dir) {
     return std::nullopt;
   };
   return parseConfig(kEmbeddedYaml, kEmbeddedSource, only_data_dir, "");
+}
+
+const char* ledgerKindName(LedgerKind k) {
+  switch (k) {
+    case LedgerKind::kSqlite: return "sqlite";
+    case LedgerKind::kPostgres: return "postgres";
+    case LedgerKind::kOff: return "off";
+  }
+  return "unknown";
+}
+
+const char* limitsKindName(LimitsKind k) {
+  switch (k) {
+    case LimitsKind::kMemory: return "memory";
+    case LimitsKind::kRedis: return "redis";
+  }
+  return "unknown";
 }
 
 const char* providerKindName(ProviderKind k) {

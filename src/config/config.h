@@ -34,6 +34,8 @@ struct ServerConfig {
 
 enum class ProviderKind { kOpenAI, kAnthropic, kReplay };
 enum class Locality { kRemote, kOnPrem };
+enum class LedgerKind { kSqlite, kPostgres, kOff };
+enum class LimitsKind { kMemory, kRedis };
 
 struct RetryConfig {
   int max_attempts = 3;                   // per provider, including the first try
@@ -166,7 +168,7 @@ struct RouteConfig {
 };
 
 struct LedgerConfig {
-  std::string kind = "sqlite";            // sqlite | postgres | off
+  LedgerKind kind = LedgerKind::kSqlite;
   std::string path = "rightsize.db";
   std::string dsn;
   bool store_prompts = false;             // store the human's ask with each row (privacy: off)
@@ -177,7 +179,7 @@ struct LedgerConfig {
 };
 
 struct LimitsConfig {
-  std::string kind = "memory";            // memory | redis
+  LimitsKind kind = LimitsKind::kMemory;
   std::string url;
   // memory: where virtual keys are stored (resolved against the config file's directory).
   std::string keys_file = "rightsize-keys.json";
@@ -222,5 +224,7 @@ Result<Config> loadConfigFile(const std::string& path, const EnvLookup& env);
 Result<Config> embeddedDefaults(const std::string& data_dir);
 
 const char* providerKindName(ProviderKind k);
+const char* ledgerKindName(LedgerKind k);  // sqlite | postgres | off
+const char* limitsKindName(LimitsKind k);  // memory | redis
 
 }  // namespace rightsize::config

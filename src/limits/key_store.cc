@@ -95,11 +95,10 @@ Result<void> FileKeyStore::writeUnlocked(const std::vector<KeyRecord>& keys) {
   return {};
 }
 
-Result<std::vector<KeyRecord>> FileKeyStore::list() {
-  FileLock lock(path_);
-  if (!lock.ok()) return fail(ioError("cannot lock keys file", path_ + ".lock"));
-  return readUnlocked();
-}
+// No lock: writers replace the file atomically (rename), so a reader sees the old or the new
+// table, never half of one. The lock is for read-modify-write only, and a gateway that only
+// reads its keys (every 500 ms) creates no `.lock` file beside them.
+Result<std::vector<KeyRecord>> FileKeyStore::list() { return readUnlocked(); }
 
 Result<void> FileKeyStore::add(const KeyRecord& rec) {
   FileLock lock(path_);
@@ -225,7 +224,7 @@ Result<std::string> RedisKeyStore::version() {
 
 Result<OpenedStore> openKeyStore(const config::LimitsConfig& cfg) {
   OpenedStore out;
-  if (cfg.kind == "redis") {
+  if (cfg.kind == config::LimitsKind::kRedis) {
     auto url = parseRedisUrl(cfg.url);
     if (!url) return fail(url.error());
     out.conn = std::make_unique<RedisConnection>(*url, std::max(cfg.timeout, std::chrono::milliseconds(2000)));

@@ -25,7 +25,7 @@ Result<std::unique_ptr<LimitsService>> LimitsService::make(const config::LimitsC
   std::unique_ptr<LimitsService> s(new LimitsService());
   s->kind_ = cfg.kind;
   s->fail_open_ = cfg.on_error != "closed";
-  if (cfg.kind == "redis") {
+  if (cfg.kind == config::LimitsKind::kRedis) {
     auto url = parseRedisUrl(cfg.url);
     if (!url) return fail(ErrorCode::kInvalidArgument, "limits.url: " + url.error().message);
     s->conn_ = std::make_unique<RedisConnection>(*url, cfg.timeout);
@@ -53,7 +53,7 @@ void LimitsService::noteBackendError(const Error& e) {
   const int64_t now = nowUnix();
   int64_t last = last_error_log_.load(std::memory_order_relaxed);
   if (now != last && last_error_log_.compare_exchange_strong(last, now))
-    spdlog::warn("limits: {} backend error: {} (on_error: {}; {} error(s) so far)", kind_, e.message,
+    spdlog::warn("limits: {} backend error: {} (on_error: {}; {} error(s) so far)", config::limitsKindName(kind_), e.message,
                  fail_open_ ? "open" : "closed", stats_.backend_errors.load());
 }
 
@@ -84,7 +84,7 @@ void LimitsService::reloadKeys() {
   setTable(*keys);
   table_version_ = *v;
   stats_.reloads.fetch_add(1, std::memory_order_relaxed);
-  spdlog::info("limits: loaded {} key(s) from the {} store", keys->size(), kind_);
+  spdlog::info("limits: loaded {} key(s) from the {} store", keys->size(), config::limitsKindName(kind_));
 }
 
 LimitsService::AuthResult LimitsService::authenticate(std::string_view presented) const {
@@ -134,7 +134,7 @@ asio::awaitable<Admission> LimitsService::admit(AdmitRequest r) {
     co_return a;
   }
   Admission a;
-  if (kind_ != "redis") {
+  if (kind_ != config::LimitsKind::kRedis) {
     a = memory_.admit(r);
   } else {
     RedisConnection* conn = conn_.get();
@@ -163,7 +163,7 @@ asio::awaitable<Admission> LimitsService::admit(AdmitRequest r) {
 
 void LimitsService::settle(const Admission& a, const Settlement& s) {
   if (!a.reserved) return;
-  if (kind_ != "redis") {
+  if (kind_ != config::LimitsKind::kRedis) {
     memory_.settle(a, s);
     return;
   }

@@ -64,7 +64,7 @@ class LimitsService {
   };
   const Stats& stats() const { return stats_; }
   bool failOpen() const { return fail_open_; }
-  const std::string& kind() const { return kind_; }
+  config::LimitsKind kind() const { return kind_; }
 
  private:
   LimitsService() = default;
@@ -74,7 +74,7 @@ class LimitsService {
   boost::asio::awaitable<T> onWorker(F fn, T on_overload);
   void noteBackendError(const Error& e);
 
-  std::string kind_;
+  config::LimitsKind kind_ = config::LimitsKind::kMemory;
   bool fail_open_ = true;
   std::unique_ptr<RedisConnection> conn_;  // redis; worker thread only
   std::unique_ptr<KeyStore> store_;        // worker thread only (after make)

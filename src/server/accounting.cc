@@ -10,9 +10,9 @@ namespace rightsize::server {
 Result<std::unique_ptr<Accounting>> Accounting::make(const config::Config& cfg) {
   std::unique_ptr<Accounting> acc(new Accounting());
   const auto& lc = cfg.ledger;
-  if (lc.kind == "sqlite" || lc.kind == "postgres") {
+  if (lc.kind != config::LedgerKind::kOff) {
     ledger::WriterOptions opts;
-    if (lc.kind == "sqlite") {
+    if (lc.kind == config::LedgerKind::kSqlite) {
       auto sink = ledger::SqliteSink::open(lc.path);
       if (!sink) return fail(sink.error().code, "ledger: " + sink.error().message);
       acc->sink_ = std::move(*sink);

@@ -41,6 +41,8 @@ class Accounting {
   const ledger::LedgerWriter* writer() const { return writer_.get(); }
 
   metrics::GatewayMetrics& metrics() { return *metrics_; }
+  // For metrics that live elsewhere (limits) to register render-time callbacks at startup.
+  metrics::Registry& registry() { return registry_; }
   // The Prometheus text exposition of every metric.
   std::string renderMetrics() const { return registry_.render(); }
   // The in-memory aggregate of every recorded row, behind GET /api/stats (the dashboard).

@@ -73,21 +73,28 @@ http::Response KeyAuth::refusal(const limits::Admission& a, const ResponseShape*
   return res;
 }
 
-std::string KeyAuth::metricsText() const {
+Result<void> KeyAuth::registerMetrics(metrics::Registry& registry) const {
   const auto& st = svc_.stats();
-  std::string out;
-  auto counter = [&](const char* name, const char* help, uint64_t v) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
+  const struct {
+    const char* name;
+    const char* help;
+    const std::atomic<uint64_t>& value;
+  } counters[] = {
+      {"rightsize_limits_refused_total", "Requests refused with 429 by a key's budget or rate limit.", st.refused},
+      {"rightsize_limits_backend_errors_total", "Failed calls to the limits store (Redis unreachable, queue full).",
+       st.backend_errors},
+      {"rightsize_limits_failed_open_total", "Requests admitted uncounted because the limits store failed.",
+       st.failed_open},
+      {"rightsize_limits_failed_closed_total", "Requests refused (503) because the limits store failed.",
+       st.failed_closed},
   };
-  counter("rightsize_limits_refused_total", "Requests refused with 429 by a key's budget or rate limit.",
-          st.refused.load());
-  counter("rightsize_limits_backend_errors_total", "Failed calls to the limits store (Redis unreachable, queue full).",
-          st.backend_errors.load());
-  counter("rightsize_limits_failed_open_total", "Requests admitted uncounted because the limits store failed.",
-          st.failed_open.load());
-  counter("rightsize_limits_failed_closed_total", "Requests refused (503) because the limits store failed.",
-          st.failed_closed.load());
-  return out;
+  for (const auto& c : counters) {
+    const std::atomic<uint64_t>* v = &c.value;
+    auto r = registry.addCallback(c.name, c.help, metrics::MetricType::kCounter,
+                                  [v] { return static_cast<double>(v->load(std::memory_order_relaxed)); });
+    if (!r) return r;
+  }
+  return {};
 }
 
 asio::awaitable<http::Response> KeyAuth::admin(const http::Request& req, std::string_view target) {

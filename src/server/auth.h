@@ -9,6 +9,7 @@
 
 #include "http/server.h"
 #include "limits/service.h"
+#include "metrics/registry.h"
 #include "server/response_shape.h"
 
 namespace rightsize::server {
@@ -43,10 +44,11 @@ class KeyAuth {
 
   limits::LimitsService& service() { return svc_; }
 
-  // The limiter's counters in Prometheus text format (appended to /metrics):
+  // The limiter's counters, through the registry (/metrics):
   // rightsize_limits_refused_total, rightsize_limits_backend_errors_total,
   // rightsize_limits_failed_open_total, rightsize_limits_failed_closed_total.
-  std::string metricsText() const;
+  // Registered as render-time callbacks: the counters live in the LimitsService.
+  Result<void> registerMetrics(metrics::Registry& registry) const;
 
  private:
   limits::LimitsService& svc_;

@@ -31,7 +31,7 @@ bool validRequestId(std::string_view id) {
 // The session pin store, chosen once: shared by replicas in Redis when limits.kind is redis,
 // else in this process.
 Result<std::unique_ptr<routing::SessionPins>> makeSessionPins(const config::Config& cfg) {
-  if (cfg.limits.kind == "redis") {
+  if (cfg.limits.kind == config::LimitsKind::kRedis) {
     auto rp = RedisSessionPins::make(cfg.limits, cfg.sessions.ttl);
     if (!rp) return fail(rp.error());
     return std::unique_ptr<routing::SessionPins>(std::move(*rp));
@@ -166,7 +166,6 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
                                                                       : metrics::CircuitGaugeValue::kClosed);
     }
     std::string text = accounting_->renderMetrics();
-    if (key_auth_) text += key_auth_->metricsText();
     res = http::jsonResponse(200, std::move(text));
     res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   } else if (target == "/" && get) {

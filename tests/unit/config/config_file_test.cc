@@ -140,9 +140,9 @@ TEST(EmbeddedDefaults, ParseIntoTheDocumentedConfig) {
   EXPECT_EQ(best.policy, "fixed");
   EXPECT_EQ(best.candidates, (std::vector<std::string>{"gpt-4"}));
 
-  EXPECT_EQ(cfg->ledger.kind, "sqlite");
+  EXPECT_EQ(cfg->ledger.kind, LedgerKind::kSqlite);
   EXPECT_EQ(cfg->ledger.path, "rightsize.db");
-  EXPECT_EQ(cfg->limits.kind, "memory");
+  EXPECT_EQ(cfg->limits.kind, LimitsKind::kMemory);
 }
 
 TEST(EmbeddedDefaults, JoinDataDirWithOrWithoutTrailingSlash) {

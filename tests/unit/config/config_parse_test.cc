@@ -95,9 +95,9 @@ TEST(ConfigParse, ParsesSpecExampleWithItsValues) {
   EXPECT_EQ(route.reference, "gpt-4o");
   EXPECT_EQ(route.fallback, (std::vector<std::string>{"gpt-4o-mini", "gpt-4o"}));
 
-  EXPECT_EQ(cfg->ledger.kind, "sqlite");
+  EXPECT_EQ(cfg->ledger.kind, LedgerKind::kSqlite);
   EXPECT_EQ(cfg->ledger.path, "rightsize.db");
-  EXPECT_EQ(cfg->limits.kind, "memory");
+  EXPECT_EQ(cfg->limits.kind, LimitsKind::kMemory);
 }
 
 TEST(ConfigParse, ReadsCachePrices) {
@@ -133,9 +133,9 @@ TEST(ConfigParse, AppliesDefaultsForOmittedKeys) {
   EXPECT_EQ(r.reference, "big");  // the last candidate
   EXPECT_TRUE(r.fallback.empty());
   EXPECT_FALSE(r.quality.has_value());
-  EXPECT_EQ(cfg->ledger.kind, "sqlite");
+  EXPECT_EQ(cfg->ledger.kind, LedgerKind::kSqlite);
   EXPECT_EQ(cfg->ledger.path, "rightsize.db");
-  EXPECT_EQ(cfg->limits.kind, "memory");
+  EXPECT_EQ(cfg->limits.kind, LimitsKind::kMemory);
 }
 
 TEST(ConfigParse, ReadsEveryServerKey) {
@@ -549,9 +549,9 @@ TEST(ConfigParse, ReadsLedgerAndLimitsKinds) {
                    "ledger: {kind: postgres, dsn: \"postgresql://db/rs\"}\nlimits: {kind: redis, url: "
                    "\"redis://127.0.0.1:6379\"}\n");
   ASSERT_TRUE(cfg) << cfg.error().message;
-  EXPECT_EQ(cfg->ledger.kind, "postgres");
+  EXPECT_EQ(cfg->ledger.kind, LedgerKind::kPostgres);
   EXPECT_EQ(cfg->ledger.dsn, "postgresql://db/rs");
-  EXPECT_EQ(cfg->limits.kind, "redis");
+  EXPECT_EQ(cfg->limits.kind, LimitsKind::kRedis);
   EXPECT_EQ(cfg->limits.url, "redis://127.0.0.1:6379");
 }
 

@@ -15,7 +15,7 @@ Result<Config> parse(const std::string& limits) {
 TEST(LimitsConfig, DefaultsAreMemoryWithAKeysFileBesideTheConfigAndFailOpen) {
   auto c = parse("");
   ASSERT_TRUE(c) << c.error().message;
-  EXPECT_EQ(c->limits.kind, "memory");
+  EXPECT_EQ(c->limits.kind, config::LimitsKind::kMemory);
   EXPECT_EQ(c->limits.keys_file, "/etc/rs/rightsize-keys.json");
   EXPECT_EQ(c->limits.on_error, "open");
   EXPECT_EQ(c->limits.timeout, std::chrono::milliseconds(250));
