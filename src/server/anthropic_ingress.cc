@@ -4,6 +4,8 @@
 #include "api/anthropic_ingress.h"
 
 #include "api/anthropic_common.h"
+#include "api/chat_request.h"
+#include "api/errors.h"
 #include "server/gateway.h"
 #include "server/response_shape.h"
 
@@ -50,6 +52,35 @@ asio::awaitable<void> Gateway::messages(http::Request& req, http::ResponseWriter
   // x-api-key (Anthropic clients' key header) is read by the key checks (server/auth.h);
   // anthropic-version is accepted and not needed: one version of the API is spoken.
   co_await chat(req, w, &anthropicShape());
+}
+
+asio::awaitable<void> Gateway::countTokens(http::Request& req, http::ResponseWriter& w) {
+  auto answer = [&]() -> http::Response {
+    auto refuse = [](const Error& e) {
+      return http::jsonResponse(static_cast<unsigned>(api::httpStatus(e)), api::anthropicErrorBody(e));
+    };
+    if (req.method() != bhttp::verb::post)
+      return refuse(Error{ErrorCode::kMethodNotAllowed, "use POST for /v1/messages/count_tokens", 0});
+    if (key_auth_) {  // the same key as /v1/messages; counting spends nothing, so no admission
+      auto key = key_auth_->authenticate(req);
+      if (!key) return refuse(key.error());
+    }
+    auto chat = api::anthropicCountTokensToChat(req.body());
+    if (!chat) return refuse(chat.error());
+    auto parsed = api::parseChatRequest(*chat);
+    if (!parsed) return refuse(parsed.error());
+    if (!cfg_->routes.count(parsed->model) && !cfg_->models.count(parsed->model))
+      return refuse(Error{ErrorCode::kNotFound,
+                          "the model '" + parsed->model + "' does not exist: it is neither a configured model nor a "
+                          "route (see GET /v1/models)", 0});
+    // The gateway's own estimate, the one budgets and routing use before a call.
+    const int64_t tokens = api::estimateTokens(parsed->content_chars);
+    http::Response res = http::jsonResponse(200, R"({"input_tokens":)" + std::to_string(tokens) + "}");
+    res.set("x-rightsize-token-count", "estimated");
+    return res;
+  };
+  http::Response res = answer();
+  co_await w.send(std::move(res));
 }
 
 }  // namespace rightsize::server

@@ -160,6 +160,18 @@ describe('POST /v1/messages seen by the @anthropic-ai/sdk client', () => {
     assert.ok(streamed.usage.output_tokens > 0 && streamed.usage.input_tokens > 0, JSON.stringify(streamed.usage));
   });
 
+  test('messages.countTokens: the gateway estimate (ceil(chars / 4)) for a route, 404 for an unknown model', async () => {
+    const system = 'You are terse.';
+    const user = 'How many tokens is this question?';
+    const r = await client.messages.countTokens({ model: 'auto', system, messages: [{ role: 'user', content: user }] });
+    assert.deepEqual(r, { input_tokens: promptTokens(system, user) });
+    const tools = await client.messages.countTokens({ model: 'haiku', messages: [{ role: 'user', content: [{ type: 'text', text: user }] }] });
+    assert.equal(tools.input_tokens, promptTokens(user));
+    await assert.rejects(client.messages.countTokens({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }), (err) => err.status === 404);
+    await assert.rejects(client.messages.countTokens({ model: 'auto', messages: [] }), (err) => err.status === 400);
+    assert.equal((await mock.stats()).count, 0, 'counting is local: nothing is sent upstream');
+  });
+
   test('errors come back in Anthropic shape with the right status', async () => {
     await assert.rejects(
       client.messages.create({ model: 'no-such-model', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
