@@ -348,7 +348,8 @@ Result<void> appendTextFormat(std::string& out, dom::element text) {
 constexpr std::string_view kKnownFields[] = {
     "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "max_output_tokens",
     "temperature", "top_p", "text", "reasoning", "metadata", "user", "stream", "store", "previous_response_id",
-    "include", "truncation", "service_tier", "safety_identifier", "prompt_cache_key", "background",
+    "include", "truncation", "service_tier", "safety_identifier", "prompt_cache_key", "prompt_cache_retention",
+    "background",
     "conversation", "prompt", "rightsize", "stream_options"};
 
 }  // namespace
@@ -471,7 +472,7 @@ Result<std::string> responsesRequestToChat(std::string_view body) {
     key(out, "metadata");
     appendValue(out, el);
   }
-  for (std::string_view k : {"user", "safety_identifier", "prompt_cache_key", "service_tier"}) {
+  for (std::string_view k : {"user", "safety_identifier", "prompt_cache_key", "prompt_cache_retention", "service_tier"}) {
     if (present(root, k, el)) {
       if (!el.is_string()) return bad(std::string(k) + ": must be a string");
       key(out, k);

@@ -24,10 +24,12 @@ std::string errorOf(const std::string& body) {
 
 TEST(ResponsesRequest, StringInputWithInstructionsAndSamplingFields) {
   std::string out = translate(R"({"model":"auto","input":"hi","instructions":"Be brief.","max_output_tokens":50,
-    "temperature":0.2,"top_p":0.9,"metadata":{"team":"a"},"user":"u-1","store":false,"include":[],"truncation":"disabled"})");
+    "temperature":0.2,"top_p":0.9,"metadata":{"team":"a"},"user":"u-1","store":false,"include":[],"truncation":"disabled",
+    "prompt_cache_retention":"24h"})");
   EXPECT_EQ(out,
             R"({"model":"auto","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}],)"
-            R"("max_completion_tokens":50,"temperature":0.2,"top_p":0.9,"metadata":{"team":"a"},"user":"u-1"})");
+            R"("max_completion_tokens":50,"temperature":0.2,"top_p":0.9,"metadata":{"team":"a"},"user":"u-1",)"
+            R"("prompt_cache_retention":"24h"})");
   auto parsed = parseChatRequest(out);
   ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->max_tokens, 50);
