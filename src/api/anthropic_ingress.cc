@@ -387,6 +387,27 @@ Result<std::string> anthropicRequestToChat(std::string_view body) { return messa
 
 Result<std::string> anthropicCountTokensToChat(std::string_view body) { return messagesToChat(body, true); }
 
+Result<std::string> anthropicCountTokensBody(std::string_view body, std::string_view model_id) {
+  thread_local dom::parser parser;
+  dom::element root;
+  if (auto err = parser.parse(body.data(), body.size()).get(root))
+    return fail(ErrorCode::kMalformedJson,
+                std::string("request body is not valid JSON: ") + simdjson::error_message(err));
+  dom::object obj;
+  if (root.get(obj) != simdjson::SUCCESS) return bad("request body must be a JSON object");
+  std::string out = R"({"model":)";
+  appendJsonString(out, model_id);
+  for (auto field : obj) {
+    if (field.key == "model" || field.key == "rightsize") continue;
+    out += ',';
+    appendJsonString(out, field.key);
+    out += ':';
+    appendValue(out, field.value);
+  }
+  out += '}';
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 Result<std::string> chatResponseToAnthropic(std::string_view body, const std::optional<Usage>& usage) {
   thread_local dom::parser parser;

@@ -3,6 +3,10 @@
 
 #include "api/anthropic_ingress.h"
 
+#include <spdlog/spdlog.h>
+
+#include <optional>
+
 #include "api/anthropic_common.h"
 #include "api/chat_request.h"
 #include "api/errors.h"
@@ -55,31 +59,59 @@ asio::awaitable<void> Gateway::messages(http::Request& req, http::ResponseWriter
 }
 
 asio::awaitable<void> Gateway::countTokens(http::Request& req, http::ResponseWriter& w) {
-  auto answer = [&]() -> http::Response {
-    auto refuse = [](const Error& e) {
-      return http::jsonResponse(static_cast<unsigned>(api::httpStatus(e)), api::anthropicErrorBody(e));
-    };
+  // What is decided without waiting: a refusal, or the model whose provider is asked / estimated.
+  const config::ModelConfig* model = nullptr;
+  int64_t estimate = 0;
+  auto check = [&]() -> std::optional<Error> {
     if (req.method() != bhttp::verb::post)
-      return refuse(Error{ErrorCode::kMethodNotAllowed, "use POST for /v1/messages/count_tokens", 0});
+      return Error{ErrorCode::kMethodNotAllowed, "use POST for /v1/messages/count_tokens", 0};
     if (key_auth_) {  // the same key as /v1/messages; counting spends nothing, so no admission
       auto key = key_auth_->authenticate(req);
-      if (!key) return refuse(key.error());
+      if (!key) return key.error();
     }
     auto chat = api::anthropicCountTokensToChat(req.body());
-    if (!chat) return refuse(chat.error());
+    if (!chat) return chat.error();
     auto parsed = api::parseChatRequest(*chat);
-    if (!parsed) return refuse(parsed.error());
-    if (!cfg_->routes.count(parsed->model) && !cfg_->models.count(parsed->model))
-      return refuse(Error{ErrorCode::kNotFound,
-                          "the model '" + parsed->model + "' does not exist: it is neither a configured model nor a "
-                          "route (see GET /v1/models)", 0});
+    if (!parsed) return parsed.error();
+    // A model named directly, or a route's first candidate: the model a count is meant for.
+    if (auto r = cfg_->routes.find(parsed->model); r != cfg_->routes.end()) {
+      model = &cfg_->models.at(r->second.candidates.front());
+    } else if (auto m = cfg_->models.find(parsed->model); m != cfg_->models.end()) {
+      model = &m->second;
+    } else {
+      return Error{ErrorCode::kNotFound,
+                   "the model '" + parsed->model + "' does not exist: it is neither a configured model nor a "
+                   "route (see GET /v1/models)", 0};
+    }
     // The gateway's own estimate, the one budgets and routing use before a call.
-    const int64_t tokens = api::estimateTokens(parsed->content_chars);
-    http::Response res = http::jsonResponse(200, R"({"input_tokens":)" + std::to_string(tokens) + "}");
-    res.set("x-rightsize-token-count", "estimated");
-    return res;
+    estimate = api::estimateTokens(parsed->content_chars);
+    return std::nullopt;
   };
-  http::Response res = answer();
+  const std::optional<Error> refused = check();
+  if (refused) {
+    http::Response res =
+        http::jsonResponse(static_cast<unsigned>(api::httpStatus(*refused)), api::anthropicErrorBody(*refused));
+    co_await w.send(std::move(res));
+    co_return;
+  }
+  if (cfg_->providers.at(model->provider).kind == config::ProviderKind::kAnthropic) {
+    auto body = api::anthropicCountTokensBody(req.body(), model->id);
+    if (body) {
+      const std::string upstream_body = std::move(*body);
+      auto op = services_.providers.at(model->provider).provider->countTokens(upstream_body);
+      auto counted = co_await std::move(op);
+      if (counted) {
+        http::Response res = http::jsonResponse(200, std::move(*counted));
+        res.set("x-rightsize-token-count", "upstream");
+        co_await w.send(std::move(res));
+        co_return;
+      }
+      spdlog::warn("count_tokens: provider {} did not count ({}); answering with the estimate", model->provider,
+                   counted.error().error.message);
+    }
+  }
+  http::Response res = http::jsonResponse(200, R"({"input_tokens":)" + std::to_string(estimate) + "}");
+  res.set("x-rightsize-token-count", "estimated");
   co_await w.send(std::move(res));
 }
 

@@ -157,6 +157,16 @@ TEST(AnthropicIngressRequest, CountTokensBodyNeedsNoMaxTokens) {
   EXPECT_FALSE(anthropicCountTokensToChat(R"({"model":"m","max_tokens":0,"messages":[{"role":"user","content":"x"}]})"));
 }
 
+TEST(AnthropicIngressRequest, CountTokensBodyForAnUpstreamHasItsModelId) {
+  auto r = anthropicCountTokensBody(
+      R"({"model":"haiku","system":"s","messages":[{"role":"user","content":"hi"}],"rightsize":{"quality":0.5}})",
+      "claude-3-haiku");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, R"({"model":"claude-3-haiku","system":"s","messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(anthropicCountTokensBody("{", "m").error().code, ErrorCode::kMalformedJson);
+  EXPECT_FALSE(anthropicCountTokensBody("[1]", "m"));
+}
+
 TEST(AnthropicIngressRequest, RejectsWhatTheMessagesApiRejects) {
   EXPECT_EQ(errorOf("{").rfind("request body is not valid JSON: ", 0), 0u) << errorOf("{");
   EXPECT_EQ(errorOf("[]"), "request body must be a JSON object");
