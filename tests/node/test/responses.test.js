@@ -9,7 +9,8 @@ import { after, afterEach, before, beforeEach, describe, test } from 'node:test'
 
 import OpenAI from 'openai';
 import { createOpenAI } from '@ai-sdk/openai';
-import { generateText, streamText } from 'ai';
+import { generateText, stepCountIs, streamText, tool } from 'ai';
+import { z } from 'zod';
 import { ChatOpenAI } from '@langchain/openai';
 
 import { mockReplyTo, startGateway, startMock } from '../lib/harness.js';
@@ -169,6 +170,22 @@ describe('POST /v1/responses seen by real Responses API clients', () => {
     const usage = await s.usage;
     assert.equal(usage.inputTokens, promptTokens('Be brief.', user));
     assert.equal(await s.finishReason, 'stop');
+  });
+
+  test('the Vercel AI SDK runs a multi-step tool loop (store: false) through a kind: anthropic provider', async () => {
+    const openai = createOpenAI({ apiKey: 'sk-client', baseURL: base });
+    const r = await generateText({
+      model: openai('haiku'),
+      prompt: 'capital of France',
+      maxRetries: 0,
+      stopWhen: stepCountIs(3),
+      tools: { lookup: tool({ description: 'Looks things up', inputSchema: z.object({ query: z.string() }), execute: async ({ query }) => `Paris (${query})` }) },
+      providerOptions: { openai: { store: false } },
+    });
+    assert.equal(r.steps.length, 2);
+    assert.equal(r.steps[0].toolCalls[0].toolName, 'lookup');
+    assert.deepEqual(r.steps[0].toolCalls[0].input, { query: 'capital of France' });
+    assert.equal(r.text, 'tool results: Paris (capital of France)');
   });
 
   test('LangChain ChatOpenAI with useResponsesApi: invoke and stream', async () => {
