@@ -177,10 +177,24 @@ class MessageList {
   std::string calls_;
 };
 
-Result<void> appendItem(MessageList& msgs, dom::element item, size_t index) {
+Result<void> appendItem(MessageList& msgs, dom::element item, size_t index, const ResponseItemStore* store) {
   const std::string where = "input[" + std::to_string(index) + "]";
   if (!item.is_object()) return bad(where + ": must be an object");
   std::string_view type = stringField(item, "type", "message");
+  if (type == "item_reference" && store) {
+    std::string_view id;
+    if (item["id"].get(id) != simdjson::SUCCESS) return bad(where + ".id: required string");
+    auto stored = store->get(id);
+    if (!stored)
+      return bad(where + ".id: item '" + std::string(id) +
+                 "' is not (or no longer) kept by this gateway; send the item itself");
+    // A separate parser: `item` lives in the request's document. Stored items are outputs
+    // (message, function_call), never references, so this recursion ends here.
+    thread_local dom::parser ref_parser;
+    dom::element ref;
+    if (ref_parser.parse(*stored).get(ref) != simdjson::SUCCESS) return bad(where + ".id: stored item is unreadable");
+    return appendItem(msgs, ref, index, nullptr);
+  }
   if (type == "message") {
     std::string_view role = stringField(item, "role");
     if (role != "user" && role != "assistant" && role != "system" && role != "developer")
@@ -354,7 +368,7 @@ constexpr std::string_view kKnownFields[] = {
 
 }  // namespace
 
-Result<std::string> responsesRequestToChat(std::string_view body) {
+Result<std::string> responsesRequestToChat(std::string_view body, const ResponseItemStore* store) {
   thread_local dom::parser parser;
   dom::element root;
   if (auto err = parser.parse(body.data(), body.size()).get(root))
@@ -373,7 +387,7 @@ Result<std::string> responsesRequestToChat(std::string_view body) {
   if (present(root, "conversation", el)) return bad("conversation: stored conversations are not supported by the gateway");
   if (present(root, "prompt", el)) return bad("prompt: stored prompt templates are not supported by the gateway");
   bool flag = false;
-  if (present(root, "store", el) && (el.get(flag) != simdjson::SUCCESS || flag))
+  if (present(root, "store", el) && (el.get(flag) != simdjson::SUCCESS || (flag && !store)))
     return bad("store: must be false; the gateway does not store responses");
   if (present(root, "background", el) && (el.get(flag) != simdjson::SUCCESS || flag))
     return bad("background: background responses are not supported by the gateway");
@@ -415,7 +429,7 @@ Result<std::string> responsesRequestToChat(std::string_view body) {
     if (items.size() == 0) return bad("input: must not be empty");
     size_t i = 0;
     for (dom::element item : items) {
-      if (auto r = appendItem(msgs, item, i++); !r) return fail(r.error());
+      if (auto r = appendItem(msgs, item, i++, store); !r) return fail(r.error());
     }
   } else {
     return bad("input: must be a string or an array of items");
@@ -801,9 +815,45 @@ void ChatToResponsesStream::finish(const Usage& usage, std::string& out) {
   if (!started_) start(out);
   closeItem(out);
   const std::string_view reason = incompleteReason(finish_reason_);
-  std::string body = R"({"response":)";
-  appendResponse(body, id_, created_, model_, reason.empty() ? "completed" : "incomplete", reason, items_, &usage);
+  appendResponse(final_response_, id_, created_, model_, reason.empty() ? "completed" : "incomplete", reason, items_,
+                 &usage);
+  std::string body = R"({"response":)" + final_response_;
   event(reason.empty() ? "response.completed" : "response.incomplete", std::move(body), out);
+}
+
+void ResponseItemStore::putOutput(std::string_view response_json) {
+  thread_local dom::parser parser;
+  dom::element root;
+  dom::array output;
+  if (parser.parse(response_json.data(), response_json.size()).get(root) != simdjson::SUCCESS ||
+      root["output"].get(output) != simdjson::SUCCESS)
+    return;
+  std::lock_guard lock(mu_);
+  for (dom::element item : output) {
+    std::string_view id = stringField(item, "id");
+    if (id.empty()) continue;
+    std::string json = simdjson::minify(item);
+    auto [it, fresh] = items_.try_emplace(std::string(id));
+    if (!fresh) bytes_ -= it->second.size();
+    else order_.push_back(it->first);
+    bytes_ += json.size();
+    it->second = std::move(json);
+  }
+  while (!order_.empty() && (order_.size() > max_items_ || bytes_ > max_bytes_)) {
+    auto it = items_.find(order_.front());
+    if (it != items_.end()) {
+      bytes_ -= it->second.size();
+      items_.erase(it);
+    }
+    order_.pop_front();
+  }
+}
+
+std::optional<std::string> ResponseItemStore::get(std::string_view id) const {
+  std::lock_guard lock(mu_);
+  auto it = items_.find(std::string(id));
+  if (it == items_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::string ChatToResponsesStream::errorEvent(const Error& e) {

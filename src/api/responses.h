@@ -6,7 +6,10 @@
 // See docs/responses.md.
 
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +18,28 @@
 #include "common/result.h"
 
 namespace rightsize::api {
+
+// The output items of recent answers by id (msg_..., fc_...), so that a client that replays them as
+// `item_reference` items (the Vercel AI SDK does by default) can be served without keeping
+// conversations: bounded by item count and bytes, oldest evicted first; per process.
+// Thread-safe.
+class ResponseItemStore {
+ public:
+  explicit ResponseItemStore(size_t max_items = 4096, size_t max_bytes = 32u << 20)
+      : max_items_(max_items), max_bytes_(max_bytes) {}
+  // Keeps every item of a `response` object's `output` (ignored when not one).
+  void putOutput(std::string_view response_json);
+  // The item's JSON; nullopt when never stored or evicted.
+  std::optional<std::string> get(std::string_view id) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::string> items_;  // guarded by mu_
+  std::deque<std::string> order_;                       // ids, oldest first; guarded by mu_
+  size_t bytes_ = 0;                                    // guarded by mu_
+  size_t max_items_;
+  size_t max_bytes_;
+};
 
 // Translates a Responses request body into a Chat Completions body:
 // instructions → a leading system message; `input` as a string (one user message) or a list of
@@ -32,7 +57,9 @@ namespace rightsize::api {
 // or content part types, input_file parts, file_id images, item_reference items,
 // previous_response_id, conversation, prompt, store: true, background: true, truncation "auto",
 // a non-empty include, and any unknown top-level field.
-Result<std::string> responsesRequestToChat(std::string_view body);
+// With `items` (not null), item_reference items are resolved from it (an unknown id is a 400
+// naming the item) and `store: true` is accepted (answers are kept there by the caller).
+Result<std::string> responsesRequestToChat(std::string_view body, const ResponseItemStore* items = nullptr);
 
 // Translates a non-streaming OpenAI chat.completion body into a Responses `response` object:
 // content (and refusal) → a message item with one output_text part, tool_calls → function_call
@@ -63,6 +90,8 @@ class ChatToResponsesStream {
   // An `error` event ({"type":"error","code","message","param","sequence_number"}) for a failure
   // after the stream started.
   std::string errorEvent(const Error& e);
+  // The whole `response` object of response.completed / response.incomplete (empty before finish()).
+  const std::string& finalResponse() const { return final_response_; }
 
   // One output item, as built so far.
   struct Item {
@@ -89,6 +118,7 @@ class ChatToResponsesStream {
   int64_t created_ = 0;
   std::string finish_reason_;
   std::vector<Item> items_;
+  std::string final_response_;
 };
 
 }  // namespace rightsize::api

@@ -14,23 +14,36 @@ namespace bhttp = http::bhttp;
 
 class ResponsesStreamShape final : public StreamShape {
  public:
+  explicit ResponsesStreamShape(api::ResponseItemStore& items) : items_(items) {}
   Result<void> chunk(std::string_view data, std::string& out) override { return events_.onChunk(data, out); }
-  void done(const api::Usage& usage, std::string& out) override { events_.finish(usage, out); }
+  void done(const api::Usage& usage, std::string& out) override {
+    events_.finish(usage, out);
+    items_.putOutput(events_.finalResponse());
+  }
   // The error event carries the stream's next sequence number, hence the mutable state.
   std::string errorEvent(const Error& e) const override { return events_.errorEvent(e); }
 
  private:
   mutable api::ChatToResponsesStream events_;
+  api::ResponseItemStore& items_;
 };
 
 class ResponsesShape final : public ResponseShape {
  public:
-  Result<std::string> request(std::string_view body) const override { return api::responsesRequestToChat(body); }
+  Result<std::string> request(std::string_view body) const override {
+    return api::responsesRequestToChat(body, &items_);
+  }
   std::string errorBody(const Error& e) const override { return api::responsesErrorBody(e); }
   Result<std::string> completion(std::string_view body, const std::optional<api::Usage>& usage) const override {
-    return api::chatResponseToResponses(body, usage);
+    auto out = api::chatResponseToResponses(body, usage);
+    if (out) items_.putOutput(*out);
+    return out;
   }
-  std::unique_ptr<StreamShape> stream() const override { return std::make_unique<ResponsesStreamShape>(); }
+  std::unique_ptr<StreamShape> stream() const override { return std::make_unique<ResponsesStreamShape>(items_); }
+
+ private:
+  // Recent output items, for item_reference (thread-safe; the shape is shared by every request).
+  mutable api::ResponseItemStore items_;
 };
 
 }  // namespace

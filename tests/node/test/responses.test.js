@@ -172,20 +172,31 @@ describe('POST /v1/responses seen by real Responses API clients', () => {
     assert.equal(await s.finishReason, 'stop');
   });
 
-  test('the Vercel AI SDK runs a multi-step tool loop (store: false) through a kind: anthropic provider', async () => {
+  test('the Vercel AI SDK runs a multi-step tool loop through a kind: anthropic provider (items replayed, or item_reference)', async () => {
     const openai = createOpenAI({ apiKey: 'sk-client', baseURL: base });
-    const r = await generateText({
-      model: openai('haiku'),
-      prompt: 'capital of France',
-      maxRetries: 0,
-      stopWhen: stepCountIs(3),
-      tools: { lookup: tool({ description: 'Looks things up', inputSchema: z.object({ query: z.string() }), execute: async ({ query }) => `Paris (${query})` }) },
-      providerOptions: { openai: { store: false } },
+    // store: false → the SDK replays the items; by default it sends item_reference items, resolved
+    // from the gateway's recent output items.
+    for (const providerOptions of [{ openai: { store: false } }, {}]) {
+      const r = await generateText({
+        model: openai('haiku'),
+        prompt: 'capital of France',
+        maxRetries: 0,
+        stopWhen: stepCountIs(3),
+        tools: { lookup: tool({ description: 'Looks things up', inputSchema: z.object({ query: z.string() }), execute: async ({ query }) => `Paris (${query})` }) },
+        providerOptions,
+      });
+      assert.equal(r.steps.length, 2, JSON.stringify(providerOptions));
+      assert.equal(r.steps[0].toolCalls[0].toolName, 'lookup');
+      assert.deepEqual(r.steps[0].toolCalls[0].input, { query: 'capital of France' });
+      assert.equal(r.text, 'tool results: Paris (capital of France)');
+    }
+    const res = await fetch(`${base}/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'haiku', input: [{ type: 'item_reference', id: 'fc_never_seen' }] }),
     });
-    assert.equal(r.steps.length, 2);
-    assert.equal(r.steps[0].toolCalls[0].toolName, 'lookup');
-    assert.deepEqual(r.steps[0].toolCalls[0].input, { query: 'capital of France' });
-    assert.equal(r.text, 'tool results: Paris (capital of France)');
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).error.param, 'input[0].id');
   });
 
   test('LangChain ChatOpenAI with useResponsesApi: invoke and stream', async () => {
@@ -208,7 +219,6 @@ describe('POST /v1/responses seen by real Responses API clients', () => {
       [JSON.stringify({ model: 'small', input: [{ type: 'computer_call_output', call_id: 'c' }] }), 'input[0].type'],
       [JSON.stringify({ model: 'small', input: 'x', tools: [{ type: 'web_search' }] }), 'tools[0].type'],
       [JSON.stringify({ model: 'small', input: 'x', previous_response_id: 'resp_1' }), 'previous_response_id'],
-      [JSON.stringify({ model: 'small', input: 'x', store: true }), 'store'],
     ];
     for (const [body, param] of cases) {
       const res = await post(body);

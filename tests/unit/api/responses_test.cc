@@ -290,3 +290,56 @@ TEST(ResponsesStream, EmptyStreamStillCompletesAndErrorsAreEvents) {
 
 }  // namespace
 }  // namespace rightsize::api
+
+namespace rightsize::api {
+namespace {
+
+TEST(ResponseItemStore, ItemReferencesResolveToTheStoredOutputItems) {
+  ResponseItemStore store;
+  auto answer = chatResponseToResponses(
+      R"({"id":"c7","model":"m","choices":[{"message":{"content":"Let me look","tool_calls":[{"id":"call_1",
+          "type":"function","function":{"name":"lookup","arguments":"{\"q\":\"x\"}"}}]},"finish_reason":"tool_calls"}]})",
+      std::nullopt);
+  ASSERT_TRUE(answer);
+  store.putOutput(*answer);
+  auto out = responsesRequestToChat(R"({"model":"m","store":true,"input":[{"role":"user","content":"q"},
+      {"type":"item_reference","id":"msg_c7"},{"type":"item_reference","id":"fc_call_1"},
+      {"type":"function_call_output","call_id":"call_1","output":"found"}]})",
+                                    &store);
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(*out,
+            R"({"model":"m","messages":[{"role":"user","content":"q"},{"role":"assistant","content":"Let me look",)"
+            R"("tool_calls":[{"id":"call_1","type":"function","function":{"name":"lookup","arguments":"{\"q\":\"x\"}"}}]},)"
+            R"({"role":"tool","tool_call_id":"call_1","content":"found"}]})");
+  auto missing = responsesRequestToChat(R"({"model":"m","input":[{"type":"item_reference","id":"msg_gone"}]})", &store);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message.rfind("input[0].id: item 'msg_gone' is not (or no longer) kept", 0), 0u);
+}
+
+TEST(ResponseItemStore, EvictsTheOldestBeyondItsBounds) {
+  ResponseItemStore store(2, 1 << 20);
+  store.putOutput(R"({"output":[{"id":"a","type":"message"},{"id":"b","type":"message"}]})");
+  store.putOutput(R"({"output":[{"id":"c","type":"message"}]})");
+  EXPECT_FALSE(store.get("a"));
+  EXPECT_TRUE(store.get("b"));
+  EXPECT_TRUE(store.get("c"));
+  store.putOutput("not json");  // ignored
+  ResponseItemStore small(100, 40);
+  small.putOutput(R"({"output":[{"id":"x","type":"message","text":"0123456789012345678901234567890"}]})");
+  EXPECT_FALSE(small.get("x"));  // one item over the byte bound is not kept
+}
+
+TEST(ResponseItemStore, StreamFinalResponseCanBeStored) {
+  ChatToResponsesStream s;
+  std::string out;
+  ASSERT_TRUE(s.onChunk(R"({"id":"s1","choices":[{"delta":{"content":"hi"},"finish_reason":"stop"}]})", out));
+  s.finish(Usage{1, 1, 0, 0, 0}, out);
+  ResponseItemStore store;
+  store.putOutput(s.finalResponse());
+  auto item = store.get("msg_s1");
+  ASSERT_TRUE(item);
+  EXPECT_NE(item->find(R"("text":"hi")"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rightsize::api
