@@ -1,6 +1,8 @@
 // Fuzzes the Responses API translation (api/responses.h). The first byte picks the side:
-//   even: the input is a Responses request body. A body that translates must give a Chat
-//         Completions body the gateway's own parser accepts (parseChatRequest).
+//   even: the input is a Responses request body, translated with item_reference resolved from the
+//         items earlier answer-side inputs left in a store. A body that translates must give a
+//         Chat Completions body the gateway's own parser accepts (parseChatRequest), except for
+//         the gateway's `rightsize` options, carried as sent and validated by that parser.
 //   odd:  the input is an upstream's answer: whole, as a chat.completion; then split at '\n' into
 //         chunk payloads relayed through ChatToResponsesStream (ended by finish(), or by
 //         errorEvent() at the first chunk it refuses). Every event written must be a named SSE
@@ -36,16 +38,23 @@ void checkEvents(simdjson::dom::parser& parser, std::string_view out) {
 
 }  // namespace
 
+// Output items of earlier inputs (bounded), as the gateway keeps them for item_reference.
+rightsize::api::ResponseItemStore& store() {
+  static rightsize::api::ResponseItemStore items(256, 1 << 20);
+  return items;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const bool answer_side = data[0] & 1;
   std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
   simdjson::dom::parser parser;
   if (!answer_side) {
-    auto chat = rightsize::api::responsesRequestToChat(in);
+    auto chat = rightsize::api::responsesRequestToChat(in, &store());
     if (chat) {
       std::string body = *chat;
-      if (!rightsize::api::parseChatRequest(body)) std::abort();
+      auto parsed = rightsize::api::parseChatRequest(body);
+      if (!parsed && parsed.error().message.rfind("rightsize", 0) != 0) std::abort();
     }
     return 0;
   }
@@ -53,6 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (whole) {
     simdjson::dom::element el;
     if (parser.parse(*whole).get(el) != simdjson::SUCCESS) std::abort();
+    store().putOutput(*whole);
   }
   rightsize::api::ChatToResponsesStream stream;
   std::string out;
@@ -67,7 +77,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
   }
-  if (!failed) stream.finish(rightsize::api::Usage{1, 2, 0, 0, 0}, out);
+  if (!failed) {
+    stream.finish(rightsize::api::Usage{1, 2, 0, 0, 0}, out);
+    store().putOutput(stream.finalResponse());
+  }
   checkEvents(parser, out);
   return 0;
 }
