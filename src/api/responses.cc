@@ -6,6 +6,7 @@
 
 #include "api/anthropic_common.h"
 #include "api/errors.h"
+#include "common/ids.h"
 #include "common/strings.h"
 
 namespace rightsize::api {
@@ -589,11 +590,9 @@ void appendResponse(std::string& out, std::string_view chat_id, int64_t created,
   out += R"(,"user":null,"metadata":{}})";
 }
 
-std::string messageItemId(std::string_view chat_id, size_t n) {
-  std::string id = "msg_" + std::string(chat_id.empty() ? "rightsize" : chat_id);
-  if (n > 0) id += "_" + std::to_string(n);
-  return id;
-}
+// Output item ids are random (128 bits), not derived from the upstream's ids: an id is what
+// item_reference presents to ResponseItemStore, so it must not be guessable by another caller.
+std::string itemId(std::string_view prefix) { return std::string(prefix) + newRequestId(); }
 
 }  // namespace
 
@@ -646,14 +645,14 @@ Result<std::string> chatResponseToResponses(std::string_view body, const std::op
     }
   }
   text += stringField(message, "refusal");
-  if (!text.empty()) items.push_back(Item{false, messageItemId(chat_id, 0), std::move(text), {}, {}, -1});
+  if (!text.empty()) items.push_back(Item{false, itemId("msg_"), std::move(text), {}, {}, -1});
   dom::array calls;
   if (message["tool_calls"].get(calls) == simdjson::SUCCESS) {
     for (dom::element c : calls) {
       dom::element fn;
       const bool has_fn = c.is_object() && c["function"].get(fn) == simdjson::SUCCESS && fn.is_object();
       std::string call_id(stringField(c, "id", "call_" + std::to_string(items.size())));
-      items.push_back(Item{true, "fc_" + call_id,
+      items.push_back(Item{true, itemId("fc_"),
                            std::string(has_fn ? stringField(fn, "arguments") : std::string_view()), call_id,
                            std::string(has_fn ? stringField(fn, "name") : std::string_view()), -1});
     }
@@ -761,8 +760,7 @@ Result<void> ChatToResponsesStream::onChunk(std::string_view data, std::string& 
     if (text.empty()) text = stringField(delta, "refusal");
     if (!text.empty()) {
       if (!open_ || items_.back().function_call) {
-        size_t n = static_cast<size_t>(std::count_if(items_.begin(), items_.end(), [](const Item& i) { return !i.function_call; }));
-        openItem(Item{false, messageItemId(id_, n), {}, {}, {}, -1}, out);
+        openItem(Item{false, itemId("msg_"), {}, {}, {}, -1}, out);
       }
       Item& it = items_.back();
       it.text += text;
@@ -785,7 +783,7 @@ Result<void> ChatToResponsesStream::onChunk(std::string_view data, std::string& 
             return fail(ErrorCode::kUpstreamError,
                         "upstream interleaved tool call deltas (tool call " + std::to_string(idx) + " resumed)");
           std::string call_id(stringField(c, "id", "call_" + std::to_string(idx)));
-          openItem(Item{true, "fc_" + call_id, {}, call_id,
+          openItem(Item{true, itemId("fc_"), {}, call_id,
                         std::string(has_fn ? stringField(fn, "name") : std::string_view()), idx},
                    out);
           max_tool_index_ = idx;

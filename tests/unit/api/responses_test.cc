@@ -225,7 +225,12 @@ TEST(ResponsesStream, TextStreamBecomesResponsesEvents) {
   EXPECT_EQ(std::string_view(created["response"]["status"]), "in_progress");
   auto delta = parseJson(p, evs[4].data);
   EXPECT_EQ(std::string_view(delta["delta"]), "Hel");
-  EXPECT_EQ(std::string_view(delta["item_id"]), "msg_c1");
+  auto added = parseJson(p, evs[2].data);
+  const std::string item_id{std::string_view(added["item"]["id"])};
+  EXPECT_EQ(item_id.rfind("msg_", 0), 0u);
+  EXPECT_EQ(item_id.size(), 4u + 32u);  // random, not derived from the upstream's id
+  delta = parseJson(p, evs[4].data);
+  EXPECT_EQ(std::string_view(delta["item_id"]), item_id);
   auto done = parseJson(p, evs[6].data);
   EXPECT_EQ(std::string_view(done["text"]), "Hello");
   auto completed = parseJson(p, evs[9].data);
@@ -302,8 +307,13 @@ TEST(ResponseItemStore, ItemReferencesResolveToTheStoredOutputItems) {
       std::nullopt);
   ASSERT_TRUE(answer);
   store.putOutput(*answer);
+  simdjson::dom::parser p;
+  auto r = parseJson(p, *answer);
+  const std::string msg_id{std::string_view(r["output"].at(0)["id"])};
+  const std::string fc_id{std::string_view(r["output"].at(1)["id"])};
+  EXPECT_EQ(fc_id.rfind("fc_", 0), 0u);
   auto out = responsesRequestToChat(R"({"model":"m","store":true,"input":[{"role":"user","content":"q"},
-      {"type":"item_reference","id":"msg_c7"},{"type":"item_reference","id":"fc_call_1"},
+      {"type":"item_reference","id":")" + msg_id + R"("},{"type":"item_reference","id":")" + fc_id + R"("},
       {"type":"function_call_output","call_id":"call_1","output":"found"}]})",
                                     &store);
   ASSERT_TRUE(out) << out.error().message;
@@ -336,7 +346,9 @@ TEST(ResponseItemStore, StreamFinalResponseCanBeStored) {
   s.finish(Usage{1, 1, 0, 0, 0}, out);
   ResponseItemStore store;
   store.putOutput(s.finalResponse());
-  auto item = store.get("msg_s1");
+  simdjson::dom::parser p;
+  auto r = parseJson(p, s.finalResponse());
+  auto item = store.get(std::string_view(r["output"].at(0)["id"]));
   ASSERT_TRUE(item);
   EXPECT_NE(item->find(R"("text":"hi")"), std::string::npos);
 }
