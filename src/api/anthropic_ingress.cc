@@ -289,7 +289,9 @@ Result<void> appendToolChoice(std::string& out, dom::element el) {
 
 }  // namespace
 
-Result<std::string> anthropicRequestToChat(std::string_view body) {
+namespace {
+// A Messages body, or (count_only) a count_tokens body: the same fields without max_tokens.
+Result<std::string> messagesToChat(std::string_view body, bool count_only) {
   thread_local dom::parser parser;
   dom::element root;
   if (auto err = parser.parse(body.data(), body.size()).get(root))
@@ -301,9 +303,11 @@ Result<std::string> anthropicRequestToChat(std::string_view body) {
   if (root["model"].get(model) != simdjson::SUCCESS || model.empty()) return bad("model: required non-empty string");
   dom::element max_tokens;
   int64_t max_tokens_n = 0;
-  if (root["max_tokens"].get(max_tokens) != simdjson::SUCCESS) return bad("max_tokens: required");
-  if (max_tokens.get(max_tokens_n) != simdjson::SUCCESS || max_tokens_n < 1)
+  if (root["max_tokens"].get(max_tokens) != simdjson::SUCCESS) {
+    if (!count_only) return bad("max_tokens: required");
+  } else if (max_tokens.get(max_tokens_n) != simdjson::SUCCESS || max_tokens_n < 1) {
     return bad("max_tokens: must be a positive integer");
+  }
   dom::array messages;
   if (root["messages"].get(messages) != simdjson::SUCCESS) return bad("messages: required array");
   if (messages.size() == 0) return bad("messages: must not be empty");
@@ -326,8 +330,10 @@ Result<std::string> anthropicRequestToChat(std::string_view body) {
     if (auto r = appendMessage(out, m, i++); !r) return fail(r.error());
   }
   out += ']';
-  out += R"(,"max_tokens":)";
-  out += std::to_string(max_tokens_n);
+  if (max_tokens_n > 0) {
+    out += R"(,"max_tokens":)";
+    out += std::to_string(max_tokens_n);
+  }
 
   bool stream = false;
   dom::element el;
@@ -370,6 +376,33 @@ Result<std::string> anthropicRequestToChat(std::string_view body) {
   if (root["rightsize"].get(el) == simdjson::SUCCESS) {
     out += R"(,"rightsize":)";
     appendValue(out, el);
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> anthropicRequestToChat(std::string_view body) { return messagesToChat(body, false); }
+
+Result<std::string> anthropicCountTokensToChat(std::string_view body) { return messagesToChat(body, true); }
+
+Result<std::string> anthropicCountTokensBody(std::string_view body, std::string_view model_id) {
+  thread_local dom::parser parser;
+  dom::element root;
+  if (auto err = parser.parse(body.data(), body.size()).get(root))
+    return fail(ErrorCode::kMalformedJson,
+                std::string("request body is not valid JSON: ") + simdjson::error_message(err));
+  dom::object obj;
+  if (root.get(obj) != simdjson::SUCCESS) return bad("request body must be a JSON object");
+  std::string out = R"({"model":)";
+  appendJsonString(out, model_id);
+  for (auto field : obj) {
+    if (field.key == "model" || field.key == "rightsize") continue;
+    out += ',';
+    appendJsonString(out, field.key);
+    out += ':';
+    appendValue(out, field.value);
   }
   out += '}';
   return out;

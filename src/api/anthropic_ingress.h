@@ -28,6 +28,15 @@ namespace rightsize::api {
 // role other than user/assistant, an unknown block type, a server tool, a bad image source.
 Result<std::string> anthropicRequestToChat(std::string_view body);
 
+// The same for a POST /v1/messages/count_tokens body (a Messages request without max_tokens):
+// the Chat Completions body whose content the gateway estimates. Same errors, max_tokens optional.
+Result<std::string> anthropicCountTokensToChat(std::string_view body);
+
+// The client's count_tokens body for an Anthropic upstream: `model` replaced by `model_id`, the
+// gateway's `rightsize` object removed, every other field as sent. kMalformedJson / kInvalidArgument
+// when the body is not a JSON object.
+Result<std::string> anthropicCountTokensBody(std::string_view body, std::string_view model_id);
+
 // Translates a non-streaming OpenAI chat.completion body into an Anthropic message: content text
 // (and refusal) → a text block, tool_calls → tool_use blocks (arguments parsed as the `input`
 // object; arguments that are not a JSON object are kept as {"_raw_arguments": "<text>"}),

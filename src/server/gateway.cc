@@ -148,6 +148,14 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
     co_await messages(req, w);
     co_return;
   }
+  if (target == "/v1/messages/count_tokens") {
+    co_await countTokens(req, w);
+    co_return;
+  }
+  if (target == "/v1/responses" || target == "/responses") {  // OpenAI Responses API (responses_ingress.cc)
+    co_await responses(req, w);
+    co_return;
+  }
   // GCC 12 can destroy temporaries of a co_await full-expression twice: responses are built into
   // named locals first, everywhere in this file.
   if (target.starts_with("/admin/") && key_auth_) {

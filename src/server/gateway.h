@@ -51,6 +51,13 @@ class Gateway {
   asio::awaitable<void> chat(http::Request& req, http::ResponseWriter& w, const ResponseShape* shape = nullptr);
   // POST /v1/messages (server/anthropic_ingress.cc): chat() with the Anthropic shape.
   asio::awaitable<void> messages(http::Request& req, http::ResponseWriter& w);
+  // POST /v1/messages/count_tokens (server/anthropic_ingress.cc): {"input_tokens": N} from the
+  // Anthropic upstream when the model (a route: its first candidate) is served by a kind: anthropic
+  // provider, else (or when that call fails) the gateway's estimate (api::estimateTokens over the
+  // translated content); 404 for an unknown model.
+  asio::awaitable<void> countTokens(http::Request& req, http::ResponseWriter& w);
+  // POST /v1/responses (server/responses_ingress.cc): chat() with the OpenAI Responses shape.
+  asio::awaitable<void> responses(http::Request& req, http::ResponseWriter& w);
   http::Response models() const;
   http::Response ready() const;
 

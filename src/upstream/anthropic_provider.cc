@@ -124,6 +124,19 @@ class AnthropicProvider final : public Provider {
     co_return std::unique_ptr<ChatStream>(std::make_unique<AnthropicStream>(std::move(*resp)));
   }
 
+  // POST {base_url}/v1/messages/count_tokens.
+  asio::awaitable<CallResult<std::string>> countTokens(const std::string& anthropic_body) override {
+    const std::string target = target_ + "/count_tokens";
+    auto resp = co_await post(anthropic_body, false, target);
+    if (!resp) co_return tl::unexpected(transportFailure(resp.error()));
+    auto& r = **resp;
+    auto answer = co_await r.readAll();
+    if (!answer) co_return tl::unexpected(transportFailure(answer.error()));
+    if (r.status() < 200 || r.status() >= 300)
+      co_return tl::unexpected(upstreamRejection(cfg_, r, *answer));
+    co_return std::move(*answer);
+  }
+
   const config::ProviderConfig& config() const override { return cfg_; }
   void shutdown() override { client_->closeAll(); }
 
@@ -137,7 +150,11 @@ class AnthropicProvider final : public Provider {
   }
 
   asio::awaitable<Result<std::unique_ptr<http::ClientResponse>>> post(const std::string& body, bool stream) {
-    bhttp::request<bhttp::string_body> req{bhttp::verb::post, target_, 11};
+    return post(body, stream, target_);
+  }
+  asio::awaitable<Result<std::unique_ptr<http::ClientResponse>>> post(const std::string& body, bool stream,
+                                                                       const std::string& target) {
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, target, 11};
     req.set(bhttp::field::content_type, "application/json");
     req.set(bhttp::field::accept, stream ? "text/event-stream" : "application/json");
     req.set(bhttp::field::user_agent, "rightsize/0.1");

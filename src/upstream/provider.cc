@@ -12,6 +12,12 @@
 
 namespace rightsize::upstream {
 
+asio::awaitable<CallResult<std::string>> Provider::countTokens(const std::string& /*anthropic_body*/) {
+  CallError ce;
+  ce.error = Error{ErrorCode::kInvalidArgument, "provider '" + config().name + "' cannot count tokens", 0};
+  co_return tl::unexpected(std::move(ce));
+}
+
 Result<std::unique_ptr<Provider>> makeProvider(const config::ProviderConfig& cfg, asio::ssl::context& tls) {
   switch (cfg.kind) {
     case config::ProviderKind::kOpenAI: return makeOpenAIProvider(cfg, tls);

@@ -62,6 +62,10 @@ class Provider {
   // failures before that are CallErrors and may be retried.
   virtual asio::awaitable<CallResult<std::unique_ptr<ChatStream>>> stream(const ChatCall& call) = 0;
   virtual const config::ProviderConfig& config() const = 0;
+  // Asks the upstream for the input token count of an Anthropic count_tokens body (`model` already
+  // the provider's id) and returns the upstream's answer body ({"input_tokens": N}). Only the
+  // anthropic kind counts; the others fail with kInvalidArgument. No retries, no breaker.
+  virtual asio::awaitable<CallResult<std::string>> countTokens(const std::string& anthropic_body);
   // Releases pooled connections; called once the worker threads have stopped.
   virtual void shutdown() {}
 };

@@ -417,6 +417,37 @@ asio::awaitable<After> handleAnthropic(Connection& c, http::request<http::string
   co_return ka ? After::kKeepAlive : After::kClose;
 }
 
+// POST /v1/messages/count_tokens: kept in `last` and counted; answers {"input_tokens": 1000 + the
+// number of messages} (a count the gateway's own estimate never gives), or an Anthropic error.
+asio::awaitable<After> handleCountTokens(Connection& c, http::request<http::string_body>&& req, bool keep_alive,
+                                         bool http10) {
+  static thread_local simdjson::dom::parser parser;
+  unsigned status = 200;
+  std::string answer;
+  simdjson::dom::element root;
+  simdjson::dom::array messages;
+  std::string_view model;
+  if (req["x-api-key"].empty()) {
+    status = 401;
+    answer = R"({"type":"error","error":{"type":"authentication_error","message":"x-api-key header is required"}})";
+  } else if (parser.parse(req.body()).get(root) != simdjson::SUCCESS || root["model"].get(model) != simdjson::SUCCESS ||
+             root["messages"].get(messages) != simdjson::SUCCESS) {
+    status = 400;
+    answer = R"({"type":"error","error":{"type":"invalid_request_error","message":"model and messages are required"}})";
+  } else {
+    answer = R"({"input_tokens":)" + std::to_string(1000 + messages.size()) + "}";
+  }
+  std::optional<http::request<http::string_body>> old;
+  {
+    std::lock_guard lock(c.shared.mu);
+    ++c.shared.count;
+    old.swap(c.shared.last);
+    c.shared.last.emplace(std::move(req));
+  }
+  old.reset();
+  co_return co_await respond(c, status, "application/json", answer, keep_alive, http10);
+}
+
 std::string modelsBody() {
   return R"({"object":"list","data":[)"
          R"({"id":"mock-small","object":"model","created":1700000000,"owned_by":"rs_mock_upstream"},)"
@@ -510,6 +541,8 @@ asio::awaitable<After> route(Connection& c, http::request<http::string_body>&& r
   http::verb method = req.method();
   if (method == http::verb::post && path == "/v1/chat/completions")
     co_return co_await handleChat(c, std::move(req), keep_alive, http10);
+  if (method == http::verb::post && path == "/v1/messages/count_tokens")
+    co_return co_await handleCountTokens(c, std::move(req), keep_alive, http10);
   if (method == http::verb::post && path == "/v1/messages")
     co_return co_await handleAnthropic(c, std::move(req), keep_alive, http10);
   if (method == http::verb::get && path == "/v1/models")

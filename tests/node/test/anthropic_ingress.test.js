@@ -160,6 +160,30 @@ describe('POST /v1/messages seen by the @anthropic-ai/sdk client', () => {
     assert.ok(streamed.usage.output_tokens > 0 && streamed.usage.input_tokens > 0, JSON.stringify(streamed.usage));
   });
 
+  test('messages.countTokens: an Anthropic model is counted upstream, others estimated (ceil(chars / 4))', async () => {
+    const system = 'You are terse.';
+    const user = 'How many tokens is this question?';
+    // Route auto's first candidate is an OpenAI-kind model: the gateway's estimate, nothing sent upstream.
+    const { data: r, response } = await client.messages
+      .countTokens({ model: 'auto', system, messages: [{ role: 'user', content: user }] })
+      .withResponse();
+    assert.deepEqual(r, { input_tokens: promptTokens(system, user) });
+    assert.equal(response.headers.get('x-rightsize-token-count'), 'estimated');
+    assert.equal((await mock.stats()).count, 0, 'an estimate sends nothing upstream');
+    // haiku is served by a kind: anthropic provider: its count_tokens answers (the mock: 1000 + messages).
+    const { data: up, response: upRes } = await client.messages
+      .countTokens({ model: 'haiku', system, messages: [{ role: 'user', content: [{ type: 'text', text: user }] }] })
+      .withResponse();
+    assert.deepEqual(up, { input_tokens: 1001 });
+    assert.equal(upRes.headers.get('x-rightsize-token-count'), 'upstream');
+    const sent = await mock.last();
+    const sentBody = JSON.parse(sent.body);
+    assert.equal(sentBody.model, 'claude-mock');
+    assert.equal(sentBody.system, system);
+    await assert.rejects(client.messages.countTokens({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }), (err) => err.status === 404);
+    await assert.rejects(client.messages.countTokens({ model: 'auto', messages: [] }), (err) => err.status === 400);
+  });
+
   test('errors come back in Anthropic shape with the right status', async () => {
     await assert.rejects(
       client.messages.create({ model: 'no-such-model', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),

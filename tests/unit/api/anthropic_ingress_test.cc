@@ -145,6 +145,28 @@ TEST(AnthropicIngressRequest, RightsizeOptionsAreCarried) {
   EXPECT_EQ(parsed->rightsize.quality, 0.5);
 }
 
+TEST(AnthropicIngressRequest, CountTokensBodyNeedsNoMaxTokens) {
+  auto r = anthropicCountTokensToChat(
+      R"({"model":"m","system":"Be brief.","messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, R"({"model":"m","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}]})");
+  auto parsed = parseChatRequest(*r);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->content_chars, 11u);
+  EXPECT_FALSE(anthropicCountTokensToChat(R"({"model":"m","messages":[{"role":"system","content":"x"}]})"));
+  EXPECT_FALSE(anthropicCountTokensToChat(R"({"model":"m","max_tokens":0,"messages":[{"role":"user","content":"x"}]})"));
+}
+
+TEST(AnthropicIngressRequest, CountTokensBodyForAnUpstreamHasItsModelId) {
+  auto r = anthropicCountTokensBody(
+      R"({"model":"haiku","system":"s","messages":[{"role":"user","content":"hi"}],"rightsize":{"quality":0.5}})",
+      "claude-3-haiku");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, R"({"model":"claude-3-haiku","system":"s","messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(anthropicCountTokensBody("{", "m").error().code, ErrorCode::kMalformedJson);
+  EXPECT_FALSE(anthropicCountTokensBody("[1]", "m"));
+}
+
 TEST(AnthropicIngressRequest, RejectsWhatTheMessagesApiRejects) {
   EXPECT_EQ(errorOf("{").rfind("request body is not valid JSON: ", 0), 0u) << errorOf("{");
   EXPECT_EQ(errorOf("[]"), "request body must be a JSON object");
