@@ -51,6 +51,8 @@ class Gateway {
   asio::awaitable<void> chat(http::Request& req, http::ResponseWriter& w, const ResponseShape* shape = nullptr);
   // POST /v1/messages (server/anthropic_ingress.cc): chat() with the Anthropic shape.
   asio::awaitable<void> messages(http::Request& req, http::ResponseWriter& w);
+  // POST /v1/embeddings: the embeddings pipeline (pipeline/embeddings_chain.h).
+  asio::awaitable<void> embeddings(http::Request& req, http::ResponseWriter& w);
   http::Response models() const;
   http::Response ready() const;
 
@@ -89,6 +91,7 @@ class Gateway {
   std::unique_ptr<asio::ssl::context> tls_;
   pipeline::Services services_;
   pipeline::Chain chain_;
+  pipeline::Chain embeddings_chain_;
   std::string models_body_;
   std::atomic<bool> draining_{false};
   Accounting* accounting_ = nullptr;
