@@ -219,10 +219,10 @@ class FakeRecorder final : public RequestRecorder {
 };
 
 // Providers: `remote` (openai kind), `local` (on_prem). Models: small/big on remote, onprem on
-// local. Routes: auto (cheapest: small, big), vectors (fixed: small, big), cascade (cascade over small, big with a
-// not_refusal check), remote_only (fixed: small), pinned (cheapest, pin_sessions), consensus
-// (staged cascade: onprem and small must agree on a number, else big), vote3 (one agree stage of
-// all three, min_votes 1).
+// local. Routes: auto (cheapest: small, big), vectors (fixed: small, big), cascade (cascade over
+// small, big with a not_refusal check), remote_only (fixed: small), pinned (cheapest,
+// pin_sessions), consensus (staged cascade: onprem and small must agree on a number, else big),
+// vote3 (one agree stage of all three, min_votes 1).
 inline constexpr const char* kConfig = R"(
 providers:
   remote:
