@@ -59,7 +59,7 @@ int reasoningEffortRank(std::string_view effort);
 
 // Rebuilds the body for an upstream: "model" replaced, "rightsize" removed, stream_options
 // adjusted as asked; all other fields byte for byte in their original order. `body` must have
-// passed parseChatRequest.
+// passed parseChatRequest (or, with only model_id set, parseEmbeddingsRequest: api/embeddings.h).
 Result<std::string> rewriteChatRequest(std::string& body, const Rewrite& rw);
 
 // Rough token estimate used before the call (routing, budgets): ~4 characters per token.

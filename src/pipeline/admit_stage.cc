@@ -24,7 +24,7 @@ void applyPin(RequestContext& ctx, const PolicyServices& policy, const std::opti
 }
 
 Flow AdmitStage::run(RequestContext& ctx) {
-  if (ctx.route && ctx.route->route->pin_sessions && ctx.decided > 0)
+  if (session_pins_ && ctx.route && ctx.route->route->pin_sessions && ctx.decided > 0)
     ctx.session = s_.policy->sessionOf(ctx.chat, ctx.req);
   // No session and no key: no lookup and no coroutine frame on the hot path.
   return ctx.session.empty() && !keyed(ctx) ? Flow::kNext : Flow::kSuspend;

@@ -17,7 +17,8 @@ namespace rightsize::pipeline {
 
 class AdmitStage final : public Stage {
  public:
-  explicit AdmitStage(const Services& s) : s_(s) {}
+  // `session_pins` false: never pins (embeddings: a session must not move a fixed route's order).
+  explicit AdmitStage(const Services& s, bool session_pins = true) : s_(s), session_pins_(session_pins) {}
   std::string_view name() const override { return "admit"; }
   Flow run(RequestContext& ctx) override;
   asio::awaitable<Flow> runAsync(RequestContext& ctx) override;
@@ -25,6 +26,7 @@ class AdmitStage final : public Stage {
  private:
   bool keyed(const RequestContext& ctx) const { return s_.keys && ctx.key && !ctx.targets.empty(); }
   const Services& s_;
+  const bool session_pins_;
 };
 
 // Applies a looked-up pin to ctx.targets[0, ctx.decided): `pinned` among them moves to the

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/chat_request.h"
+#include "api/embeddings.h"
 #include "pipeline/cascade_dispatch.h"
 #include "pipeline/respond.h"
 
@@ -99,22 +100,15 @@ Error finalError(const std::optional<upstream::CallError>& last, bool all_skippe
   return last->error;
 }
 
-}  // namespace
-
-asio::awaitable<void> DirectDispatch::dispatch(RequestContext& ctx, const Services& s) const {
-  std::optional<upstream::CallError> last_error;
-  TargetOutcome out = TargetOutcome::kSkipped;
-  if (!ctx.targets.empty()) out = co_await callTarget(ctx, s, ctx.targets.front(), false, last_error);
-  if (out == TargetOutcome::kAnswered || out == TargetOutcome::kFinal) co_return;
-  ctx.error = finalError(last_error, out == TargetOutcome::kSkipped);
-}
-
-asio::awaitable<void> RetryingDispatch::dispatch(RequestContext& ctx, const Services& s) const {
+// Calls `targets` in order until one answers or fails for good: `call_one(target, fallback,
+// last_error)` is callTarget or callEmbeddingsTarget. Leaves ctx.error when none answered.
+template <class CallOne>
+asio::awaitable<void> callInOrder(RequestContext& ctx, CallOne call_one) {
   // Nothing has been sent to the client yet, so every failure here may be retried.
   std::optional<upstream::CallError> last_error;
   bool all_skipped = true;
   for (const Target& t : ctx.targets) {
-    const TargetOutcome out = co_await callTarget(ctx, s, t, !all_skipped, last_error);
+    const TargetOutcome out = co_await call_one(t, !all_skipped, last_error);
     if (out == TargetOutcome::kAnswered || out == TargetOutcome::kFinal) co_return;
     if (out == TargetOutcome::kSkipped) {
       spdlog::debug("[{}] skipping {}: circuit open", ctx.info.request_id, t.model->name);
@@ -126,6 +120,62 @@ asio::awaitable<void> RetryingDispatch::dispatch(RequestContext& ctx, const Serv
   if (ctx.targets.size() > 1 && last_error && !all_skipped)
     e.message = fmt::format("all {} upstream attempt(s) failed; last: {}", ctx.info.attempts, e.message);
   ctx.error = std::move(e);
+}
+
+// One Embeddings target with its provider's retries; the answer relayed as it is.
+asio::awaitable<TargetOutcome> callEmbeddingsTarget(RequestContext& ctx, const Services& s, const Target& t,
+                                                    bool fallback, std::optional<upstream::CallError>& last_error) {
+  upstream::EmbeddingsCall call;
+  call.model_id = t.model->id;
+  auto body = api::rewriteEmbeddingsRequest(ctx.req.body(), t.model->id);
+  if (!body) {
+    ctx.error = std::move(body.error());
+    co_return TargetOutcome::kFinal;
+  }
+  call.body = std::move(*body);
+  AttemptCounter counter(ctx, s, t, fallback);
+  auto r = co_await upstream::embedWithRetries(*t.provider, call, counter);
+  if (!r.attempted) co_return TargetOutcome::kSkipped;
+  if (r.result) {
+    upstream::Completion& c = *r.result;
+    if (c.usage) {
+      ctx.info.usage = *c.usage;
+      ctx.info.usage.completion_tokens = 0;  // an embedding has no output tokens, whatever was reported
+      ctx.info.usage_known = true;
+    } else {
+      estimateUsage(ctx.info, ctx.chat, 0);
+    }
+    co_await sendCompletion(ctx, std::move(c.body));
+    co_return TargetOutcome::kAnswered;
+  }
+  last_error = std::move(r.result.error());
+  if (!last_error->fallback_ok) {
+    ctx.error = last_error->error;
+    co_return TargetOutcome::kFinal;
+  }
+  co_return TargetOutcome::kFailed;
+}
+
+}  // namespace
+
+asio::awaitable<void> DirectDispatch::dispatch(RequestContext& ctx, const Services& s) const {
+  std::optional<upstream::CallError> last_error;
+  TargetOutcome out = TargetOutcome::kSkipped;
+  if (!ctx.targets.empty()) out = co_await callTarget(ctx, s, ctx.targets.front(), false, last_error);
+  if (out == TargetOutcome::kAnswered || out == TargetOutcome::kFinal) co_return;
+  ctx.error = finalError(last_error, out == TargetOutcome::kSkipped);
+}
+
+asio::awaitable<void> RetryingDispatch::dispatch(RequestContext& ctx, const Services& s) const {
+  co_await callInOrder(ctx, [&ctx, &s](const Target& t, bool fallback, std::optional<upstream::CallError>& last) {
+    return callTarget(ctx, s, t, fallback, last);
+  });
+}
+
+asio::awaitable<void> dispatchEmbeddings(RequestContext& ctx, const Services& s) {
+  co_await callInOrder(ctx, [&ctx, &s](const Target& t, bool fallback, std::optional<upstream::CallError>& last) {
+    return callEmbeddingsTarget(ctx, s, t, fallback, last);
+  });
 }
 
 Services::Services() = default;

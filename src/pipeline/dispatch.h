@@ -35,4 +35,10 @@ class RetryingDispatch final : public Dispatcher {
   asio::awaitable<void> dispatch(RequestContext& ctx, const Services& s) const override;
 };
 
+// POST /v1/embeddings (embeddings_stages.h): ctx.targets in order like RetryingDispatch, each
+// with Provider::embed and its provider's retries; the first answer is relayed as the upstream
+// sent it (usage: its prompt_tokens, no output tokens; estimated when absent). A request the
+// upstream rejects as bad (a non-retryable 4xx) is answered with that status at once.
+asio::awaitable<void> dispatchEmbeddings(RequestContext& ctx, const Services& s);
+
 }  // namespace rightsize::pipeline

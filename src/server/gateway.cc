@@ -9,6 +9,7 @@
 #include "http/client.h"
 #include "pipeline/chat_chain.h"
 #include "pipeline/dispatch.h"
+#include "pipeline/embeddings_chain.h"
 #include "pipeline/response_sink.h"
 #include "routing/session_pins.h"
 #include "server/dashboard.h"
@@ -26,6 +27,12 @@ bool validRequestId(std::string_view id) {
   for (char c : id)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != ':') return false;
   return true;
+}
+
+// The client's x-request-id when it is a sane one, else a new id.
+std::string requestIdOf(const http::Request& req) {
+  std::string_view client_id = req["x-request-id"];
+  return validRequestId(client_id) ? std::string(client_id) : newRequestId();
 }
 
 // The session pin store, chosen once: shared by replicas in Redis when limits.kind is redis,
@@ -83,6 +90,7 @@ Result<std::unique_ptr<Gateway>> Gateway::make(std::shared_ptr<const config::Con
   if (!policy) return fail(policy.error());
   sv.policy = std::move(*policy);
   gw->chain_ = pipeline::makeChatChain(sv);
+  gw->embeddings_chain_ = pipeline::makeEmbeddingsChain(sv);
   // GET /v1/models is static for a config: build it once.
   std::string body = R"({"object":"list","data":[)";
   bool first = true;
@@ -156,6 +164,10 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
     co_await responses(req, w);
     co_return;
   }
+  if (target == "/v1/embeddings" || target == "/embeddings") {
+    co_await embeddings(req, w);
+    co_return;
+  }
   // GCC 12 can destroy temporaries of a co_await full-expression twice: responses are built into
   // named locals first, everywhere in this file.
   if (target.starts_with("/admin/") && key_auth_) {
@@ -201,9 +213,20 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
 asio::awaitable<void> Gateway::chat(http::Request& req, http::ResponseWriter& w, const ResponseShape* shape) {
   pipeline::HttpResponseSink sink(w);
   pipeline::RequestContext ctx(req, sink, shape);
-  std::string_view client_id = req["x-request-id"];
-  ctx.info.request_id = validRequestId(client_id) ? std::string(client_id) : newRequestId();
+  ctx.info.request_id = requestIdOf(req);
   co_await chain_.run(ctx);
+}
+
+asio::awaitable<void> Gateway::embeddings(http::Request& req, http::ResponseWriter& w) {
+  if (req.method() != bhttp::verb::post) {
+    auto res = errorResponse(405, "use POST for /v1/embeddings");
+    co_await w.send(std::move(res));
+    co_return;
+  }
+  pipeline::HttpResponseSink sink(w);
+  pipeline::RequestContext ctx(req, sink, nullptr);
+  ctx.info.request_id = requestIdOf(req);
+  co_await embeddings_chain_.run(ctx);
 }
 
 }  // namespace rightsize::server

@@ -58,6 +58,8 @@ class Gateway {
   asio::awaitable<void> countTokens(http::Request& req, http::ResponseWriter& w);
   // POST /v1/responses (server/responses_ingress.cc): chat() with the OpenAI Responses shape.
   asio::awaitable<void> responses(http::Request& req, http::ResponseWriter& w);
+  // POST /v1/embeddings: the embeddings pipeline (pipeline/embeddings_chain.h).
+  asio::awaitable<void> embeddings(http::Request& req, http::ResponseWriter& w);
   http::Response models() const;
   http::Response ready() const;
 
@@ -96,6 +98,7 @@ class Gateway {
   std::unique_ptr<asio::ssl::context> tls_;
   pipeline::Services services_;
   pipeline::Chain chain_;
+  pipeline::Chain embeddings_chain_;
   std::string models_body_;
   std::atomic<bool> draining_{false};
   Accounting* accounting_ = nullptr;

@@ -70,12 +70,40 @@ class OpenAIStream final : public ChatStream {
 class OpenAIProvider final : public Provider {
  public:
   OpenAIProvider(const config::ProviderConfig& cfg, HttpUpstream up)
-      : cfg_(cfg), own_tls_(std::move(up.own_tls)), client_(std::move(up.client)), target_(client_->url().path + "/chat/completions") {
+      : cfg_(cfg),
+        own_tls_(std::move(up.own_tls)),
+        client_(std::move(up.client)),
+        target_(client_->url().path + "/chat/completions"),
+        embeddings_target_(client_->url().path + "/embeddings") {
     if (!cfg_.api_key.empty()) auth_ = "Bearer " + cfg_.api_key;
   }
 
   asio::awaitable<CallResult<Completion>> complete(const ChatCall& call) override {
-    auto resp = co_await post(call, false);
+    return callJson(target_, call.body);
+  }
+
+  asio::awaitable<CallResult<Completion>> embed(const EmbeddingsCall& call) override {
+    return callJson(embeddings_target_, call.body);
+  }
+
+  asio::awaitable<CallResult<std::unique_ptr<ChatStream>>> stream(const ChatCall& call) override {
+    auto resp = co_await post(target_, call.body, true);
+    if (!resp) co_return tl::unexpected(transportFailure(resp.error()));
+    auto& r = **resp;
+    if (r.status() < 200 || r.status() >= 300) {
+      auto body = co_await r.readAll();
+      co_return tl::unexpected(upstreamRejection(cfg_, r, body ? std::string_view(*body) : std::string_view()));
+    }
+    co_return std::unique_ptr<ChatStream>(std::make_unique<OpenAIStream>(std::move(*resp)));
+  }
+
+  const config::ProviderConfig& config() const override { return cfg_; }
+  void shutdown() override { client_->closeAll(); }
+
+ private:
+  // One non-streaming JSON call to `target`: the whole body, its usage parsed.
+  asio::awaitable<CallResult<Completion>> callJson(const std::string& target, const std::string& request_body) {
+    auto resp = co_await post(target, request_body, false);
     if (!resp) co_return tl::unexpected(transportFailure(resp.error()));
     auto& r = **resp;
     auto body = co_await r.readAll();
@@ -95,44 +123,31 @@ class OpenAIProvider final : public Provider {
     co_return c;
   }
 
-  asio::awaitable<CallResult<std::unique_ptr<ChatStream>>> stream(const ChatCall& call) override {
-    auto resp = co_await post(call, true);
-    if (!resp) co_return tl::unexpected(transportFailure(resp.error()));
-    auto& r = **resp;
-    if (r.status() < 200 || r.status() >= 300) {
-      auto body = co_await r.readAll();
-      co_return tl::unexpected(upstreamRejection(cfg_, r, body ? std::string_view(*body) : std::string_view()));
-    }
-    co_return std::unique_ptr<ChatStream>(std::make_unique<OpenAIStream>(std::move(*resp)));
-  }
-
-  const config::ProviderConfig& config() const override { return cfg_; }
-  void shutdown() override { client_->closeAll(); }
-
- private:
   // Sends the call's body. Without configured extra headers (which may replace ours, so go through
   // bhttp::fields) the head is built straight into bytes and the body is not copied.
-  asio::awaitable<Result<std::unique_ptr<http::ClientResponse>>> post(const ChatCall& call, bool stream) {
+  asio::awaitable<Result<std::unique_ptr<http::ClientResponse>>> post(const std::string& target,
+                                                                      const std::string& body, bool stream) {
     if (cfg_.headers.empty()) {
       http::HeadFields fields;
       fields.insert(bhttp::field::content_type, "application/json");
       fields.insert(bhttp::field::accept, stream ? "text/event-stream" : "application/json");
       fields.insert(bhttp::field::user_agent, "rightsize/0.1");
       if (!auth_.empty()) fields.insert(bhttp::field::authorization, auth_);
-      co_return co_await client_->send(bhttp::verb::post, target_, fields, call.body);
+      co_return co_await client_->send(bhttp::verb::post, target, fields, body);
     }
-    auto req = makeRequest(call, stream);  // a named local: see the note on GCC 12 in gateway.cc
+    auto req = makeRequest(target, body, stream);  // a named local: see the note on GCC 12 in gateway.cc
     co_return co_await client_->send(std::move(req));
   }
 
-  bhttp::request<bhttp::string_body> makeRequest(const ChatCall& call, bool stream) const {
-    bhttp::request<bhttp::string_body> req{bhttp::verb::post, target_, 11};
+  bhttp::request<bhttp::string_body> makeRequest(const std::string& target, const std::string& body,
+                                                 bool stream) const {
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, target, 11};
     req.set(bhttp::field::content_type, "application/json");
     req.set(bhttp::field::accept, stream ? "text/event-stream" : "application/json");
     req.set(bhttp::field::user_agent, "rightsize/0.1");
     if (!auth_.empty()) req.set(bhttp::field::authorization, auth_);
     for (const auto& [k, v] : cfg_.headers) req.set(k, v);
-    req.body() = call.body;
+    req.body() = body;
     return req;
   }
 
@@ -140,7 +155,8 @@ class OpenAIProvider final : public Provider {
   const config::ProviderConfig& cfg_;
   std::unique_ptr<asio::ssl::context> own_tls_;  // set when the provider trusts its own CA file
   std::shared_ptr<http::HttpClient> client_;
-  std::string target_;
+  std::string target_;             // chat completions
+  std::string embeddings_target_;
   std::string auth_;
 };
 

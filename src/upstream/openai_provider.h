@@ -1,6 +1,7 @@
 #pragma once
 // Provider for any OpenAI-compatible Chat Completions server (OpenAI, vLLM, llama-server,
-// Ollama, Together, Groq, ...): POST {base_url}/chat/completions with a Bearer key.
+// Ollama, Together, Groq, ...): POST {base_url}/chat/completions, and {base_url}/embeddings for
+// Embeddings calls, with a Bearer key.
 
 #include <memory>
 

@@ -27,6 +27,20 @@ Result<std::unique_ptr<Provider>> makeProvider(const config::ProviderConfig& cfg
   return fail(ErrorCode::kInternal, "unknown provider kind");
 }
 
+bool hasEmbeddings(config::ProviderKind kind) { return kind == config::ProviderKind::kOpenAI; }
+
+CallError noEmbeddings(config::ProviderKind kind) {
+  CallError e;
+  e.error = Error{ErrorCode::kInvalidArgument,
+                  fmt::format("provider kind {} has no embeddings endpoint", config::providerKindName(kind)), 0};
+  e.fallback_ok = false;
+  return e;
+}
+
+asio::awaitable<CallResult<Completion>> Provider::embed(const EmbeddingsCall&) {
+  co_return tl::unexpected(noEmbeddings(config().kind));
+}
+
 std::optional<Millis> parseRetryAfter(std::string_view v) {
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
   while (!v.empty() && v.back() == ' ') v.remove_suffix(1);

@@ -40,6 +40,13 @@ struct ChatCall {
   std::string model_id;                       // the provider's model id
 };
 
+// One Embeddings call (POST /v1/embeddings): the client's body with `model` replaced
+// (api::rewriteEmbeddingsRequest), relayed as is.
+struct EmbeddingsCall {
+  std::string body;
+  std::string model_id;                       // the provider's model id
+};
+
 struct Completion {
   std::string body;                           // response JSON as the client will receive it
   std::optional<api::Usage> usage;
@@ -61,6 +68,10 @@ class Provider {
   // Returns once the upstream accepted the request (response head 200, or the first event);
   // failures before that are CallErrors and may be retried.
   virtual asio::awaitable<CallResult<std::unique_ptr<ChatStream>>> stream(const ChatCall& call) = 0;
+  // An Embeddings call; the answer's body is relayed as the upstream sent it (usage parsed).
+  // Default, for kinds without an embeddings API (anthropic, replay): a non-retryable
+  // kInvalidArgument "provider kind K has no embeddings endpoint" (fallback_ok false), nothing sent.
+  virtual asio::awaitable<CallResult<Completion>> embed(const EmbeddingsCall& call);
   virtual const config::ProviderConfig& config() const = 0;
   // Asks the upstream for the input token count of an Anthropic count_tokens body (`model` already
   // the provider's id) and returns the upstream's answer body ({"input_tokens": N}). Only the
@@ -69,6 +80,12 @@ class Provider {
   // Releases pooled connections; called once the worker threads have stopped.
   virtual void shutdown() {}
 };
+
+// Whether a provider kind has an embeddings endpoint (only openai-compatible ones do).
+bool hasEmbeddings(config::ProviderKind kind);
+
+// The error a provider of `kind` without embeddings answers (see Provider::embed).
+CallError noEmbeddings(config::ProviderKind kind);
 
 // Builds the provider for `cfg`. Replay loads its data file here (kIo/kCorruptData on failure).
 // `tls` must outlive the provider.

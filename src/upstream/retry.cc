@@ -103,6 +103,11 @@ asio::awaitable<Retried<StreamStart>> streamWithRetries(const GuardedProvider& g
   return withRetries<StreamStart>(gp, obs, [&gp, &call] { return streamOnce(gp, call); });
 }
 
+asio::awaitable<Retried<Completion>> embedWithRetries(const GuardedProvider& gp, const EmbeddingsCall& call,
+                                                      RetryObserver& obs) {
+  return withRetries<Completion>(gp, obs, [&gp, &call] { return gp.provider->embed(call); });
+}
+
 asio::awaitable<Retried<Completion>> completeOnce(const GuardedProvider& gp, const ChatCall& call) {
   Retried<Completion> out{tl::unexpected(circuitOpen()), false};
   CircuitBreaker::Permit permit = gp.breaker->allow();

@@ -71,6 +71,10 @@ asio::awaitable<Retried<Completion>> completeWithRetries(const GuardedProvider& 
 asio::awaitable<Retried<StreamStart>> streamWithRetries(const GuardedProvider& gp, const ChatCall& call,
                                                         RetryObserver& obs);
 
+// The same for an Embeddings call (Provider::embed).
+asio::awaitable<Retried<Completion>> embedWithRetries(const GuardedProvider& gp, const EmbeddingsCall& call,
+                                                      RetryObserver& obs);
+
 // One call, no retry, through the breaker: what a cascade does per target (escalating is its
 // retry). A refused call is kUnavailable "circuit open" with attempted false.
 asio::awaitable<Retried<Completion>> completeOnce(const GuardedProvider& gp, const ChatCall& call);

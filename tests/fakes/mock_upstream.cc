@@ -16,6 +16,13 @@
 //                              role chunk, one content chunk per word, a finish_reason "stop" chunk, a usage
 //                              chunk (choices: []) only with stream_options.include_usage, then
 //                              `data: [DONE]`; every event is its own HTTP chunk and its own write.
+//   POST /v1/embeddings        OpenAI Embeddings. input: string | string[] | int[] | int[][]; one deterministic
+//                              vector per input, `dimensions` (default 8, at most 4096) float32 values in [-1, 1)
+//                              from a hash of the input (mock_embeddings.h); JSON numbers, or with
+//                              "encoding_format": "base64" the base64 of the little-endian float32s.
+//                              usage.prompt_tokens = total_tokens = sum over inputs of ceil(code points / 4) (a
+//                              token array: its length). Directives status=N, fail_first=K, retry_after=S and
+//                              require_key=K apply (counted per model string like chat; the others are ignored).
 //   GET  /v1/models            a small OpenAI models list.
 //   GET  /_mock/last           {"body": raw last chat body as a string, "authorization": ..., "headers":
 //                              {lowercase name: value}, "count": chat requests} (null fields before any).
@@ -71,6 +78,7 @@
 
 #include "mock_anthropic.h"
 #include "mock_chat.h"
+#include "mock_embeddings.h"
 
 namespace rightsize::fakes {
 namespace {
@@ -293,6 +301,37 @@ asio::awaitable<After> answerPlain(Connection& c, Answer a) {
   co_return keep_alive ? After::kKeepAlive : After::kClose;
 }
 
+// require_key=K: `Authorization: Bearer K` must be present.
+bool authorized(const http::request<http::string_body>& req, const Directives& d) {
+  if (!d.require_key) return true;
+  std::string_view auth = req[http::field::authorization];
+  return auth.size() == 7 + d.require_key->size() && auth.substr(0, 7) == "Bearer " &&
+         auth.substr(7) == *d.require_key;
+}
+
+// The error the `nth` request with this model string answers instead of its result (status 0: none):
+// 401 when unauthorized, else status=N (for the first fail_first=K only, when given).
+struct Failure {
+  unsigned status = 0;
+  std::string message, type, code;
+};
+Failure failureOf(const Directives& d, uint64_t nth, bool auth_ok) {
+  Failure f;
+  if (!auth_ok) {
+    f.status = 401;
+    f.message = "mock: incorrect API key provided";
+    f.type = "invalid_request_error";
+    f.code = "\"invalid_api_key\"";
+  } else if (d.status != 0 && d.status != 200 &&
+             (d.fail_first < 0 || nth <= static_cast<uint64_t>(d.fail_first))) {
+    f.status = static_cast<unsigned>(d.status);
+    f.message = "mock error " + std::to_string(f.status);
+    f.type = "mock";
+    f.code = std::to_string(f.status);
+  }
+  return f;
+}
+
 asio::awaitable<After> handleChat(Connection& c, http::request<http::string_body>&& req, bool keep_alive,
                                   bool http10) {
   static thread_local simdjson::dom::parser parser;
@@ -308,12 +347,7 @@ asio::awaitable<After> handleChat(Connection& c, http::request<http::string_body
   Directives d;
   if (!err) err = parseDirectives(chat.model, d);
 
-  bool auth_ok = true;
-  if (!err && d.require_key) {
-    std::string_view auth = req[http::field::authorization];
-    auth_ok = auth.size() == 7 + d.require_key->size() && auth.substr(0, 7) == "Bearer " &&
-              auth.substr(7) == *d.require_key;
-  }
+  const bool auth_ok = err || authorized(req, d);
 
   // Record the request; the old `last` is freed outside the lock.
   uint64_t nth = 0;
@@ -339,26 +373,12 @@ asio::awaitable<After> handleChat(Connection& c, http::request<http::string_body
     co_return After::kAbort;
   }
 
-  unsigned status = 0;
-  std::string message, type, code;
-  if (!auth_ok) {
-    status = 401;
-    message = "mock: incorrect API key provided";
-    type = "invalid_request_error";
-    code = "\"invalid_api_key\"";
-  } else if (d.status != 0 && d.status != 200 &&
-             (d.fail_first < 0 || nth <= static_cast<uint64_t>(d.fail_first))) {
-    status = static_cast<unsigned>(d.status);
-    message = "mock error " + std::to_string(status);
-    type = "mock";
-    code = std::to_string(status);
-  }
-  if (status != 0) {
+  if (Failure f = failureOf(d, nth, auth_ok); f.status != 0) {
     if (d.latency.count() > 0) {
       bool slept = co_await sleepFor(d.latency);
       if (!slept) co_return After::kAbort;
     }
-    co_return co_await respondError(c, status, message, type, code, keep_alive, http10, d.retry_after);
+    co_return co_await respondError(c, f.status, f.message, f.type, f.code, keep_alive, http10, d.retry_after);
   }
 
   std::string id = "chatcmpl-mock-";
@@ -378,6 +398,36 @@ asio::awaitable<After> handleChat(Connection& c, http::request<http::string_body
   if (d.latency.count() > 0 || d.slow_body_gap.count() > 0)
     co_return co_await watched(c, answerPlain(c, a), c.shared.cancelled_requests);
   co_return co_await answerPlain(c, a);
+}
+
+// POST /v1/embeddings (mock_embeddings.h): counted per model string and kept in `last` like a chat
+// request; status=N, fail_first=K, retry_after=S and require_key=K apply as for chat.
+asio::awaitable<After> handleEmbeddings(Connection& c, http::request<http::string_body>&& req, bool keep_alive,
+                                        bool http10) {
+  static thread_local simdjson::dom::parser parser;
+  std::string& body = req.body();
+  if (body.capacity() < body.size() + simdjson::SIMDJSON_PADDING) body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  EmbeddingsRequest er;
+  std::optional<std::string> err = parseEmbeddingsRequest(parser, body.data(), body.size(), er);
+  Directives d;
+  if (!err) err = parseDirectives(er.model, d);
+  const bool auth_ok = err || authorized(req, d);
+  uint64_t nth = 0;
+  std::optional<http::request<http::string_body>> old;
+  {
+    std::lock_guard lock(c.shared.mu);
+    ++c.shared.count;
+    if (!err) nth = ++c.shared.by_model[er.model];
+    old.swap(c.shared.last);
+    c.shared.last.emplace(std::move(req));
+  }
+  old.reset();
+  if (err) co_return co_await respondError(c, 400, *err, "invalid_request_error", "400", keep_alive, http10);
+  if (Failure f = failureOf(d, nth, auth_ok); f.status != 0)
+    co_return co_await respondError(c, f.status, f.message, f.type, f.code, keep_alive, http10, d.retry_after);
+  c.ev.clear();
+  appendEmbeddings(c.ev, er, d.name);
+  co_return co_await respond(c, 200, "application/json", c.ev, keep_alive, http10);
 }
 
 // POST /v1/messages (mock_anthropic.h): counted and kept in `last` like a chat request; answered with a
@@ -545,6 +595,8 @@ asio::awaitable<After> route(Connection& c, http::request<http::string_body>&& r
     co_return co_await handleCountTokens(c, std::move(req), keep_alive, http10);
   if (method == http::verb::post && path == "/v1/messages")
     co_return co_await handleAnthropic(c, std::move(req), keep_alive, http10);
+  if (method == http::verb::post && path == "/v1/embeddings")
+    co_return co_await handleEmbeddings(c, std::move(req), keep_alive, http10);
   if (method == http::verb::get && path == "/v1/models")
     co_return co_await respond(c, 200, "application/json", modelsBody(), keep_alive, http10);
   if (method == http::verb::get && path == "/_mock/last")

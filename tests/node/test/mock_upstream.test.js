@@ -203,7 +203,10 @@ describe('rs_mock_upstream seen by the openai client', () => {
     const models = [];
     for await (const m of client.models.list()) models.push(m.id);
     assert.deepEqual(models, ['mock-small', 'mock-large']);
-    await assert.rejects(client.embeddings.create({ model: 'x', input: 'y' }), (err) => err instanceof OpenAI.NotFoundError);
+    await assert.rejects(client.moderations.create({ input: 'y' }), (err) => err instanceof OpenAI.NotFoundError);
+    // POST /v1/embeddings exists (the gateway's embeddings tests use it): 8 dimensions by default.
+    const emb = await client.embeddings.create({ model: 'x', input: 'y', encoding_format: 'float' });
+    assert.equal(emb.data[0].embedding.length, 8);
   });
 
   test('malformed JSON is a 400 with an OpenAI error body', async () => {

@@ -78,16 +78,27 @@ class FakeProvider final : public upstream::Provider {
   std::deque<Step> script;
   std::map<std::string, std::deque<Step>> script_by_model;  // by model id; used before `script`
   std::vector<std::string> called;  // model ids, in call order
+  std::string last_embeddings_body;  // the body of the last embed() call
+
+  // Embeddings: 7 prompt tokens, one one-element vector; fails like complete() when scripted.
+  asio::awaitable<upstream::CallResult<upstream::Completion>> embed(const upstream::EmbeddingsCall& call) override {
+    Step s = take(call.model_id);
+    last_embeddings_body = call.body;
+    if (s.kind == Step::Kind::kFail) co_return tl::unexpected(s.error);
+    co_return upstream::Completion{
+        R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5]}],"model":"m","usage":{"prompt_tokens":7,"total_tokens":7}})",
+        api::Usage{7, 0}};
+  }
 
   asio::awaitable<upstream::CallResult<upstream::Completion>> complete(const upstream::ChatCall& call) override {
-    Step s = take(call);
+    Step s = take(call.model_id);
     if (s.kind == Step::Kind::kHang) co_await waitForever();
     if (s.kind == Step::Kind::kFail) co_return tl::unexpected(s.error);
     co_return upstream::Completion{completionBody(s.text), api::Usage{10, 5}};
   }
   asio::awaitable<upstream::CallResult<std::unique_ptr<upstream::ChatStream>>> stream(
       const upstream::ChatCall& call) override {
-    Step s = take(call);
+    Step s = take(call.model_id);
     if (s.kind == Step::Kind::kHang) co_await waitForever();
     if (s.kind == Step::Kind::kFail) co_return tl::unexpected(s.error);
     std::vector<std::string> events = {
@@ -99,9 +110,9 @@ class FakeProvider final : public upstream::Provider {
   const config::ProviderConfig& config() const override { return cfg_; }
 
  private:
-  Step take(const upstream::ChatCall& call) {
-    called.push_back(call.model_id);
-    if (auto it = script_by_model.find(call.model_id); it != script_by_model.end() && !it->second.empty()) {
+  Step take(const std::string& model_id) {
+    called.push_back(model_id);
+    if (auto it = script_by_model.find(model_id); it != script_by_model.end() && !it->second.empty()) {
       Step s = std::move(it->second.front());
       it->second.pop_front();
       return s;
@@ -208,10 +219,10 @@ class FakeRecorder final : public RequestRecorder {
 };
 
 // Providers: `remote` (openai kind), `local` (on_prem). Models: small/big on remote, onprem on
-// local. Routes: auto (cheapest: small, big), cascade (cascade over small, big with a
-// not_refusal check), remote_only (fixed: small), pinned (cheapest, pin_sessions), consensus
-// (staged cascade: onprem and small must agree on a number, else big), vote3 (one agree stage of
-// all three, min_votes 1).
+// local. Routes: auto (cheapest: small, big), vectors (fixed: small, big), cascade (cascade over
+// small, big with a not_refusal check), remote_only (fixed: small), pinned (cheapest,
+// pin_sessions), consensus (staged cascade: onprem and small must agree on a number, else big),
+// vote3 (one agree stage of all three, min_votes 1).
 inline constexpr const char* kConfig = R"(
 providers:
   remote:
@@ -232,6 +243,7 @@ routes:
   auto: {policy: cheapest, candidates: [small, big]}
   private: {policy: cheapest, candidates: [small, onprem], fallback: [big]}
   remote_only: {policy: fixed, candidates: [small]}
+  vectors: {policy: fixed, candidates: [small, big]}
   pinned: {policy: cheapest, candidates: [small, big], pin_sessions: true}
   cascade:
     policy: cascade
