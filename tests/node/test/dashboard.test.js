@@ -5,7 +5,9 @@
 // 10 s apart; the page must show exactly what the SQLite ledger holds (read with the sqlite3 CLI
 // and `rightsize report --json`): requests, errors, spend and reference spend per model, route
 // and key, the model mix per route, the timeline buckets, status codes and the latency / time to
-// first token percentiles. The test saves the screenshot docs/dashboard.png.
+// first token percentiles. The test saves a screenshot (to the temp directory; with
+// RS_DASHBOARD_SCREENSHOT=docs/dashboard.png it refreshes the docs' image — a test run never
+// changes a tracked file by itself).
 // Needs RIGHTSIZE_BIN and RS_MOCK_UPSTREAM_BIN (or the binaries in build/), sqlite3 and
 // /usr/bin/chromium.
 
@@ -22,7 +24,7 @@ import { chromium } from 'playwright-core';
 import { gatewayBinary, startGateway, startMock, waitFor } from '../lib/harness.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const SCREENSHOT = process.env.RS_DASHBOARD_SCREENSHOT || join(repoRoot, 'docs', 'dashboard.png');
+const SCREENSHOT = resolve(repoRoot, process.env.RS_DASHBOARD_SCREENSHOT || join(tmpdir(), 'rightsize-dashboard.png'));
 const CHROMIUM = '/usr/bin/chromium';
 
 const HARD = ['prove the theorem about', 'write a rigorous proof that', 'derive formally why', 'prove by induction that'];
