@@ -56,8 +56,6 @@ class ResponseWriter {
   bool clientGone() const { return failed_; }
   bool keepAlive() const { return keep_alive_ && !failed_ && !chunked_open_; }
   void setKeepAlive(bool v) { keep_alive_ = v; }
-  // The connection is closed after this response when the server drains.
-  void closeAfter() { keep_alive_ = false; }
   // A HEAD request: send() writes the head only (Content-Length still says how long the body
   // of a GET would be), as RFC 9110 9.3.2 asks.
   void setHeadOnly(bool v) { head_only_ = v; }
@@ -103,7 +101,6 @@ class Server {
 
   bool draining() const { return draining_.load(); }
   size_t inFlight() const { return in_flight_.load(); }     // requests being handled now
-  size_t connections() const { return connections_.load(); }
   uint64_t requestsServed() const { return served_.load(); }
 
  private:
