@@ -43,14 +43,19 @@ const char* errorType(const Error& e) {
   }
 }
 
-std::string errorBody(const Error& e) {
+std::string errorBody(const Error& e, std::string_view param) {
   std::string out = "{\"error\":{\"message\":";
   appendJsonString(out, e.message);
   out += ",\"type\":";
   appendJsonString(out, errorType(e));
   out += ",\"code\":";
   appendJsonString(out, errorCodeName(e.code));
-  out += ",\"param\":null}}";
+  out += ",\"param\":";
+  if (param.empty())
+    out += "null";
+  else
+    appendJsonString(out, param);
+  out += "}}";
   return out;
 }
 

@@ -17,7 +17,7 @@ int httpStatus(const Error& e);
 const char* errorType(const Error& e);
 
 // {"error": {"message": ..., "type": ..., "code": ..., "param": null}}
-std::string errorBody(const Error& e);
+std::string errorBody(const Error& e, std::string_view param = {});  // param: null when empty
 
 // The same error as one SSE event ("data: {...}\n\n"), for failures after a stream started.
 std::string errorEvent(const Error& e);

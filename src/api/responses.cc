@@ -597,13 +597,6 @@ std::string itemId(std::string_view prefix) { return std::string(prefix) + newRe
 }  // namespace
 
 std::string responsesErrorBody(const Error& e) {
-  std::string out = "{\"error\":{\"message\":";
-  appendJsonString(out, e.message);
-  out += ",\"type\":";
-  appendJsonString(out, errorType(e));
-  out += ",\"code\":";
-  appendJsonString(out, errorCodeName(e.code));
-  out += ",\"param\":";
   // Request errors name their field first ("tools[0].type: ..."): that is OpenAI's `param`.
   std::string_view param;
   if (e.code == ErrorCode::kInvalidArgument) {
@@ -612,12 +605,7 @@ std::string responsesErrorBody(const Error& e) {
     if (colon != std::string_view::npos && m.substr(0, colon).find(' ') == std::string_view::npos)
       param = m.substr(0, colon);
   }
-  if (param.empty())
-    out += "null";
-  else
-    appendJsonString(out, param);
-  out += "}}";
-  return out;
+  return errorBody(e, param);
 }
 
 Result<std::string> chatResponseToResponses(std::string_view body, const std::optional<Usage>& usage) {
