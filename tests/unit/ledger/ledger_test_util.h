@@ -32,6 +32,10 @@ inline LedgerRecord sampleRecord(int i) {
   r.decision = std::chrono::microseconds(3 + i % 17);
   r.tokens_in = 100 + i;
   r.tokens_out = 20 + i % 50;
+  r.cached_tokens = i % 3 == 1 ? 60 + i % 40 : 0;  // of tokens_in (schema 3 / postgres 2)
+  r.cache_write_tokens = i % 6 == 2 ? 10 : 0;
+  r.reasoning_tokens = i % 4 == 3 ? 5 + i % 10 : 0;
+  r.usage_estimated = i % 9 == 4;
   r.cost_nanos = 1234 + i;
   r.reference_model = "gpt-4o";
   r.reference_cost_nanos = 987654 + i;
