@@ -184,6 +184,7 @@ int runScore(const ScoreArgs& a) {
 struct SimulateArgs {
   std::string router, data, plot, title, cv_by;
   std::string cascade, config;  // --cascade ROUTE of --config FILE
+  std::string records;          // --cascade: per-record JSONL output
   int sweep = 21;
   uint32_t cv = 0;
   uint64_t seed = 1;
@@ -284,6 +285,20 @@ int runCascadeSimulate(const SimulateArgs& a, const evals::OutcomeSet& set) {
   if (!table) return reportError(table.error());
   const auto records = evals::replayCascade(*table, plan);
   const auto sum = evals::summarize(records, plan.stages().size());
+  if (!a.records.empty()) {
+    // One line per record, in the data's order: what the gateway would send and charge for it.
+    std::ofstream f(a.records, std::ios::binary | std::ios::trunc);
+    for (size_t i = 0; i < records.size() && f; ++i) {
+      const evals::ReplayRecord& r = records[i];
+      f << fmt::format("{{\"id\":{},\"task\":{},\"model\":{},\"ended_stage\":{},\"accepted\":{},\"score\":{},\"cost_usd\":{}}}\n",
+                       jsonString(set.ids[i]), jsonString(set.tasks[i]), jsonString(r.model), r.ended_stage + 1,
+                       r.accepted ? "true" : "false", r.score, r.cost_usd);
+    }
+    if (!f.flush()) {
+      std::cerr << "rightsize: cannot write " << a.records << "\n";
+      return 1;
+    }
+  }
   const auto single = [&](const std::string& model, double& q, double& c) {
     const int m = set.modelIndex(model);
     q = c = 0;
@@ -320,6 +335,10 @@ int runCascadeSimulate(const SimulateArgs& a, const evals::OutcomeSet& set) {
 }
 
 int runSimulate(const SimulateArgs& a) {
+  if (!a.records.empty() && a.cascade.empty()) {
+    std::cerr << "rightsize: simulate --records needs --cascade\n";
+    return 2;
+  }
   if (!a.cascade.empty()) {
     if (!a.router.empty() || a.cv != 0 || !a.cv_by.empty()) {
       std::cerr << "rightsize: simulate --cascade excludes --router and --cv/--cv-by\n";
@@ -434,6 +453,9 @@ void addRouterCommands(CLI::App& root, int& exit_code) {
     cmd->add_option("--cascade", a->cascade,
                     "instead of a router: replay this staged cascade route of --config over the data's responses");
     cmd->add_option("--config", a->config, "--cascade: the configuration file defining the route");
+    cmd->add_option("--records", a->records,
+                    "--cascade: also write one JSON line per record (id, task, model sent, ended_stage, accepted, score, "
+                    "cost_usd of every call) to this file");
     cmd->callback([a, &exit_code] { exit_code = runSimulate(*a); });
   }
 }

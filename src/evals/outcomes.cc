@@ -170,7 +170,7 @@ Result<std::string> readMaybeGzip(const std::string& path) {
 Result<OutcomeSet> readOutcomes(const std::vector<std::string>& paths) {
   OutcomeSet set;
   // Outcomes are gathered sparsely, then laid out as a matrix once all models are known.
-  std::vector<std::vector<std::pair<uint32_t, std::pair<float, float>>>> cells;
+  std::vector<std::vector<std::pair<uint32_t, std::pair<float, double>>>> cells;
   std::vector<std::vector<std::pair<uint32_t, std::string>>> texts;  // responses, when given
   std::map<std::string, uint32_t> model_ids;
   simdjson::dom::parser parser;
@@ -188,7 +188,7 @@ Result<OutcomeSet> readOutcomes(const std::vector<std::string>& paths) {
       if (obj["task"].get_string().get(sv) == simdjson::SUCCESS) task.assign(sv);
       simdjson::dom::object outs;
       if (obj["outcomes"].get_object().get(outs) != simdjson::SUCCESS) return bad("missing \"outcomes\" object");
-      std::vector<std::pair<uint32_t, std::pair<float, float>>> row;
+      std::vector<std::pair<uint32_t, std::pair<float, double>>> row;
       std::vector<std::pair<uint32_t, std::string>> row_texts;
       for (auto field : outs) {
         const std::string model(field.key);
@@ -209,7 +209,7 @@ Result<OutcomeSet> readOutcomes(const std::vector<std::string>& paths) {
         if (added) set.models.push_back(model);
         for (const auto& c : row)
           if (c.first == it->second) return bad("model '" + model + "' appears twice");
-        row.push_back({it->second, {static_cast<float>(score), static_cast<float>(cost)}});
+        row.push_back({it->second, {static_cast<float>(score), cost}});
         auto r_el = o["response"];
         if (!r_el.error()) {
           if (r_el.get_string().get(sv) != simdjson::SUCCESS) return bad("\"response\" of '" + model + "' is not a string");

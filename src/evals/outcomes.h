@@ -32,7 +32,7 @@ struct OutcomeSet {
   std::vector<std::string> asks;     // the text routed on
   std::vector<std::string> where;    // "FILE:LINE" of each record, for messages
   std::vector<float> score;          // ids.size() * models.size(); NaN = no outcome
-  std::vector<float> cost_usd;       // same
+  std::vector<double> cost_usd;      // same; double: a sum of costs is compared with the ledger's nano-dollars
   std::vector<std::string> response; // same; the outcome's "response" text ("" when absent)
   std::vector<bool> has_response;    // same; the outcome had a "response" string
   size_t responses_present = 0;      // how many outcomes had one
@@ -40,7 +40,7 @@ struct OutcomeSet {
 
   size_t size() const { return ids.size(); }
   float scoreAt(size_t i, size_t m) const { return score[i * models.size() + m]; }
-  float costAt(size_t i, size_t m) const { return cost_usd[i * models.size() + m]; }
+  double costAt(size_t i, size_t m) const { return cost_usd[i * models.size() + m]; }
   bool hasResponse(size_t i, size_t m) const { return has_response[i * models.size() + m]; }
   const std::string& responseAt(size_t i, size_t m) const { return response[i * models.size() + m]; }
   bool has(size_t i, size_t m) const;

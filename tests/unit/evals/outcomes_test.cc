@@ -62,6 +62,16 @@ TEST(ReadOutcomes, MarksAModelMissingFromARecordAsNoOutcome) {
   EXPECT_FLOAT_EQ(s->costAt(1, big), 0.02f);
 }
 
+TEST(ReadOutcomes, KeepsACostToTheNanoDollar) {
+  // A cascade replay sums these and is compared with the ledger's nano-dollars: a float (24-bit
+  // mantissa) is off by up to half a nano-dollar at half a cent.
+  auto s = readOutcomes({writePlain("nano.jsonl",
+                                    R"({"id":"n1","prompt":"p","outcomes":{"m":{"score":1,"cost_usd":0.0064812}}})")});
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->costAt(0, 0), 0.0064812);
+  EXPECT_EQ(std::llround(s->costAt(0, 0) * 1e9 * 1000), 6'481'200'000);
+}
+
 TEST(ReadOutcomes, NamesFileAndLineOfABadLine) {
   const std::string p = writePlain("bad.jsonl", std::string(kTwoRecords) + "\n{not json\n");
   auto s = readOutcomes({p});

@@ -54,7 +54,7 @@ TEST(Simulate, RouterBeatsTheZeroRouterOnSyntheticHeldOutData) {
     set.index[set.ids.back()] = i;
   }
   set.score = held.score;
-  set.cost_usd = held.cost_usd;
+  set.cost_usd.assign(held.cost_usd.begin(), held.cost_usd.end());
   auto rep = scoreDecisions(set, decideAll(*router, promptsOf(set), sweepKnobs(21)));
   ASSERT_TRUE(rep) << rep.error().message;
   EXPECT_GT(rep->router.aiq, rep->zero.aiq + 0.05);
