@@ -94,5 +94,57 @@ TEST(Extractor, GarbageAndHugeAnswersAreNoVoteNotACrash) {
   EXPECT_EQ(make("text").extract(prose)->size(), prose.size());
 }
 
+TEST(Extractor, EmptyAndBlankAnswersAreNoVoteForEveryKind) {
+  for (std::string_view s : {"json:answer", "regex:(\\d+)", "regex:x", "number", "choice", "text"})
+    for (std::string_view a : {"", " ", "\n\t ", "\"\"", "''"}) EXPECT_EQ(make(s).extract(a), std::nullopt) << s << " on [" << a << "]";
+  EXPECT_EQ(make("json:answer").extract("{\"answer\": \"\"}"), std::nullopt);      // an empty value is no vote
+  EXPECT_EQ(make("json:answer").extract("{\"answer\": \"  \"}"), std::nullopt);
+  EXPECT_EQ(make("regex:total: (\\d*)").extract("total: none"), std::nullopt);  // an empty group
+}
+
+TEST(Extractor, UnicodeIsKeptAndOnlyAsciiDigitsAndLettersCount) {
+  EXPECT_EQ(make("json:answer").extract("{\"answer\": \"caf\\u00e9\"}"), "café");  // JSON escapes decoded
+  EXPECT_EQ(make("json:answer").extract("{\"answer\": \"café\"}"), make("json:answer").extract("{\"answer\": \"caf\\u00e9\"}"));
+  EXPECT_EQ(make("json:réponse").extract("```json\n{\"réponse\": \"Été\"}\n```"), "Été");  // non-ASCII not case-folded
+  EXPECT_EQ(make("regex:città: (\\pL+)").extract("La città: Roma è bella"), "roma");
+  EXPECT_EQ(make("number").extract("答案是 42。"), "42");
+  EXPECT_EQ(make("number").extract("Ответ: 1,024 байта"), "1024");
+  EXPECT_EQ(make("number").extract("答案是 ４２"), std::nullopt);  // full-width digits are not digits here
+  EXPECT_EQ(make("choice").extract("答案是 (C)"), "c");
+  EXPECT_EQ(make("choice").extract("Answer: Ｃ"), std::nullopt);  // a full-width letter is not an option
+  EXPECT_EQ(make("text").extract("  Ünïcödé   ABC "), "Ünïcödé abc");
+  // Two answers that differ only in non-ASCII case are different values (no Unicode case folding).
+  EXPECT_NE(make("text").extract("été"), make("text").extract("ÉTÉ"));
+}
+
+TEST(Extractor, NumbersInProseTakeTheFinalNumber) {
+  auto n = make("number");
+  EXPECT_EQ(n.extract("In 2023, 3 of the 5 tests passed, so the answer is 42."), "42");
+  EXPECT_EQ(n.extract("Step 1: 12 + 30 = 42\nFinal answer: 42"), "42");
+  EXPECT_EQ(n.extract("It costs $1,234.50 in total."), "1234.5");
+  EXPECT_EQ(n.extract("The temperature fell to -3.5 degrees."), "-3.5");
+  EXPECT_EQ(n.extract("We need 18.000 apples"), n.extract("**18**"));
+  // The final number, not the one that looks like the answer: a trailing aside wins. Use
+  // json:FIELD or regex: when answers carry numbers after the answer.
+  EXPECT_EQ(n.extract("The answer is 42. I am 90% sure."), "90");
+}
+
+TEST(Extractor, AMegabyteAnswerStillYieldsItsValue) {
+  const std::string filler(1 << 20, 'x');
+  EXPECT_EQ(make("regex:answer=(\\w+)").extract(filler + " answer=Yes"), "yes");
+  EXPECT_EQ(make("json:answer").extract(filler + "\n```json\n{\"answer\": 7}\n```"), "7");
+  EXPECT_EQ(make("json:answer").extract("{\"answer\": \"" + filler + "\"}")->size(), filler.size());
+  EXPECT_EQ(make("choice").extract(filler + "\nThe answer is (D)."), "d");
+  EXPECT_EQ(make("number").extract(std::string(1 << 20, '7')).value().size(), size_t{1} << 20);
+  // The first JSON object decides: an empty one before the answer is no vote.
+  EXPECT_EQ(make("json:answer").extract("{} {\"answer\": 1}"), std::nullopt);
+  // Most of a megabyte of brace pairs that are not JSON, then a real object: the tries are
+  // bounded, so this gives up (no vote) instead of parsing once per brace.
+  std::string braces;
+  for (int i = 0; i < (1 << 18); ++i) braces += "{x}";
+  EXPECT_EQ(make("json:answer").extract(braces + "{\"answer\": 1}"), std::nullopt);
+  EXPECT_EQ(make("json:answer").extract("{x} {\"answer\": 1}"), "1");
+}
+
 }  // namespace
 }  // namespace rightsize::routing
