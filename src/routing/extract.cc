@@ -170,13 +170,22 @@ std::optional<std::string> extractNumber(std::string_view text) {
   // Thousands separators only in groups of three ("1,234"), so "1, 2, 3" is three numbers.
   static const RE2 kNumber(R"((-?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?)");
   re2::StringPiece in(text.data(), text.size());
-  std::string sign, int_part, frac;
+  re2::StringPiece sign, int_part, frac;
   std::optional<std::string> last;
   while (RE2::FindAndConsume(&in, kNumber, &sign, &int_part, &frac)) {
+    const size_t comma = int_part.find(',');
+    if (comma != re2::StringPiece::npos && !in.empty() && in[0] >= '0' && in[0] <= '9') {
+      // "1,2345": a group of three followed by a digit is no thousands group. The digits before
+      // the first comma are one number; the scan goes on after that comma.
+      last = canonicalNumber(!sign.empty(), std::string(int_part.data(), comma), "");
+      const char* resume = int_part.data() + comma + 1;
+      in = re2::StringPiece(resume, static_cast<size_t>(text.data() + text.size() - resume));
+      continue;
+    }
     std::string digits;
     for (char c : int_part)
       if (c != ',') digits.push_back(c);
-    last = canonicalNumber(!sign.empty(), digits, frac);
+    last = canonicalNumber(!sign.empty(), digits, std::string(frac.data(), frac.size()));
   }
   return last;
 }

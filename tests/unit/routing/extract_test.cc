@@ -124,6 +124,12 @@ TEST(Extractor, NumbersInProseTakeTheFinalNumber) {
   EXPECT_EQ(n.extract("It costs $1,234.50 in total."), "1234.5");
   EXPECT_EQ(n.extract("The temperature fell to -3.5 degrees."), "-3.5");
   EXPECT_EQ(n.extract("We need 18.000 apples"), n.extract("**18**"));
+  // Not thousands groups: a group of three followed by a digit. Two numbers, the last counts.
+  EXPECT_EQ(n.extract("1,2345"), "2345");
+  EXPECT_EQ(n.extract("-1,2345"), "2345");
+  EXPECT_EQ(n.extract("pick 7,1000 of them"), "1000");
+  EXPECT_EQ(n.extract("1,234,5678"), "5678");
+  EXPECT_EQ(n.extract("1,234,567 and 1,234.5"), "1234.5");
   // The final number, not the one that looks like the answer: a trailing aside wins. Use
   // json:FIELD or regex: when answers carry numbers after the answer.
   EXPECT_EQ(n.extract("The answer is 42. I am 90% sure."), "90");
