@@ -2,6 +2,7 @@
 // - the shipped example (examples/cascade/run.sh): `rightsize plan` over recorded outcomes, the
 //   route appended to the replay config, `serve`, 40 prompts, and the ledger charges per prompt
 //   exactly what `simulate --cascade` says (same model sent, same nano-dollars);
+// - `rightsize plan` is deterministic (byte-identical file) and refuses outcomes without responses;
 // - an agree stage over rs_mock_upstream: a model that never answers is cut off by its provider's
 //   first-byte timeout and does not vote while the others' answers are kept; a slow model within
 //   its timeout is waited for and its vote counts.
@@ -9,10 +10,11 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 
 import { gatewayBinary, startGateway, startMock } from '../lib/harness.js';
@@ -68,6 +70,42 @@ describe('examples/cascade: plan -> serve -> ledger', () => {
     assert.equal(rep.total.requests, requests);
     const simNanos = sent.reduce((sum, s) => sum + Math.round(s.cost_usd * 1e9), 0);
     assert.equal(Math.round(rep.total.spend_usd * 1e9), simNanos);
+  });
+});
+
+describe('rightsize plan from the command line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rightsize-plan-cli-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const data = join(repoRoot, 'examples/cascade/data/outcomes.jsonl.gz');
+  const plan = (dataPath, out) =>
+    spawnSync(gatewayBinary(), ['plan', '--data', dataPath, '--reference', 'gpt-4', '--extract', 'choice', '--quality', '0.95',
+      '--out', out], { encoding: 'utf8', timeout: 120000 });
+
+  test('the same data and flags write a byte-identical route file and the same report', () => {
+    const a = plan(data, join(dir, 'a.yaml'));
+    const b = plan(data, join(dir, 'b.yaml'));
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(b.status, 0, b.stderr);
+    const ya = readFileSync(join(dir, 'a.yaml'), 'utf8');
+    assert.equal(ya, readFileSync(join(dir, 'b.yaml'), 'utf8'));
+    assert.match(ya, /kind: agree/);
+    assert.equal(a.stderr.replace(/\S*\.yaml/g, ''), b.stderr.replace(/\S*\.yaml/g, ''));
+  });
+
+  test('outcomes without responses are refused with a message that says why, and nothing is written', () => {
+    const lines = gunzipSync(readFileSync(data)).toString('utf8').trim().split('\n').slice(0, 50).map((l) => {
+      const r = JSON.parse(l);
+      for (const o of Object.values(r.outcomes)) delete o.response;
+      return JSON.stringify(r);
+    });
+    const bare = join(dir, 'no-responses.jsonl');
+    writeFileSync(bare, lines.join('\n') + '\n');
+    const out = join(dir, 'refused.yaml');
+    const r = plan(bare, out);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /no "response" texts/);
+    assert.match(r.stderr, /needs outcomes with responses/);
+    assert.ok(!existsSync(out), 'no route file for refused data');
   });
 });
 
