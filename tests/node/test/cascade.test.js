@@ -30,7 +30,7 @@ describe('examples/cascade: plan -> serve -> ledger', () => {
     const requests = 40;
     const r = spawnSync('bash', [join(repoRoot, 'examples/cascade/run.sh')], {
       encoding: 'utf8',
-      timeout: 300000,
+      timeout: 240000,  // inside ctest's 300 s for the file
       env: { ...process.env, RIGHTSIZE: gatewayBinary(), OUT_DIR: out, QUALITY: '0.97', REQUESTS: String(requests) },
     });
     assert.equal(r.status, 0, `run.sh failed:\n${r.stderr}\n${r.stdout}`);
