@@ -178,10 +178,17 @@ class MessageList {
   std::string calls_;
 };
 
-Result<void> appendItem(MessageList& msgs, dom::element item, size_t index, const ResponseItemStore* store) {
+// Appends one input item to `msgs`; with `record`, also its JSON (a referenced item resolved),
+// comma-separated, for the stored conversation.
+Result<void> appendItem(MessageList& msgs, dom::element item, size_t index, const ResponseItemStore* store,
+                        std::string* record = nullptr) {
   const std::string where = "input[" + std::to_string(index) + "]";
   if (!item.is_object()) return bad(where + ": must be an object");
   std::string_view type = stringField(item, "type", "message");
+  if (record && type != "item_reference") {
+    if (!record->empty()) *record += ',';
+    *record += simdjson::minify(item);
+  }
   if (type == "item_reference" && store) {
     std::string_view id;
     if (item["id"].get(id) != simdjson::SUCCESS) return bad(where + ".id: required string");
@@ -194,7 +201,7 @@ Result<void> appendItem(MessageList& msgs, dom::element item, size_t index, cons
     thread_local dom::parser ref_parser;
     dom::element ref;
     if (ref_parser.parse(*stored).get(ref) != simdjson::SUCCESS) return bad(where + ".id: stored item is unreadable");
-    return appendItem(msgs, ref, index, nullptr);
+    return appendItem(msgs, ref, index, nullptr, record);
   }
   if (type == "message") {
     std::string_view role = stringField(item, "role");
@@ -369,7 +376,47 @@ constexpr std::string_view kKnownFields[] = {
 
 }  // namespace
 
+std::string previousResponseId(std::string_view body) {
+  thread_local dom::parser parser;
+  dom::element root;
+  std::string_view id;
+  if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS ||
+      root["previous_response_id"].get(id) != simdjson::SUCCESS)
+    return {};
+  return std::string(id);
+}
+
+std::string conversationAfter(std::string_view input_items, std::string_view response_json, std::string* id) {
+  thread_local dom::parser parser;
+  std::string out(input_items.empty() ? std::string_view("[]") : input_items);
+  out.pop_back();  // the closing ']'
+  bool first = out.size() == 1;
+  dom::array output;
+  dom::element root;
+  std::string_view rid;
+  const bool parsed = parser.parse(response_json.data(), response_json.size()).get(root) == simdjson::SUCCESS &&
+                      root.is_object();
+  if (parsed && id && root["id"].get(rid) == simdjson::SUCCESS) *id = std::string(rid);
+  if (parsed && root["output"].get(output) == simdjson::SUCCESS) {
+    for (dom::element item : output) {
+      if (!first) out += ',';
+      first = false;
+      out += simdjson::minify(item);
+    }
+  }
+  out += ']';
+  return out;
+}
+
 Result<std::string> responsesRequestToChat(std::string_view body, const ResponseItemStore* store) {
+  auto turn = translateResponsesRequest(body, store, std::nullopt);
+  if (!turn) return fail(turn.error());
+  return std::move(turn->chat);
+}
+
+Result<ResponsesTurn> translateResponsesRequest(std::string_view body, const ResponseItemStore* store,
+                                                std::optional<std::string_view> previous) {
+  ResponsesTurn turn;
   thread_local dom::parser parser;
   dom::element root;
   if (auto err = parser.parse(body.data(), body.size()).get(root))
@@ -383,13 +430,20 @@ Result<std::string> responsesRequestToChat(std::string_view body, const Response
   }
   dom::element el;
   // What needs state the gateway does not keep, or work it does not do: refused, never dropped.
-  if (present(root, "previous_response_id", el))
-    return bad("previous_response_id: stored responses are not supported by the gateway (send the whole conversation in input)");
+  if (present(root, "previous_response_id", el)) {
+    if (!el.is_string()) return bad("previous_response_id: must be a string");
+    if (!previous)
+      return bad("previous_response_id: this gateway keeps no responses (ledger off or ledger.store_responses "
+                 "false); send the whole conversation in input");
+  }
   if (present(root, "conversation", el)) return bad("conversation: stored conversations are not supported by the gateway");
   if (present(root, "prompt", el)) return bad("prompt: stored prompt templates are not supported by the gateway");
   bool flag = false;
-  if (present(root, "store", el) && (el.get(flag) != simdjson::SUCCESS || (flag && !store)))
-    return bad("store: must be false; the gateway does not store responses");
+  if (present(root, "store", el)) {
+    if (el.get(flag) != simdjson::SUCCESS || (flag && !store))
+      return bad("store: must be false; the gateway does not store responses");
+    turn.store = flag;
+  }
   if (present(root, "background", el) && (el.get(flag) != simdjson::SUCCESS || flag))
     return bad("background: background responses are not supported by the gateway");
   if (present(root, "include", el)) {
@@ -418,6 +472,23 @@ Result<std::string> responsesRequestToChat(std::string_view body, const Response
       msgs.message("system", json);
     }
   }
+  // The stored conversation of previous_response_id comes first (its instructions are not
+  // carried over, as at OpenAI); `record` collects the items that this turn's answer continues.
+  std::string record;
+  if (previous && !previous->empty() && present(root, "previous_response_id", el)) {
+    thread_local dom::parser prev_parser;  // `root` lives in `parser`'s document
+    dom::array prior;
+    if (prev_parser.parse(previous->data(), previous->size()).get(prior) != simdjson::SUCCESS)
+      return fail(ErrorCode::kCorruptData, "previous_response_id: the stored conversation is unreadable");
+    size_t i = 0;
+    for (dom::element item : prior) {
+      if (auto r = appendItem(msgs, item, i++, nullptr, &record); !r) {
+        Error e = r.error();
+        e.message = "previous_response_id: stored " + e.message;
+        return fail(std::move(e));
+      }
+    }
+  }
   dom::element input;
   if (!present(root, "input", input)) return bad("input: required (a string or an array of items)");
   std::string_view input_text;
@@ -426,15 +497,20 @@ Result<std::string> responsesRequestToChat(std::string_view body, const Response
     std::string json;
     appendJsonString(json, input_text);
     msgs.message("user", json);
+    if (!record.empty()) record += ',';
+    record += R"({"type":"message","role":"user","content":)";
+    record += json;
+    record += '}';
   } else if (input.get(items) == simdjson::SUCCESS) {
     if (items.size() == 0) return bad("input: must not be empty");
     size_t i = 0;
     for (dom::element item : items) {
-      if (auto r = appendItem(msgs, item, i++, store); !r) return fail(r.error());
+      if (auto r = appendItem(msgs, item, i++, store, &record); !r) return fail(r.error());
     }
   } else {
     return bad("input: must be a string or an array of items");
   }
+  turn.input_items = "[" + record + "]";
   msgs.flushAssistant();
   if (msgs.empty()) return bad("input: no message to send");
   out += ']';
@@ -499,7 +575,8 @@ Result<std::string> responsesRequestToChat(std::string_view body, const Response
     appendValue(out, el);
   }
   out += '}';
-  return out;
+  turn.chat = std::move(out);
+  return turn;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -597,9 +674,10 @@ std::string itemId(std::string_view prefix) { return std::string(prefix) + newRe
 }  // namespace
 
 std::string responsesErrorBody(const Error& e) {
-  // Request errors name their field first ("tools[0].type: ..."): that is OpenAI's `param`.
+  // Request errors name their field first ("tools[0].type: ...", "previous_response_id: no
+  // response ..."): that is OpenAI's `param`.
   std::string_view param;
-  if (e.code == ErrorCode::kInvalidArgument) {
+  if (e.code == ErrorCode::kInvalidArgument || e.code == ErrorCode::kNotFound) {
     std::string_view m = e.message;
     size_t colon = m.find(": ");
     if (colon != std::string_view::npos && m.substr(0, colon).find(' ') == std::string_view::npos)

@@ -55,11 +55,39 @@ class ResponseItemStore {
 // Fails with kMalformedJson for invalid JSON and kInvalidArgument naming the field for what the
 // gateway cannot carry: built-in tools (web_search, file_search, computer_use, ...), unknown item
 // or content part types, input_file parts, file_id images, item_reference items,
-// previous_response_id, conversation, prompt, store: true, background: true, truncation "auto",
+// previous_response_id (see translateResponsesRequest), conversation, prompt, store: true (without
+// `items`), background: true, truncation "auto",
 // a non-empty include, and any unknown top-level field.
 // With `items` (not null), item_reference items are resolved from it (an unknown id is a 400
 // naming the item) and `store: true` is accepted (answers are kept there by the caller).
 Result<std::string> responsesRequestToChat(std::string_view body, const ResponseItemStore* items = nullptr);
+
+// One Responses request, translated: what responsesRequestToChat returns and what the gateway
+// keeps of it when the answer is stored.
+struct ResponsesTurn {
+  std::string chat;         // the Chat Completions body
+  // The conversation this turn's answer continues, as a JSON array of Responses items: the
+  // previous response's stored conversation, then this request's input (a string input as one
+  // user message item, item references resolved).
+  std::string input_items;
+  bool store = true;        // the request's `store` (OpenAI's default: true)
+};
+
+// responsesRequestToChat with previous_response_id: `previous` is the conversation stored with
+// it (ledger::StoredResponse::conversation), looked up by the caller; its items come before the
+// request's input, after the new instructions (the previous ones are not carried over, as at
+// OpenAI). nullopt: the gateway keeps no responses, and previous_response_id is a 400 saying so.
+Result<ResponsesTurn> translateResponsesRequest(std::string_view body, const ResponseItemStore* items,
+                                                std::optional<std::string_view> previous);
+
+// The request's previous_response_id; empty when it has none or the body is not JSON.
+std::string previousResponseId(std::string_view body);
+
+// The conversation stored with an answer: `input_items` (ResponsesTurn::input_items) followed by
+// the `output` items of the `response` object `response_json`; `id` (when given) gets its id
+// (empty when it is not a response object).
+std::string conversationAfter(std::string_view input_items, std::string_view response_json,
+                              std::string* id = nullptr);
 
 // Translates a non-streaming OpenAI chat.completion body into a Responses `response` object:
 // content (and refusal) → a message item with one output_text part, tool_calls → function_call

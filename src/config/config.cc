@@ -1137,6 +1137,8 @@ class ConfigBuilder {
         {"dsn", nonEmptyText(l.dsn)},
         {"store_prompts", boolean(l.store_prompts)},
         {"spill_path", nonEmptyText(l.spill_path)},
+        {"store_responses", boolean(l.store_responses)},
+        {"response_retention_days", integer(l.response_retention_days, 1, 3650)},
     };
     auto entries = entriesOf(section.value, path, section.line, keysOf(fields));
     if (!entries) return fail(entries.error());

@@ -176,6 +176,10 @@ struct LedgerConfig {
   // for sqlite, "rightsize-ledger.spill.jsonl" beside the config for postgres. Give each replica
   // on one host its own.
   std::string spill_path;
+  // POST /v1/responses answers kept for previous_response_id and GET /v1/responses/{id}, in this
+  // database (docs/responses.md). Off, or with the ledger off, `previous_response_id` is a 400.
+  bool store_responses = true;
+  int64_t response_retention_days = 30;   // stored responses older than this are deleted
 };
 
 struct LimitsConfig {

@@ -63,6 +63,18 @@ ALTER TABLE requests ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE requests ADD COLUMN reasoning_tokens BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE requests ADD COLUMN usage_estimated BOOLEAN NOT NULL DEFAULT FALSE;
 )sql"},
+    // 3: stored responses of POST /v1/responses, as SQLite's migration 4.
+    {3, R"sql(
+CREATE TABLE responses (
+  id           TEXT    PRIMARY KEY,
+  ts_us        BIGINT  NOT NULL,
+  key_id       TEXT,
+  sensitive    BOOLEAN NOT NULL,
+  conversation TEXT,
+  response     TEXT
+);
+CREATE INDEX responses_ts ON responses (ts_us);
+)sql"},
 };
 
 constexpr int kLatest = kMigrations[std::size(kMigrations) - 1].version;
@@ -364,6 +376,66 @@ Result<void> PostgresSink::writeFeedback(std::span<const FeedbackRecord> feedbac
     if (PQresultStatus(g.r) != PGRES_COMMAND_OK) return fail(connError("feedback insert"));
   }
   return {};
+}
+
+Result<int64_t> PostgresSink::command(const char* sql, const char* const* values, int count) {
+  if (auto r = ensureConnected(); !r) return fail(r.error());
+  ResultGuard g{PQexecParams(conn_, sql, count, nullptr, values, nullptr, nullptr, 0)};
+  if (PQresultStatus(g.r) != PGRES_COMMAND_OK) return fail(connError("sql"));
+  return parseNumber<int64_t>(PQcmdTuples(g.r));
+}
+
+Result<void> PostgresSink::putResponse(const StoredResponse& r) {
+  Params p(6);
+  p.text(r.id);
+  p.number(toEpochMicros(r.time));
+  p.textOrNull(r.key_id);
+  p.boolean(r.sensitive);
+  if (r.sensitive) {
+    p.null();
+    p.null();
+  } else {
+    p.text(r.conversation);
+    p.text(r.response);
+  }
+  auto n = command(R"sql(INSERT INTO responses (id, ts_us, key_id, sensitive, conversation, response)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET ts_us = EXCLUDED.ts_us, key_id = EXCLUDED.key_id,
+  sensitive = EXCLUDED.sensitive, conversation = EXCLUDED.conversation, response = EXCLUDED.response)sql",
+                   p.data(), p.size());
+  if (!n) return fail(n.error());
+  return {};
+}
+
+Result<std::optional<StoredResponse>> PostgresSink::getResponse(std::string_view id) {
+  std::optional<StoredResponse> out;
+  auto text = [](const char* s) { return s ? std::string(s) : std::string(); };
+  auto r = query("SELECT ts_us, key_id, sensitive, conversation, response FROM responses WHERE id = $1",
+                 {std::string(id)}, [&](const char* const* v, int) {
+                   StoredResponse s;
+                   s.id = std::string(id);
+                   s.time = fromEpochMicros(parseNumber<int64_t>(v[0]));
+                   s.key_id = text(v[1]);
+                   s.sensitive = v[2] && v[2][0] == 't';
+                   s.conversation = text(v[3]);
+                   s.response = text(v[4]);
+                   out = std::move(s);
+                 });
+  if (!r) return fail(r.error());
+  return out;
+}
+
+Result<bool> PostgresSink::deleteResponse(std::string_view id) {
+  const std::string sid(id);
+  const char* values[] = {sid.c_str()};
+  auto n = command("DELETE FROM responses WHERE id = $1", values, 1);
+  if (!n) return fail(n.error());
+  return *n > 0;
+}
+
+Result<int64_t> PostgresSink::purgeResponses(std::chrono::system_clock::time_point before) {
+  const std::string ts = std::to_string(toEpochMicros(before));
+  const char* values[] = {ts.c_str()};
+  return command("DELETE FROM responses WHERE ts_us < $1", values, 1);
 }
 
 Result<void> PostgresSink::query(const std::string& sql, const std::vector<std::string>& params, const RowFn& row) {

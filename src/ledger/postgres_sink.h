@@ -43,6 +43,10 @@ class PostgresSink final : public LedgerSink {
   // re-established on the next call.
   Result<void> writeBatch(std::span<const LedgerRecord> records) override;
   Result<void> writeFeedback(std::span<const FeedbackRecord> feedback) override;
+  Result<void> putResponse(const StoredResponse& r) override;
+  Result<std::optional<StoredResponse>> getResponse(std::string_view id) override;
+  Result<bool> deleteResponse(std::string_view id) override;
+  Result<int64_t> purgeResponses(std::chrono::system_clock::time_point before) override;
 
   // The schema version stored in the database (0 for an empty one).
   Result<int> schemaVersion();
@@ -61,6 +65,8 @@ class PostgresSink final : public LedgerSink {
   static Result<pg_conn*> connect(const std::string& dsn);
   Result<void> ensureConnected();
   Result<void> exec(const char* sql);
+  // One statement with text parameters (nullptr = NULL); the number of rows it changed.
+  Result<int64_t> command(const char* sql, const char* const* values, int count);
   Error connError(const char* what) const;
 
   pg_conn* conn_ = nullptr;

@@ -63,6 +63,22 @@ struct FeedbackRecord {
   bool operator==(const FeedbackRecord&) const = default;
 };
 
+// One stored answer of POST /v1/responses (`store`, `previous_response_id`; docs/responses.md),
+// kept in the ledger's database for the retention, readable only with the key that made it.
+struct StoredResponse {
+  std::string id;                                // resp_...
+  std::chrono::system_clock::time_point time{};  // when it was answered
+  std::string key_id;                            // empty when the gateway has no keys
+  // A sensitive request's content is never stored: conversation and response are empty.
+  bool sensitive = false;
+  // The conversation so far as a JSON array of Responses items: every earlier turn's input and
+  // output, this request's input, then its output items. What previous_response_id continues.
+  std::string conversation;
+  std::string response;                          // the `response` object as the client got it
+
+  bool operator==(const StoredResponse&) const = default;
+};
+
 // Microseconds since the Unix epoch, the unit the ledger stores time in.
 inline int64_t toEpochMicros(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();

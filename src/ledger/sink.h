@@ -1,7 +1,10 @@
 #pragma once
 // LedgerSink: where ledger rows end up (SQLite by default, PostgreSQL for several replicas).
 
+#include <chrono>
+#include <optional>
 #include <span>
+#include <string_view>
 
 #include "common/result.h"
 #include "ledger/record.h"
@@ -31,6 +34,15 @@ class LedgerSink {
     if (feedback.empty()) return {};
     return fail(ErrorCode::kInternal, "ledger: this sink does not store feedback");
   }
+
+  // Stored responses (POST /v1/responses with `store`). The defaults fail: a sink that keeps
+  // none. putResponse replaces a response with the same id; getResponse gives nullopt for an
+  // unknown id; deleteResponse says whether one was deleted; purgeResponses deletes every
+  // response stored before `before` and returns how many.
+  virtual Result<void> putResponse(const StoredResponse& r);
+  virtual Result<std::optional<StoredResponse>> getResponse(std::string_view id);
+  virtual Result<bool> deleteResponse(std::string_view id);
+  virtual Result<int64_t> purgeResponses(std::chrono::system_clock::time_point before);
 };
 
 }  // namespace rightsize::ledger

@@ -73,6 +73,20 @@ ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE requests ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    // 4: stored responses of POST /v1/responses (store, previous_response_id), deleted after
+    // the retention (responses.retention). conversation and response are NULL for a sensitive
+    // request: its content is never stored.
+    {4, R"sql(
+CREATE TABLE responses (
+  id           TEXT    PRIMARY KEY,
+  ts_us        INTEGER NOT NULL,
+  key_id       TEXT,
+  sensitive    INTEGER NOT NULL,
+  conversation TEXT,
+  response     TEXT
+);
+CREATE INDEX responses_ts ON responses(ts_us);
+)sql"},
 };
 
 constexpr int kLatest = kMigrations[std::size(kMigrations) - 1].version;
@@ -307,6 +321,65 @@ Result<void> SqliteSink::writeBatch(std::span<const LedgerRecord> records) {
     return r;
   }
   return {};
+}
+
+Result<void> SqliteSink::putResponse(const StoredResponse& r) {
+  StmtGuard g;
+  if (sqlite3_prepare_v2(db_, R"sql(INSERT OR REPLACE INTO responses (id, ts_us, key_id, sensitive, conversation,
+  response) VALUES (?1, ?2, ?3, ?4, ?5, ?6))sql", -1, &g.s, nullptr) != SQLITE_OK) {
+    return fail(dbError("preparing response insert"));
+  }
+  bindText(g.s, 1, r.id);
+  sqlite3_bind_int64(g.s, 2, toEpochMicros(r.time));
+  if (r.key_id.empty()) sqlite3_bind_null(g.s, 3); else bindText(g.s, 3, r.key_id);
+  sqlite3_bind_int(g.s, 4, r.sensitive ? 1 : 0);
+  if (r.sensitive) {
+    sqlite3_bind_null(g.s, 5);
+    sqlite3_bind_null(g.s, 6);
+  } else {
+    bindText(g.s, 5, r.conversation);
+    bindText(g.s, 6, r.response);
+  }
+  if (sqlite3_step(g.s) != SQLITE_DONE) return fail(dbError("response insert"));
+  return {};
+}
+
+Result<std::optional<StoredResponse>> SqliteSink::getResponse(std::string_view id) {
+  StmtGuard g;
+  if (sqlite3_prepare_v2(db_, "SELECT ts_us, key_id, sensitive, conversation, response FROM responses WHERE id = ?1",
+                         -1, &g.s, nullptr) != SQLITE_OK) {
+    return fail(dbError("preparing response read"));
+  }
+  sqlite3_bind_text(g.s, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+  int rc = sqlite3_step(g.s);
+  if (rc == SQLITE_DONE) return std::optional<StoredResponse>();
+  if (rc != SQLITE_ROW) return fail(dbError("reading response"));
+  StoredResponse r;
+  r.id = std::string(id);
+  r.time = fromEpochMicros(sqlite3_column_int64(g.s, 0));
+  r.key_id = columnText(g.s, 1);
+  r.sensitive = sqlite3_column_int(g.s, 2) != 0;
+  r.conversation = columnText(g.s, 3);
+  r.response = columnText(g.s, 4);
+  return std::optional<StoredResponse>(std::move(r));
+}
+
+Result<bool> SqliteSink::deleteResponse(std::string_view id) {
+  StmtGuard g;
+  if (sqlite3_prepare_v2(db_, "DELETE FROM responses WHERE id = ?1", -1, &g.s, nullptr) != SQLITE_OK)
+    return fail(dbError("preparing response delete"));
+  sqlite3_bind_text(g.s, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+  if (sqlite3_step(g.s) != SQLITE_DONE) return fail(dbError("response delete"));
+  return sqlite3_changes(db_) > 0;
+}
+
+Result<int64_t> SqliteSink::purgeResponses(std::chrono::system_clock::time_point before) {
+  StmtGuard g;
+  if (sqlite3_prepare_v2(db_, "DELETE FROM responses WHERE ts_us < ?1", -1, &g.s, nullptr) != SQLITE_OK)
+    return fail(dbError("preparing response purge"));
+  sqlite3_bind_int64(g.s, 1, toEpochMicros(before));
+  if (sqlite3_step(g.s) != SQLITE_DONE) return fail(dbError("response purge"));
+  return static_cast<int64_t>(sqlite3_changes64(db_));
 }
 
 Result<int64_t> SqliteSink::rowCount() {

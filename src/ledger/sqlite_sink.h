@@ -31,6 +31,10 @@ class SqliteSink final : public LedgerSink {
   Result<void> migrate() override;
   Result<void> writeBatch(std::span<const LedgerRecord> records) override;
   Result<void> writeFeedback(std::span<const FeedbackRecord> feedback) override;
+  Result<void> putResponse(const StoredResponse& r) override;
+  Result<std::optional<StoredResponse>> getResponse(std::string_view id) override;
+  Result<bool> deleteResponse(std::string_view id) override;
+  Result<int64_t> purgeResponses(std::chrono::system_clock::time_point before) override;
 
   // The schema version stored in the database (0 for an empty one).
   Result<int> schemaVersion();

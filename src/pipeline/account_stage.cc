@@ -6,6 +6,7 @@ namespace rightsize::pipeline {
 
 Flow AccountStage::run(RequestContext& ctx) {
   settleKey(ctx);
+  if (ctx.shape) ctx.shape->finished(ctx.info);
   writeLedgerRow(ctx);  // last: it moves strings out of ctx.info
   return Flow::kNext;
 }

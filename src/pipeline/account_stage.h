@@ -4,7 +4,9 @@
 //  1. settleKey(): a key's reservation (ctx.admission, when reserved) is settled with the real
 //     tokens and cost (the chosen model's usage plus every other paid call), success meaning the
 //     client got a 200;
-//  2. writeLedgerRow(): one ledger row and one metrics sample (Services::recorder).
+//  2. the request's shape is told it is finished (ResponseShape::finished: the Responses API
+//     stores its answer);
+//  3. writeLedgerRow(): one ledger row and one metrics sample (Services::recorder).
 // Usage counts when the answer was a 200 or the upstream reported it; a sensitive request's
 // prompt is never stored.
 

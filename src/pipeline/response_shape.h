@@ -15,6 +15,8 @@
 
 namespace rightsize::pipeline {
 
+struct RequestInfo;
+
 // Per streamed request: turns the relayed OpenAI chunks into the client's events. Not thread-safe.
 class StreamShape {
  public:
@@ -28,7 +30,8 @@ class StreamShape {
   virtual std::string errorEvent(const Error& e) const = 0;
 };
 
-// Immutable, shared by every request of its ingress.
+// Immutable and shared by every request of its ingress, or made for one request (then used by
+// that request's coroutine only).
 class ResponseShape {
  public:
   virtual ~ResponseShape() = default;
@@ -38,6 +41,10 @@ class ResponseShape {
   // A non-streaming OpenAI chat.completion → the client's answer body.
   virtual Result<std::string> completion(std::string_view body, const std::optional<api::Usage>& usage) const = 0;
   virtual std::unique_ptr<StreamShape> stream() const = 0;
+  // Called once when the request is finished, answered or not, before its ledger row is written
+  // (the account stage): a shape made for one request may keep what it answered (the Responses
+  // API's stored responses). Default: nothing.
+  virtual void finished(const RequestInfo& /*info*/) const {}
 };
 
 }  // namespace rightsize::pipeline

@@ -32,6 +32,38 @@ Result<std::unique_ptr<Accounting>> Accounting::make(const config::Config& cfg) 
     if (!replayed) return fail(replayed.error().code, "ledger: replaying the spill file: " + replayed.error().message);
     if (*replayed > 0) spdlog::warn("ledger: replayed {} spilled row(s) from {}", *replayed, opts.spill_path.string());
     acc->writer_->start();
+    if (lc.store_responses) {
+      // Its own connection (the writer's sink belongs to the writer's thread); migrated above.
+      Result<std::unique_ptr<ledger::LedgerSink>> store_sink =
+          lc.kind == config::LedgerKind::kSqlite
+              ? Result<std::unique_ptr<ledger::LedgerSink>>(ledger::SqliteSink::open(lc.path))
+              : Result<std::unique_ptr<ledger::LedgerSink>>(ledger::PostgresSink::open(lc.dsn));
+      if (!store_sink) return fail(store_sink.error().code, "responses store: " + store_sink.error().message);
+      acc->responses_ = std::make_unique<ledger::ResponseStore>(
+          std::move(*store_sink), std::chrono::hours(24) * lc.response_retention_days);
+    }
+  }
+  if (auto* st = acc->responses_.get()) {
+    const auto& c = st->counters();
+    const std::pair<const char*, const std::atomic<int64_t>*> counters[] = {
+        {"rightsize_responses_stored_total", &c.stored},
+        {"rightsize_responses_store_errors_total", &c.put_errors},
+        {"rightsize_responses_lookup_errors_total", &c.get_errors},
+        {"rightsize_responses_not_found_total", &c.misses},
+        {"rightsize_responses_purged_total", &c.purged},
+    };
+    const char* help[] = {"Responses API answers written to the response store",
+                          "Responses API answers the response store failed to write (logged)",
+                          "Response store reads and deletes that failed (answered 503)",
+                          "Lookups of a stored response that found none (answered 404)",
+                          "Stored responses deleted past ledger.response_retention_days"};
+    for (size_t i = 0; i < std::size(counters); ++i) {
+      const std::atomic<int64_t>* v = counters[i].second;
+      if (auto r = acc->registry_.addCallback(counters[i].first, help[i], metrics::MetricType::kCounter,
+                                              [v] { return static_cast<double>(v->load()); });
+          !r)
+        return fail(r.error());
+    }
   }
   metrics::GatewayMetrics::LedgerProbe probe;
   if (auto* w = acc->writer_.get()) {
@@ -50,6 +82,7 @@ Result<std::unique_ptr<Accounting>> Accounting::make(const config::Config& cfg) 
 Accounting::~Accounting() { flushAndStop(); }
 
 void Accounting::flushAndStop() {
+  if (responses_) responses_->stop();
   if (writer_) writer_->flushAndStop();
 }
 

@@ -10,6 +10,7 @@
 #include "common/result.h"
 #include "config/config.h"
 #include "ledger/record.h"
+#include "ledger/response_store.h"
 #include "ledger/sink.h"
 #include "ledger/writer.h"
 #include "metrics/gateway_metrics.h"
@@ -39,6 +40,9 @@ class Accounting {
   bool storePrompts() const { return store_prompts_; }
   // Null when the ledger is off.
   const ledger::LedgerWriter* writer() const { return writer_.get(); }
+  // The stored responses of POST /v1/responses, in the ledger's database (its own connection);
+  // null when the ledger is off or ledger.store_responses is false.
+  ledger::ResponseStore* responseStore() { return responses_.get(); }
 
   metrics::GatewayMetrics& metrics() { return *metrics_; }
   // For metrics that live elsewhere (limits) to register render-time callbacks at startup.
@@ -48,7 +52,8 @@ class Accounting {
   // The in-memory aggregate of every recorded row, behind GET /api/stats (the dashboard).
   const Stats& stats() const { return stats_; }
 
-  // SIGTERM path, after the in-flight requests are done: writes every queued row. Idempotent.
+  // SIGTERM path, after the in-flight requests are done: writes every queued row and stored
+  // response. Idempotent.
   void flushAndStop();
 
  private:
@@ -58,6 +63,7 @@ class Accounting {
   std::unique_ptr<metrics::GatewayMetrics> metrics_;
   std::unique_ptr<ledger::LedgerSink> sink_;
   std::unique_ptr<ledger::LedgerWriter> writer_;
+  std::unique_ptr<ledger::ResponseStore> responses_;
   bool store_prompts_ = false;
   Stats stats_;
 };

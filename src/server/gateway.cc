@@ -164,6 +164,10 @@ asio::awaitable<void> Gateway::handle(http::Request& req, http::ResponseWriter& 
     co_await responses(req, w);
     co_return;
   }
+  if (target.starts_with("/v1/responses/")) {
+    co_await storedResponse(req, w, target.substr(std::string_view("/v1/responses/").size()));
+    co_return;
+  }
   if (target == "/v1/embeddings" || target == "/embeddings") {
     co_await embeddings(req, w);
     co_return;

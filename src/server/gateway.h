@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "api/responses.h"
 #include "config/config.h"
 #include "http/server.h"
 #include "pipeline/chain.h"
@@ -56,8 +57,13 @@ class Gateway {
   // provider, else (or when that call fails) the gateway's estimate (api::estimateTokens over the
   // translated content); 404 for an unknown model.
   asio::awaitable<void> countTokens(http::Request& req, http::ResponseWriter& w);
-  // POST /v1/responses (server/responses_ingress.cc): chat() with the OpenAI Responses shape.
+  // POST /v1/responses (server/responses_ingress.cc): chat() with an OpenAI Responses shape made
+  // for the request, continuing its previous_response_id's stored conversation (404 when it is
+  // unknown or another key's, 400 when it was sensitive, 503 when the store fails).
   asio::awaitable<void> responses(http::Request& req, http::ResponseWriter& w);
+  // GET / DELETE /v1/responses/{id}: a stored response, only to the key that made it (404 otherwise;
+  // a sensitive one's content was never stored: 404 to GET).
+  asio::awaitable<void> storedResponse(http::Request& req, http::ResponseWriter& w, std::string_view id);
   // POST /v1/embeddings: the embeddings pipeline (pipeline/embeddings_chain.h).
   asio::awaitable<void> embeddings(http::Request& req, http::ResponseWriter& w);
   http::Response models() const;
@@ -100,6 +106,8 @@ class Gateway {
   pipeline::Chain chain_;
   pipeline::Chain embeddings_chain_;
   std::string models_body_;
+  // Recent Responses output items, for item_reference (thread-safe).
+  api::ResponseItemStore response_items_;
   std::atomic<bool> draining_{false};
   Accounting* accounting_ = nullptr;
   KeyAuth* key_auth_ = nullptr;

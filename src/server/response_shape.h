@@ -1,6 +1,6 @@
 #pragma once
 // The client-API shapes live with the request pipeline (src/pipeline/response_shape.h); the
-// ingresses that provide one (server/anthropic_ingress.cc, server/responses_ingress.cc) are declared here.
+// ingresses that provide one (server/anthropic_ingress.cc) are declared here; server/responses_ingress.cc makes one per request.
 
 #include "pipeline/response_shape.h"
 
@@ -11,7 +11,5 @@ using pipeline::StreamShape;
 
 // The Anthropic Messages API shape (api/anthropic_ingress.h).
 const ResponseShape& anthropicShape();
-// The OpenAI Responses API shape (api/responses.h).
-const ResponseShape& responsesShape();
 
 }  // namespace rightsize::server

@@ -355,3 +355,72 @@ TEST(ResponseItemStore, StreamFinalResponseCanBeStored) {
 
 }  // namespace
 }  // namespace rightsize::api
+
+namespace rightsize::api {
+namespace {
+
+TEST(ResponsesTurn, PreviousConversationComesAfterTheNewInstructionsAndBeforeTheInput) {
+  // What the store kept after turn 1: its input and its output (a tool call).
+  const std::string previous =
+      R"([{"type":"message","role":"user","content":"weather in Paris?"},)"
+      R"({"id":"fc_1","type":"function_call","call_id":"call_1","name":"weather","arguments":"{\"city\":\"Paris\"}"}])";
+  auto turn = translateResponsesRequest(
+      R"({"model":"m","previous_response_id":"resp_1","instructions":"Be brief.",
+          "input":[{"type":"function_call_output","call_id":"call_1","output":"18C"}]})",
+      nullptr, previous);
+  ASSERT_TRUE(turn) << turn.error().message;
+  EXPECT_EQ(turn->chat,
+            R"({"model":"m","messages":[{"role":"system","content":"Be brief."},)"
+            R"({"role":"user","content":"weather in Paris?"},)"
+            R"({"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":)"
+            R"({"name":"weather","arguments":"{\"city\":\"Paris\"}"}}]},)"
+            R"({"role":"tool","tool_call_id":"call_1","content":"18C"}]})");
+  // The conversation the answer continues: the previous items, then this input (never the instructions).
+  EXPECT_EQ(turn->input_items,
+            previous.substr(0, previous.size() - 1) +
+                R"(,{"type":"function_call_output","call_id":"call_1","output":"18C"}])");
+  EXPECT_TRUE(turn->store);
+}
+
+TEST(ResponsesTurn, StringInputIsRecordedAsAUserMessageAndStoreFalseIsKept) {
+  auto turn = translateResponsesRequest(R"({"model":"m","input":"hi \"you\"","store":false})", nullptr, "");
+  ASSERT_TRUE(turn) << turn.error().message;
+  EXPECT_EQ(turn->input_items, R"([{"type":"message","role":"user","content":"hi \"you\""}])");
+  EXPECT_FALSE(turn->store);
+}
+
+TEST(ResponsesTurn, PreviousResponseIdWithoutAStoreIsAClear400) {
+  auto turn = translateResponsesRequest(R"({"model":"m","input":"hi","previous_response_id":"resp_1"})", nullptr,
+                                        std::nullopt);
+  ASSERT_FALSE(turn);
+  EXPECT_EQ(turn.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(turn.error().message.rfind("previous_response_id: this gateway keeps no responses", 0), 0u);
+  auto bad = translateResponsesRequest(R"({"model":"m","input":"hi","previous_response_id":7})", nullptr, "[]");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "previous_response_id: must be a string");
+  auto corrupt = translateResponsesRequest(R"({"model":"m","input":"hi","previous_response_id":"r"})", nullptr,
+                                           "{not an array");
+  ASSERT_FALSE(corrupt);
+  EXPECT_EQ(corrupt.error().code, ErrorCode::kCorruptData);
+}
+
+TEST(ResponsesTurn, PreviousResponseIdIsReadFromTheBody) {
+  EXPECT_EQ(previousResponseId(R"({"model":"m","previous_response_id":"resp_9"})"), "resp_9");
+  EXPECT_EQ(previousResponseId(R"({"model":"m"})"), "");
+  EXPECT_EQ(previousResponseId("not json"), "");
+  EXPECT_EQ(previousResponseId(R"({"previous_response_id":null})"), "");
+}
+
+TEST(ResponsesTurn, ConversationAfterAppendsTheOutputItemsAndGivesTheId) {
+  std::string id;
+  EXPECT_EQ(conversationAfter(R"([{"a":1}])", R"({"id":"resp_2","output":[{"b":2},{"c":[3]}]})", &id),
+            R"([{"a":1},{"b":2},{"c":[3]}])");
+  EXPECT_EQ(id, "resp_2");
+  EXPECT_EQ(conversationAfter("", R"({"id":"r","output":[{"b":2}]})"), R"([{"b":2}])");
+  std::string none;
+  EXPECT_EQ(conversationAfter(R"([{"a":1}])", "garbage", &none), R"([{"a":1}])");
+  EXPECT_EQ(none, "");
+}
+
+}  // namespace
+}  // namespace rightsize::api

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "ledger/record.h"
 #include "ledger/sink.h"
@@ -52,6 +53,47 @@ inline LedgerRecord sampleRecord(int i) {
 }
 
 // A fresh directory under the system temp dir, removed at scope exit.
+// The stored-response contract of a sink (sink.h), the same for SQLite and PostgreSQL: put,
+// replace, get, a sensitive one without content, delete, purge by age.
+inline void checkResponseStorage(LedgerSink& sink) {
+  StoredResponse a{"resp_a", fromEpochMicros(1'700'000'000'000'000), "key-1", false,
+                   R"([{"type":"message","role":"user","content":"hi \u00e9 é"}])", R"({"id":"resp_a","output":[]})"};
+  StoredResponse b{"resp_b", fromEpochMicros(1'700'000'100'000'000), "", true, "", ""};
+  ASSERT_TRUE(sink.putResponse(a));
+  ASSERT_TRUE(sink.putResponse(b));
+  auto got = sink.getResponse("resp_a");
+  ASSERT_TRUE(got) << got.error().message;
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, a);
+  auto sens = sink.getResponse("resp_b");
+  ASSERT_TRUE(sens && sens->has_value());
+  EXPECT_TRUE((*sens)->sensitive);
+  EXPECT_EQ((*sens)->key_id, "");
+  EXPECT_EQ((*sens)->conversation, "");
+  // A sensitive record given content keeps none of it.
+  StoredResponse leaky = b;
+  leaky.id = "resp_c";
+  leaky.conversation = "[secret]";
+  leaky.response = "{secret}";
+  ASSERT_TRUE(sink.putResponse(leaky));
+  EXPECT_EQ(sink.getResponse("resp_c").value()->conversation, "");
+  EXPECT_EQ(sink.getResponse("resp_c").value()->response, "");
+  // Same id again: replaced.
+  a.response = R"({"id":"resp_a","output":[1]})";
+  ASSERT_TRUE(sink.putResponse(a));
+  EXPECT_EQ(sink.getResponse("resp_a").value()->response, a.response);
+  auto missing = sink.getResponse("resp_zz");
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(missing->has_value());
+  EXPECT_TRUE(sink.deleteResponse("resp_c").value());
+  EXPECT_FALSE(sink.deleteResponse("resp_c").value());
+  EXPECT_FALSE(sink.getResponse("resp_c").value().has_value());
+  // Purge: only what is older than the cut.
+  EXPECT_EQ(sink.purgeResponses(fromEpochMicros(1'700'000'050'000'000)).value(), 1);
+  EXPECT_FALSE(sink.getResponse("resp_a").value().has_value());
+  EXPECT_TRUE(sink.getResponse("resp_b").value().has_value());
+}
+
 struct TempDir {
   std::filesystem::path path;
   TempDir() {

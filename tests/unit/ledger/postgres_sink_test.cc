@@ -182,6 +182,13 @@ TEST(PostgresSink, ReconnectsAfterTheServerDroppedItsConnection) {
   EXPECT_EQ((*sink)->rowCount().value(), 2);
 }
 
+TEST(PostgresSink, StoresResponsesAndPurgesThemByAge) {
+  REQUIRE_PG(db);
+  auto sink = PostgresSink::open(db.dsn());
+  ASSERT_TRUE(sink) << sink.error().message;
+  testing::checkResponseStorage(**sink);
+}
+
 TEST(PostgresSink, StoresFeedbackOnce) {
   REQUIRE_PG(db);
   auto sink = PostgresSink::open(db.dsn());

@@ -229,3 +229,16 @@ TEST(SpillLine, FeedbackLinesRoundTripAndAreNotRecords) {
 
 }  // namespace
 }  // namespace rightsize::ledger
+
+namespace rightsize::ledger {
+namespace {
+
+TEST(SqliteSink, StoresResponsesAndPurgesThemByAge) {
+  testing::TempDir dir;
+  auto sink = SqliteSink::open((dir.path / "l.db").string());
+  ASSERT_TRUE(sink) << sink.error().message;
+  testing::checkResponseStorage(**sink);
+}
+
+}  // namespace
+}  // namespace rightsize::ledger
