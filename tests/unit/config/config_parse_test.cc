@@ -555,6 +555,19 @@ TEST(ConfigParse, ReadsLedgerAndLimitsKinds) {
   EXPECT_EQ(cfg->limits.url, "redis://127.0.0.1:6379");
 }
 
+TEST(ConfigParse, ReadsTheResponseStoreOfTheLedger) {
+  auto defaults = parse(kMinimalModels);
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_TRUE(defaults->ledger.store_responses);
+  EXPECT_EQ(defaults->ledger.response_retention_days, 30);
+  auto cfg = parse(std::string(kMinimalModels) + "ledger: {store_responses: false, response_retention_days: 7}\n");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_FALSE(cfg->ledger.store_responses);
+  EXPECT_EQ(cfg->ledger.response_retention_days, 7);
+  EXPECT_NE(errorOf(std::string(kMinimalModels) + "ledger: {response_retention_days: 0}\n").find("ledger.response_retention_days"),
+            std::string::npos);
+}
+
 TEST(ConfigParse, RejectsInconsistentLedgerAndLimits) {
   EXPECT_EQ(errorOf(std::string(kMinimalModels) + "ledger: {kind: mysql}\n"),
             "config.yaml:6: ledger.kind: must be one of sqlite, postgres, off; got 'mysql'");
