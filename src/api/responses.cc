@@ -625,7 +625,7 @@ std::string_view incompleteReason(std::string_view finish_reason) {
 // A whole `response` object. `usage` null → "usage": null; `status` in_progress shows no output.
 void appendResponse(std::string& out, std::string_view chat_id, int64_t created, std::string_view model,
                     std::string_view status, std::string_view incomplete_reason, const std::vector<Item>& items,
-                    const Usage* usage) {
+                    const Usage* usage, const ResponseEcho& echo) {
   out += R"({"id":)";
   appendJsonString(out, responseId(chat_id));
   out += R"(,"object":"response","created_at":)";
@@ -647,8 +647,11 @@ void appendResponse(std::string& out, std::string_view chat_id, int64_t created,
     if (i) out += ',';
     appendItemJson(out, items[i], true);
   }
-  out += R"(],"parallel_tool_calls":true,"previous_response_id":null,"reasoning":{"effort":null,"summary":null},)"
-         R"("store":false,"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"truncation":"disabled","usage":)";
+  out += R"(],"parallel_tool_calls":true,"previous_response_id":)";
+  if (echo.previous_response_id.empty()) out += "null"; else appendJsonString(out, echo.previous_response_id);
+  out += R"(,"reasoning":{"effort":null,"summary":null},"store":)";
+  out += echo.store ? "true" : "false";
+  out += R"(,"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"truncation":"disabled","usage":)";
   if (!usage) {
     out += "null";
   } else {
@@ -686,7 +689,8 @@ std::string responsesErrorBody(const Error& e) {
   return errorBody(e, param);
 }
 
-Result<std::string> chatResponseToResponses(std::string_view body, const std::optional<Usage>& usage) {
+Result<std::string> chatResponseToResponses(std::string_view body, const std::optional<Usage>& usage,
+                                            const ResponseEcho& echo) {
   thread_local dom::parser parser;
   dom::element root;
   if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS || !root.is_object())
@@ -729,7 +733,7 @@ Result<std::string> chatResponseToResponses(std::string_view body, const std::op
   const Usage u = usage ? *usage : responseUsage(body).value_or(Usage{});
   std::string out;
   appendResponse(out, chat_id, created, stringField(root, "model"), reason.empty() ? "completed" : "incomplete",
-                 reason, items, &u);
+                 reason, items, &u, echo);
   return out;
 }
 
@@ -751,7 +755,7 @@ void ChatToResponsesStream::start(std::string& out) {
   started_ = true;
   for (std::string_view type : {"response.created", "response.in_progress"}) {
     std::string body = R"({"response":)";
-    appendResponse(body, id_, created_, model_, "in_progress", {}, {}, nullptr);
+    appendResponse(body, id_, created_, model_, "in_progress", {}, {}, nullptr, echo_);
     event(type, std::move(body), out);
   }
 }
@@ -880,7 +884,7 @@ void ChatToResponsesStream::finish(const Usage& usage, std::string& out) {
   closeItem(out);
   const std::string_view reason = incompleteReason(finish_reason_);
   appendResponse(final_response_, id_, created_, model_, reason.empty() ? "completed" : "incomplete", reason, items_,
-                 &usage);
+                 &usage, echo_);
   std::string body = R"({"response":)" + final_response_;
   event(reason.empty() ? "response.completed" : "response.incomplete", std::move(body), out);
 }

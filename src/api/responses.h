@@ -94,7 +94,14 @@ std::string conversationAfter(std::string_view input_items, std::string_view res
 // items, finish_reason length/content_filter → status "incomplete" with incomplete_details,
 // usage → input/output tokens with cached and reasoning details (`usage` when given overrides the
 // body's). kUpstreamError when the body is not a chat completion.
-Result<std::string> chatResponseToResponses(std::string_view body, const std::optional<Usage>& usage);
+// What a `response` object echoes of its request (previous_response_id: null when empty).
+struct ResponseEcho {
+  std::string previous_response_id;
+  bool store = false;  // the answer is kept (GET /v1/responses/{id} finds it)
+};
+
+Result<std::string> chatResponseToResponses(std::string_view body, const std::optional<Usage>& usage,
+                                            const ResponseEcho& echo = {});
 
 // The Responses API error body: OpenAI's {"error": {...}} (api/errors.h), `param` naming the
 // field when the message starts with one.
@@ -109,6 +116,7 @@ std::string responsesErrorBody(const Error& e);
 // One per streamed request; not thread-safe.
 class ChatToResponsesStream {
  public:
+  explicit ChatToResponsesStream(ResponseEcho echo = {}) : echo_(std::move(echo)) {}
   // Appends the events for one chunk's data payload to `out`. A payload that is not a chunk (not
   // JSON, an {"error": ...} object, a delta for a tool call that was already closed) is an error:
   // the caller ends the stream with errorEvent().
@@ -147,6 +155,7 @@ class ChatToResponsesStream {
   std::string finish_reason_;
   std::vector<Item> items_;
   std::string final_response_;
+  ResponseEcho echo_;
 };
 
 }  // namespace rightsize::api

@@ -40,11 +40,13 @@ class ResponsesShape final : public ResponseShape {
     if (!turn) return fail(turn.error());
     store_answer_ = store_ && turn->store;
     if (store_answer_) input_items_ = std::move(turn->input_items);
+    echo_.store = store_answer_;
+    if (!previous_.empty()) echo_.previous_response_id = api::previousResponseId(body);
     return std::move(turn->chat);
   }
   std::string errorBody(const Error& e) const override { return api::responsesErrorBody(e); }
   Result<std::string> completion(std::string_view body, const std::optional<api::Usage>& usage) const override {
-    auto out = api::chatResponseToResponses(body, usage);
+    auto out = api::chatResponseToResponses(body, usage, echo_);
     if (out) answered(*out);
     return out;
   }
@@ -68,7 +70,7 @@ class ResponsesShape final : public ResponseShape {
  private:
   class Stream final : public StreamShape {
    public:
-    explicit Stream(const ResponsesShape& shape) : shape_(shape) {}
+    explicit Stream(const ResponsesShape& shape) : shape_(shape), events_(shape.echo_) {}
     Result<void> chunk(std::string_view data, std::string& out) override { return events_.onChunk(data, out); }
     void done(const api::Usage& usage, std::string& out) override {
       events_.finish(usage, out);
@@ -95,6 +97,7 @@ class ResponsesShape final : public ResponseShape {
   mutable bool store_answer_ = false;
   mutable std::string input_items_;
   mutable std::string answer_;
+  mutable api::ResponseEcho echo_;   // what the answer's `response` object says of the request
 };
 
 // The caller's key id ("" when the gateway has no keys); nullopt when the request does not

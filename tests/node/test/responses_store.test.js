@@ -75,6 +75,9 @@ limits: {kind: memory, keys_file: "${join(dir, 'keys.json')}"}
     assert.equal(first.output_text, mockReplyTo('What is the capital of Italy?'));
     const second = await a.responses.create({ model: 'small', previous_response_id: first.id, input: 'And of Spain?' });
     assert.equal(second.output_text, mockReplyTo('And of Spain?'));
+    assert.equal(first.store, true);
+    assert.equal(first.previous_response_id, null);
+    assert.equal(second.previous_response_id, first.id);
     assert.deepEqual(turns(await mock.last()), [
       ['user', 'What is the capital of Italy?'],
       ['assistant', first.output_text],
@@ -85,6 +88,8 @@ limits: {kind: memory, keys_file: "${join(dir, 'keys.json')}"}
     let completed;
     for await (const ev of third) if (ev.type === 'response.completed') completed = ev.response;
     assert.equal(completed.output[0].content[0].text, mockReplyTo('And Peru?'));
+    assert.equal(completed.previous_response_id, second.id);
+    assert.equal(completed.store, true);
     assert.deepEqual(turns(await mock.last()).map(([role]) => role), ['system', 'user', 'assistant', 'user', 'assistant', 'user']);
     // A streamed answer is stored too.
     const fourth = await a.responses.create({ model: 'small', previous_response_id: completed.id, input: 'Thanks' });
@@ -137,6 +142,7 @@ limits: {kind: memory, keys_file: "${join(dir, 'keys.json')}"}
 
   test('store: false keeps nothing; a sensitive request keeps no content in the database', async () => {
     const unstored = await a.responses.create({ model: 'small', input: 'forget me', store: false });
+    assert.equal(unstored.store, false);
     await assert.rejects(a.responses.retrieve(unstored.id), (e) => e.status === 404);
 
     const secret = 'my card is 4111 1111 1111 1111 zebra-canary';
