@@ -50,12 +50,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data + 1), size - 1);
   simdjson::dom::parser parser;
   if (!answer_side) {
-    auto chat = rightsize::api::responsesRequestToChat(in, &store());
-    if (chat) {
-      std::string body = *chat;
-      auto parsed = rightsize::api::parseChatRequest(body);
+    // A stored conversation continued: the input is the previous one's items as well as the request.
+    static const std::string kPrevious =
+        R"([{"type":"message","role":"user","content":"q"},{"id":"fc_1","type":"function_call","call_id":"c1",)"
+        R"("name":"f","arguments":"{}"}])";
+    const bool continued = data[0] & 2;
+    auto turn = rightsize::api::translateResponsesRequest(
+        in, &store(), continued ? std::optional<std::string_view>(kPrevious) : std::nullopt);
+    if (turn) {
+      auto parsed = rightsize::api::parseChatRequest(turn->chat);
       if (!parsed && parsed.error().message.rfind("rightsize", 0) != 0) std::abort();
+      // The conversation to store is JSON, with the answer's items appended.
+      simdjson::dom::element el;
+      if (parser.parse(turn->input_items).get(el) != simdjson::SUCCESS || !el.is_array()) std::abort();
+      std::string after = rightsize::api::conversationAfter(turn->input_items, in);
+      if (parser.parse(after).get(el) != simdjson::SUCCESS || !el.is_array()) std::abort();
     }
+    (void)rightsize::api::previousResponseId(in);
     return 0;
   }
   auto whole = rightsize::api::chatResponseToResponses(in, std::nullopt);
