@@ -913,10 +913,12 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
   const bool want_lr = L == "auto" || L == "lr" || L == "blend";
   const bool want_mf = L == "auto" || L == "mf" || L == "blend";
   const bool want_task = (L == "auto" || L == "task" || L == "blend") && t_count > 0;
-  // The tf-idf baseline: per-model logistic regression on tf-idf weighted n-grams alone, its raw
-  // probabilities (no stacking, anchor bonus or shrinkage), the same knob calibration and rule.
+  // The tf-idf baseline (learner "tfidf-lr"): per-model logistic regression on tf-idf weighted
+  // n-grams alone, its raw probabilities (no stacking, anchor bonus or shrinkage), the same knob
+  // calibration and decision rule. The same regression is also one more component that auto and
+  // blend may stack (it weighs rare n-grams up, which lr does not).
   const bool baseline = L == "tfidf-lr";
-  const bool want_tfidf = baseline;
+  const bool want_tfidf = baseline || L == "auto" || L == "blend";
   if (L == "task" && t_count == 0)
     return fail(ErrorCode::kInvalidArgument, "learner 'task' needs at least two tasks in the data");
   if ((size_t{1} << opt.hash_bits) * ((m_count + t_count + 3) / 4 * 4) > kMaxTableFloats)
