@@ -88,7 +88,11 @@ TEST_F(TrainedRouter, SweepingTheKnobNeverLowersAPromptsChosenCost) {
 
 TEST_F(TrainedRouter, ReportsEveryLearnerItTried) {
   EXPECT_GE(report_.tried.size(), 4u);
-  EXPECT_EQ(report_.finalists.size(), 3u);  // lr, mf, blend
+  // Every non-empty combination of lr, mf and tfidf (no tasks named): 7.
+  EXPECT_EQ(report_.finalists.size(), 7u);
+  bool tfidf = false;
+  for (const auto& t : report_.tried) tfidf = tfidf || t.name.rfind("tfidf-lr(", 0) == 0;
+  EXPECT_TRUE(tfidf);
   EXPECT_FALSE(report_.chosen.empty());
   for (const auto& f : report_.finalists) EXPECT_FALSE(f.curve.empty());
 }
