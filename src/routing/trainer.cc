@@ -43,8 +43,12 @@ const std::vector<double> kCommonFractions = {0};
 const std::vector<double> kSeenFractions = {0};
 // Shrinkage towards each model's mean score: p' = lam p + (1 - lam) mean, lam = clamp(a + b s, 0, 1)
 // with s the coverage; (a, b) from this grid by held-out decisions (random folds + held-out groups).
-const std::vector<double> kShrinkA = {1.0, 0.75, 0.5, 0.25, 0.0};
-const std::vector<double> kShrinkB = {0.0, 0.5, 1.0, 2.0};
+// The negative intercepts with b = 2 or 4 are ramps (e.g. -2 + 4s: no trust below coverage 0.5,
+// full trust above 0.75): prompts like the training data keep the whole prediction while novel
+// ones fall back to the means. Without them the grid could only shrink both alike (RouterBench
+// chose lam = 0.5 s: half of every in-distribution prediction lost for the held-out tasks).
+const std::vector<double> kShrinkA = {1.0, 0.75, 0.5, 0.25, 0.0, -1.0, -2.0, -3.0};
+const std::vector<double> kShrinkB = {0.0, 0.5, 1.0, 2.0, 4.0};
 
 // splitmix64: a small deterministic generator whose sequence is the same on every platform
 // (std::shuffle and the std distributions are not).
@@ -1269,7 +1273,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
       std::vector<std::pair<double, double>> grid;
       for (double a : kShrinkA)
         for (double b : kShrinkB)
-          if (!(a >= 1 && b > 0)) grid.push_back({a, b});
+          if (!(a >= 1 && b > 0) && (a >= 0 || a + b > 0)) grid.push_back({a, b});  // no duplicate of lam = 1 or 0
       std::vector<double> vr(grid.size()), vg(grid.size());
       parallelFor(grid.size(), threads, [&](size_t gi) {
         const auto [a, b] = grid[gi];
@@ -1307,7 +1311,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
       lossOf(half, part(shrunk, n), l1g, br);
       double mr = 0, mg = 0;
       for (size_t i = 0; i < n; ++i) mr += s_rnd[best_o][i], mg += s_grp[best_o][i];
-      char buf[900];
+      char buf[2048];
       std::snprintf(buf, sizeof(buf),
                     "held out %s; bigrams seen: in >= %g, common: in >= %g of prompts (value random/groups by lam = a+b*s: %s); mean coverage "
                     "%.3f (random folds) / %.3f (held-out groups); log loss %.4f -> %.4f (random folds), %.4f -> "
