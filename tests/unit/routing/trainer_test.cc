@@ -206,6 +206,29 @@ TEST(Train, TfidfBaselineIsAPlainLogisticRegressionThatStillRoutes) {
   ASSERT_TRUE(again) << again.error().message;
 }
 
+// A ramp (negative intercept) keeps the whole prediction on a prompt like the training data and
+// falls back to the model means on a novel one; the grid offers such ramps since shrinking every
+// prediction alike cost RouterBench in-distribution quality.
+TEST(Train, ARampShrinkageTrustsCoveredPromptsAndNotNovelOnes) {
+  auto data = syntheticData(600);
+  for (size_t i = 0; i < data.size(); ++i) data.tasks.push_back(testing::kTopics[(i / 2) % 8]);
+  auto r = train(data, fastOptions());
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_GT(r->sketch_bits, 0u);
+  RouterModel plain = *r, ramp = *r;
+  plain.ood.clear();
+  ramp.ood = {-2.0f, 4.0f};
+  const std::string seen = "This is a hard question about rivers number 77?";
+  const std::string novel = "Zygomorphic xylophones quarrel beneath translucent glaciers overnight.";
+  std::vector<double> a(3), b(3);
+  plain.predict(seen, a);
+  ramp.predict(seen, b);
+  for (size_t m = 0; m < 3; ++m) EXPECT_DOUBLE_EQ(a[m], b[m]);
+  ramp.predict(novel, b);
+  for (size_t m = 0; m < 3; ++m) EXPECT_DOUBLE_EQ(b[m], ramp.mean_score[m]);
+  EXPECT_TRUE(RouterModel::parse(ramp.serialize(), "mem"));
+}
+
 // Without tasks there is nothing to hold out by group: no shrinkage, no sketch.
 TEST(Train, NoShrinkageWithoutTasks) {
   auto r = train(syntheticData(300), fastOptions());
