@@ -6,9 +6,8 @@
 //  1. features of every prompt (routing/features.h); dense cues standardized;
 //  2. per-model cost model (least squares of cost on prompt bytes);
 //  3. K-fold cross-validation inside the training data for every component and hyperparameter
-//     in a small grid: per-model L2 logistic regression (lr), the same on tf-idf weighted
-//     n-grams without the dense cues (tfidf), low-rank factorization over (prompt, model) (mf),
-//     and, when the data names tasks, a learned task prior (a task
+//     in a small grid: per-model L2 logistic regression (lr), low-rank factorization over
+//     (prompt, model) (mf), and, when the data names tasks, a learned task prior (a task
 //     classifier on the text times each task's mean scores); each calibrated per model on its
 //     out-of-fold logits;
 //  4. stacks every combination of the best settings (per-model logistic regression on their
@@ -53,7 +52,7 @@ struct TrainOptions {
   uint32_t hash_bits = 16;   // 2^bits hashed feature buckets
   uint32_t epochs = 12;      // SGD passes per fit
   // auto: keep whichever learner (or stacked combination) wins on held-out folds;
-  // lr | mf | task force one component; blend forces all of them stacked (with tfidf);
+  // lr | mf | task force one component; blend forces all of them stacked;
   // tfidf-lr: the baseline, per-model logistic regression on tf-idf weighted n-grams, its raw
   // probabilities deciding (no stacking, anchor bonus or out-of-distribution shrinkage).
   std::string learner = "auto";
