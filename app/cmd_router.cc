@@ -182,7 +182,7 @@ int runScore(const ScoreArgs& a) {
 
 // ---- simulate ----
 struct SimulateArgs {
-  std::string router, data, plot, title, cv_by;
+  std::string router, data, plot, title, cv_by, models;
   std::string cascade, config;  // --cascade ROUTE of --config FILE
   std::string records;          // --cascade: per-record JSONL output
   int sweep = 21;
@@ -354,6 +354,10 @@ int runSimulate(const SimulateArgs& a) {
   }
   auto set = evals::readOutcomes(splitList(a.data));
   if (!set) return reportError(set.error());
+  if (!a.models.empty()) {
+    set = evals::restrictModels(*set, splitList(a.models));
+    if (!set) return reportError(set.error());
+  }
   const auto knobs = evals::sweepKnobs(a.sweep);
   std::vector<evals::DecisionRecord> decisions;
   if (!a.router.empty()) {
@@ -399,8 +403,9 @@ void addRouterCommands(CLI::App& root, int& exit_code) {
     cmd->add_option("--out", a->out, "router file to write")->required();
     cmd->add_option("--models", a->models, "only these models, comma-separated (default: all)");
     cmd->add_option("--seed", a->seed, "seed of the fold split and SGD order (same data + seed = same file)");
-    cmd->add_option("--learner", a->learner, "auto (keep the best on held-out folds), lr, mf, task or blend")
-        ->check(CLI::IsMember({"auto", "lr", "mf", "task", "blend"}));
+    cmd->add_option("--learner", a->learner,
+                    "auto (keep the best on held-out folds), lr, mf, task, blend, or tfidf-lr (the baseline)")
+        ->check(CLI::IsMember({"auto", "lr", "mf", "task", "blend", "tfidf-lr"}));
     cmd->add_option("--folds", a->folds, "inner cross-validation folds")->check(CLI::Range(2, 20));
     cmd->add_option("--threads", a->threads, "worker threads (0 = all cores)");
     cmd->add_option("--hash-bits", a->hash_bits, "2^bits hashed feature buckets")->check(CLI::Range(10, 22));
@@ -446,7 +451,9 @@ void addRouterCommands(CLI::App& root, int& exit_code) {
         ->check(CLI::Range(2, 50));
     cmd->add_option("--cv-by", a->cv_by, "instead of --router: leave-one-group-out; 'task' holds out each task");
     cmd->add_option("--seed", a->seed, "--cv: seed of the split and of train");
-    cmd->add_option("--learner", a->learner, "--cv: learner for train")->check(CLI::IsMember({"auto", "lr", "mf", "task", "blend"}));
+    cmd->add_option("--learner", a->learner, "--cv: learner for train")
+        ->check(CLI::IsMember({"auto", "lr", "mf", "task", "blend", "tfidf-lr"}));
+    cmd->add_option("--models", a->models, "only these models, comma-separated (e.g. a two-model pair)");
     cmd->add_option("--threads", a->threads, "--cv: train threads (0 = all cores)");
     cmd->add_option("--hash-bits", a->hash_bits, "--cv: train hash bits")->check(CLI::Range(10, 22));
     cmd->add_option("--epochs", a->epochs, "--cv: SGD passes per fit")->check(CLI::Range(1, 200));

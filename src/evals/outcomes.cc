@@ -1,5 +1,7 @@
 #include "evals/outcomes.h"
 
+#include <algorithm>
+
 #include <zlib.h>
 
 #include <cmath>
@@ -296,6 +298,37 @@ Result<routing::TrainingData> toTrainingData(const OutcomeSet& set, const std::v
     }
   }
   return d;
+}
+
+Result<OutcomeSet> restrictModels(const OutcomeSet& set, const std::vector<std::string>& models) {
+  std::vector<size_t> cols;
+  for (const auto& name : models) {
+    const int m = set.modelIndex(name);
+    if (m < 0) return fail(ErrorCode::kInvalidArgument, "model '" + name + "' has no outcomes");
+    if (std::find(cols.begin(), cols.end(), static_cast<size_t>(m)) != cols.end())
+      return fail(ErrorCode::kInvalidArgument, "model '" + name + "' given twice");
+    cols.push_back(static_cast<size_t>(m));
+  }
+  OutcomeSet out;
+  for (size_t c : cols) out.models.push_back(set.models[c]);
+  for (size_t i = 0; i < set.size(); ++i) {
+    bool any = false;
+    for (size_t c : cols) any = any || set.has(i, c);
+    if (!any) continue;
+    out.index[set.ids[i]] = out.ids.size();
+    out.ids.push_back(set.ids[i]);
+    out.tasks.push_back(set.tasks[i]);
+    out.asks.push_back(set.asks[i]);
+    out.where.push_back(set.where[i]);
+    for (size_t c : cols) {
+      out.score.push_back(set.scoreAt(i, c));
+      out.cost_usd.push_back(set.costAt(i, c));
+      out.response.push_back(set.responseAt(i, c));
+      out.has_response.push_back(set.hasResponse(i, c));
+      out.responses_present += set.hasResponse(i, c) ? 1 : 0;
+    }
+  }
+  return out;
 }
 
 }  // namespace rightsize::evals

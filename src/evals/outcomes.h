@@ -73,4 +73,8 @@ Result<std::string> readMaybeGzip(const std::string& path);
 // dropping records that have none of them.
 Result<routing::TrainingData> toTrainingData(const OutcomeSet& set, const std::vector<std::string>& models);
 
+// The same set with only `models` (in that order; each must exist, else kInvalidArgument),
+// dropping records that have none of them: e.g. a two-model pair out of a many-model set.
+Result<OutcomeSet> restrictModels(const OutcomeSet& set, const std::vector<std::string>& models);
+
 }  // namespace rightsize::evals

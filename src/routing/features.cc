@@ -11,6 +11,7 @@ constexpr uint64_t kSeed = 0x2545F4914F6CDD1DULL;
 constexpr uint64_t kMulUni = 0x9E3779B97F4A7C15ULL;  // Fibonacci hashing: the top bits are the bucket
 constexpr uint64_t kMulBi = 0xC2B2AE3D27D4EB4FULL;
 constexpr uint64_t kMulCue = 0x165667B19E3779F9ULL;
+constexpr uint64_t kMulChar = 0xD6E8FEB86659FD93ULL;
 
 // Byte classes for the tokenizer.
 enum : uint8_t { kSpace = 0, kAlpha = 1, kDigit = 2, kPunct = 3 };
@@ -167,6 +168,32 @@ void tokenize(std::string_view s, uint32_t*& out, Counts& c) {
   }
 }
 
+// Character 3-, 4- and 5-grams of the folded bytes (lower case, digits as '0', every run of
+// whitespace as one space), one bucket each: they see sub-word cues (suffixes, notation, digits
+// next to units) that the word n-grams split or miss. The last five folded bytes live in one
+// integer; an n-gram's hash is its bytes tagged with its length, multiplied.
+void charGrams(std::string_view s, uint32_t shift, uint32_t*& out) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  uint64_t window = 0;
+  uint32_t have = 0;
+  bool space = true;  // a leading run of whitespace is dropped
+  for (size_t i = 0; i < s.size(); ++i) {
+    uint8_t b = kBytes.fold[p[i]];
+    if (kBytes.cls[p[i]] == kSpace) {
+      if (space) continue;
+      b = ' ';
+      space = true;
+    } else {
+      space = false;
+    }
+    window = ((window << 8) | b) & 0xFFFFFFFFFFULL;
+    ++have;
+    if (have >= 3) *out++ = static_cast<uint32_t>((((window & 0xFFFFFFULL) | (3ULL << 40)) * kMulChar) >> 32) >> shift;
+    if (have >= 4) *out++ = static_cast<uint32_t>((((window & 0xFFFFFFFFULL) | (4ULL << 40)) * kMulChar) >> 32) >> shift;
+    if (have >= 5) *out++ = static_cast<uint32_t>(((window | (5ULL << 40)) * kMulChar) >> 32) >> shift;
+  }
+}
+
 // Bytes after the last blank line ("\n\n") among the last 4 KB (the question after the few-shot
 // examples); the whole length when there is none. memrchr is vectorized; a backwards byte loop
 // over a long prompt was most of the decision time.
@@ -200,10 +227,16 @@ void extractFeatures(std::string_view text, uint32_t hash_bits, PromptFeatures& 
     head = text.substr(0, h);
     tail = text.substr(t);
   }
-  // At most one token per byte, two n-grams per token.
-  const size_t cap = 2 * (head.size() + tail.size());
+  std::string_view char_head = text, char_tail;
+  if (text.size() > kCharHeadBytes + kCharTailBytes) {
+    char_head = text.substr(0, kCharHeadBytes);
+    char_tail = text.substr(text.size() - kCharTailBytes);
+  }
+  // At most one token per byte, two n-grams per token; three character n-grams per byte.
+  const size_t words_cap = 2 * (head.size() + tail.size());
+  const size_t cap = words_cap + 3 * (char_head.size() + char_tail.size());
   if (out.storage.size() < cap) out.storage.resize(cap);
-  if (out.hash_storage.size() < cap) out.hash_storage.resize(cap);
+  if (out.hash_storage.size() < words_cap) out.hash_storage.resize(words_cap);
   uint32_t* w = out.hash_storage.data();
   Counts c;
   tokenize(head, w, c);
@@ -212,12 +245,16 @@ void extractFeatures(std::string_view text, uint32_t hash_bits, PromptFeatures& 
     tokenize(tail, w, c);
     byteStats(tail, c);
   }
-  out.count = static_cast<size_t>(w - out.hash_storage.data());
+  out.word_count = static_cast<size_t>(w - out.hash_storage.data());
   // Bucket = the top `bits` bits of the 64-bit product, i.e. of its top 32 bits.
   {
     const uint32_t* hs = out.hash_storage.data();
     uint32_t* bs = out.storage.data();
-    for (size_t j = 0; j < out.count; ++j) bs[j] = hs[j] >> shift;
+    for (size_t j = 0; j < out.word_count; ++j) bs[j] = hs[j] >> shift;
+    uint32_t* cs = bs + out.word_count;
+    charGrams(char_head, shift, cs);
+    charGrams(char_tail, shift, cs);
+    out.count = static_cast<size_t>(cs - bs);
   }
   const size_t window = head.size() + tail.size();
   out.sparse_scale = out.count == 0 ? 0.0f : 1.0f / std::sqrt(static_cast<float>(out.count));

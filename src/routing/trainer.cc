@@ -43,8 +43,12 @@ const std::vector<double> kCommonFractions = {0};
 const std::vector<double> kSeenFractions = {0};
 // Shrinkage towards each model's mean score: p' = lam p + (1 - lam) mean, lam = clamp(a + b s, 0, 1)
 // with s the coverage; (a, b) from this grid by held-out decisions (random folds + held-out groups).
-const std::vector<double> kShrinkA = {1.0, 0.75, 0.5, 0.25, 0.0};
-const std::vector<double> kShrinkB = {0.0, 0.5, 1.0, 2.0};
+// The negative intercepts with b = 2 or 4 are ramps (e.g. -2 + 4s: no trust below coverage 0.5,
+// full trust above 0.75): prompts like the training data keep the whole prediction while novel
+// ones fall back to the means. Without them the grid could only shrink both alike (RouterBench
+// chose lam = 0.5 s: half of every in-distribution prediction lost for the held-out tasks).
+const std::vector<double> kShrinkA = {1.0, 0.75, 0.5, 0.25, 0.0, -1.0, -2.0, -3.0};
+const std::vector<double> kShrinkB = {0.0, 0.5, 1.0, 2.0, 4.0};
 
 // splitmix64: a small deterministic generator whose sequence is the same on every platform
 // (std::shuffle and the std distributions are not).
@@ -81,8 +85,9 @@ uint64_t hashString(std::string_view s, uint64_t seed) {
 struct Matrix {
   uint32_t bits = 16;
   std::vector<uint32_t> buckets;
-  std::vector<uint32_t> hashes;   // parallel to buckets: the n-grams' 32-bit hashes
-  std::vector<uint64_t> offsets;  // N+1
+  std::vector<uint32_t> hashes;   // the word n-grams' 32-bit hashes (PromptFeatures::hashes)
+  std::vector<uint64_t> hash_offsets;  // N+1, into hashes
+  std::vector<uint64_t> offsets;  // N+1, into buckets
   std::vector<float> scale;       // N
   std::vector<float> dense;       // N*kDenseFeatures, standardized * kDenseScale
   std::vector<uint32_t> bytes;    // N prompt lengths
@@ -147,9 +152,10 @@ std::vector<float> meanLogits(const TrainingData& data, const std::vector<uint32
 
 // SGD on mean log loss + lambda/2 |w|^2 (all outputs at once: they share the features).
 // The L2 decay of the sparse table is a shared scale factor, so a step touches only the
-// prompt's buckets.
+// prompt's buckets. `idf` (optional, one weight per bucket) multiplies each n-gram's value
+// (the tf-idf baseline); `use_dense` false leaves the dense cues out.
 LrFit fitLr(const Matrix& x, const TrainingData& data, const std::vector<uint32_t>& rows, double lambda,
-            uint32_t epochs, uint64_t seed) {
+            uint32_t epochs, uint64_t seed, const std::vector<float>* idf = nullptr, bool use_dense = true) {
   const double kEta0 = kEtaLr;
   const size_t m_count = data.models.size();
   const size_t d_size = size_t{1} << x.bits;
@@ -180,12 +186,14 @@ LrFit fitLr(const Matrix& x, const TrainingData& data, const std::vector<uint32_
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (size_t j = 0; j < nb; ++j) {
         const float* row = &fit.table[static_cast<size_t>(b[j]) * m_count];
-        for (size_t m = 0; m < m_count; ++m) acc[m] += row[m];
+        const float v = idf ? (*idf)[b[j]] : 1.0f;
+        for (size_t m = 0; m < m_count; ++m) acc[m] += v * row[m];
       }
       bool any = false;
       for (size_t m = 0; m < m_count; ++m) {
         double z = s * acc[m];
-        for (size_t d = 0; d < kDenseFeatures; ++d) z += xd[d] * fit.dense_w[d * m_count + m];
+        if (use_dense)
+          for (size_t d = 0; d < kDenseFeatures; ++d) z += xd[d] * fit.dense_w[d * m_count + m];
         z = fit.bias[m] + wscale * z;
         const float y = data.scoreAt(i, m);
         const double g = std::isnan(y) ? 0.0 : sigmoid(z) - y;
@@ -198,10 +206,12 @@ LrFit fitLr(const Matrix& x, const TrainingData& data, const std::vector<uint32_
         for (size_t m = 0; m < m_count; ++m) coef[m] *= eta / wscale;
         for (size_t j = 0; j < nb; ++j) {
           float* row = &fit.table[static_cast<size_t>(b[j]) * m_count];
-          for (size_t m = 0; m < m_count; ++m) row[m] -= static_cast<float>(s * coef[m]);
+          const double v = s * (idf ? (*idf)[b[j]] : 1.0f);
+          for (size_t m = 0; m < m_count; ++m) row[m] -= static_cast<float>(v * coef[m]);
         }
-        for (size_t d = 0; d < kDenseFeatures; ++d)
-          for (size_t m = 0; m < m_count; ++m) fit.dense_w[d * m_count + m] -= static_cast<float>(xd[d] * coef[m]);
+        if (use_dense)
+          for (size_t d = 0; d < kDenseFeatures; ++d)
+            for (size_t m = 0; m < m_count; ++m) fit.dense_w[d * m_count + m] -= static_cast<float>(xd[d] * coef[m]);
       }
       if (wscale < 1e-4) fold_scale();
     }
@@ -210,11 +220,13 @@ LrFit fitLr(const Matrix& x, const TrainingData& data, const std::vector<uint32_
   return fit;
 }
 
-void lrLogits(const LrFit& fit, const Matrix& x, size_t m_count, uint32_t i, float* z) {
+void lrLogits(const LrFit& fit, const Matrix& x, size_t m_count, uint32_t i, float* z,
+              const std::vector<float>* idf = nullptr) {
   std::vector<float> acc(m_count, 0.0f);
   for (uint64_t j = x.offsets[i]; j < x.offsets[i + 1]; ++j) {
     const float* row = &fit.table[static_cast<size_t>(x.buckets[j]) * m_count];
-    for (size_t m = 0; m < m_count; ++m) acc[m] += row[m];
+    const float v = idf ? (*idf)[x.buckets[j]] : 1.0f;
+    for (size_t m = 0; m < m_count; ++m) acc[m] += v * row[m];
   }
   const float* xd = &x.dense[i * kDenseFeatures];
   for (size_t m = 0; m < m_count; ++m) {
@@ -587,6 +599,30 @@ void lossOf(const TrainingData& data, const std::vector<float>& p, double& log_l
   brier = n > 0 ? br / n : 0;
 }
 
+// ---- tf-idf baseline: idf weights per bucket ----
+// Smoothed idf over `rows` (as scikit-learn's: ln((1 + n) / (1 + df)) + 1, df = prompts with
+// the bucket), divided by the root mean square of the idf over the rows' n-gram occurrences so
+// that, with the features' 1/sqrt(n-grams) scaling, a prompt's vector keeps about unit length
+// (and the SGD step size its meaning). Buckets no row has get the largest idf.
+std::vector<float> idfWeights(const Matrix& x, const std::vector<uint32_t>& rows) {
+  const size_t d_size = size_t{1} << x.bits;
+  std::vector<uint32_t> df(d_size, 0), last(d_size, UINT32_MAX);
+  for (uint32_t i : rows)
+    for (uint64_t j = x.offsets[i]; j < x.offsets[i + 1]; ++j) {
+      const uint32_t b = x.buckets[j];
+      if (last[b] != i) last[b] = i, ++df[b];
+    }
+  const double nr = static_cast<double>(rows.size());
+  std::vector<float> idf(d_size);
+  for (size_t b = 0; b < d_size; ++b) idf[b] = static_cast<float>(std::log((1 + nr) / (1 + df[b])) + 1);
+  double sq = 0, cnt = 0;
+  for (uint32_t i : rows)
+    for (uint64_t j = x.offsets[i]; j < x.offsets[i + 1]; ++j) sq += double(idf[x.buckets[j]]) * idf[x.buckets[j]], cnt += 1;
+  const double rms = cnt > 0 ? std::sqrt(sq / cnt) : 1.0;
+  for (auto& v : idf) v = static_cast<float>(v / rms);
+  return idf;
+}
+
 // ---- the knob sweep on held-out predictions ----
 struct SweepPoint {
   double weight = 0;
@@ -761,8 +797,9 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
   if (opt.folds < 2) return fail(ErrorCode::kInvalidArgument, "need at least 2 folds");
   if (opt.hash_bits < 10 || opt.hash_bits > 24) return fail(ErrorCode::kInvalidArgument, "hash_bits must be 10..24");
   if (opt.learner != "auto" && opt.learner != "lr" && opt.learner != "mf" && opt.learner != "task" &&
-      opt.learner != "blend")
-    return fail(ErrorCode::kInvalidArgument, "unknown learner '" + opt.learner + "' (auto, lr, mf, task, blend)");
+      opt.learner != "blend" && opt.learner != "tfidf-lr")
+    return fail(ErrorCode::kInvalidArgument,
+                "unknown learner '" + opt.learner + "' (auto, lr, mf, task, blend, tfidf-lr)");
   const uint32_t threads =
       opt.threads > 0 ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
 
@@ -818,6 +855,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
       if (i % 256 == 0) prog.step();
     });
     x.offsets.push_back(0);
+    x.hash_offsets.push_back(0);
     std::array<double, kDenseFeatures> mean{}, sq{};
     for (const auto& dv : dense)
       for (size_t d = 0; d < kDenseFeatures; ++d) mean[d] += dv[d], sq[d] += double(dv[d]) * dv[d];
@@ -837,6 +875,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
       std::vector<uint32_t>().swap(buckets[i]);
       std::vector<uint32_t>().swap(hashes[i]);
       x.offsets.push_back(x.buckets.size());
+      x.hash_offsets.push_back(x.hashes.size());
       x.scale.push_back(scale[i]);
       for (size_t d = 0; d < kDenseFeatures; ++d)
         x.dense.push_back((dense[i][d] - model.dense_mean[d]) * model.dense_inv_std[d]);
@@ -878,13 +917,19 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
   const bool want_lr = L == "auto" || L == "lr" || L == "blend";
   const bool want_mf = L == "auto" || L == "mf" || L == "blend";
   const bool want_task = (L == "auto" || L == "task" || L == "blend") && t_count > 0;
+  // The tf-idf baseline (learner "tfidf-lr"): per-model logistic regression on tf-idf weighted
+  // n-grams alone, its raw probabilities (no stacking, anchor bonus or shrinkage), the same knob
+  // calibration and decision rule. Stacked as a fifth component of auto it lowered the held-out
+  // log loss but cost RouterBench 0.005 AIQ (5-fold; docs/router.md), so it is only the baseline.
+  const bool baseline = L == "tfidf-lr";
+  const bool want_tfidf = baseline;
   if (L == "task" && t_count == 0)
     return fail(ErrorCode::kInvalidArgument, "learner 'task' needs at least two tasks in the data");
   if ((size_t{1} << opt.hash_bits) * ((m_count + t_count + 3) / 4 * 4) > kMaxTableFloats)
     return fail(ErrorCode::kInvalidArgument,
                 "hash_bits=" + std::to_string(opt.hash_bits) + " with " + std::to_string(m_count + t_count) +
                     " models and tasks needs a predictor table over the router file limit; lower hash_bits");
-  enum class Kind { kLr, kMf, kTask };
+  enum class Kind { kLr, kMf, kTask, kTfidf };
   struct Setting {
     Kind kind;
     double lambda;
@@ -896,6 +941,10 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
     for (double l : kMfLambdas) settings.push_back({Kind::kMf, l});
   if (want_task)
     for (double l : kTaskLambdas) settings.push_back({Kind::kTask, l});
+  if (want_tfidf)
+    for (double l : kLrLambdas) settings.push_back({Kind::kTfidf, l});
+  std::vector<std::vector<float>> fold_idf(want_tfidf ? opt.folds : 0);
+  for (size_t k = 0; k < fold_idf.size(); ++k) fold_idf[k] = idfWeights(x, train_rows[k]);
   std::vector<std::vector<float>> oof(settings.size(), std::vector<float>(n * m_count, 0.0f));
   {
     Progress prog(opt, "cross-validation", settings.size() * opt.folds);
@@ -925,6 +974,11 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
           }
           break;
         }
+        case Kind::kTfidf: {
+          LrFit fit = fitLr(x, data, train_rows[k], settings[s].lambda, opt.epochs, seed, &fold_idf[k], false);
+          for (uint32_t i : test_rows[k]) lrLogits(fit, x, m_count, i, &out[i * m_count], &fold_idf[k]);
+          break;
+        }
       }
       prog.step();
     });
@@ -938,14 +992,22 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
       case Kind::kLr: return "lr(lambda=" + fmtLambda(st.lambda) + ")";
       case Kind::kMf: return "mf(rank=" + std::to_string(kMfRank) + ",lambda=" + fmtLambda(st.lambda) + ")";
       case Kind::kTask: return "task(tasks=" + std::to_string(t_count) + ",lambda=" + fmtLambda(st.lambda) + ")";
+      case Kind::kTfidf: return "tfidf-lr(lambda=" + fmtLambda(st.lambda) + ")";
     }
     return std::string();
   };
   // Best setting per component, by held-out log loss after per-model calibration.
-  int best[3] = {-1, -1, -1};
-  double best_ll[3] = {1e300, 1e300, 1e300};
+  // The baseline is not calibrated: its stack is the identity (its logits as they are).
+  auto identityStack = [&](size_t inputs) {
+    Stack st;
+    st.a.assign(inputs, std::vector<double>(m_count, 1.0));
+    st.c.assign(m_count, 0.0);
+    return st;
+  };
+  int best[4] = {-1, -1, -1, -1};
+  double best_ll[4] = {1e300, 1e300, 1e300, 1e300};
   for (size_t s = 0; s < settings.size(); ++s) {
-    Stack st = fitStack(data, {&oof[s]});
+    Stack st = baseline ? identityStack(1) : fitStack(data, {&oof[s]});
     auto p = applyStack(st, n, m_count, {&oof[s]});
     LearnerScore ls;
     ls.name = settingName(settings[s]);
@@ -964,7 +1026,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
     std::string name;
   };
   std::vector<Kind> avail;
-  for (Kind k : {Kind::kLr, Kind::kMf, Kind::kTask})
+  for (Kind k : {Kind::kLr, Kind::kMf, Kind::kTask, Kind::kTfidf})
     if (best[static_cast<int>(k)] >= 0) avail.push_back(k);
   std::vector<Finalist> finalists;
   for (unsigned mask = 1; mask < (1u << avail.size()); ++mask) {
@@ -977,7 +1039,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
         f.name += (f.name.empty() ? "" : " + ") + settingName(settings[static_cast<size_t>(best[static_cast<int>(avail[j])])]);
       }
     if (f.parts.size() > 1) f.name = "blend: " + f.name;
-    f.stack = fitStack(data, in);
+    f.stack = baseline ? identityStack(in.size()) : fitStack(data, in);
     f.p = applyStack(f.stack, n, m_count, in);
     finalists.push_back(std::move(f));
   }
@@ -1040,7 +1102,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
     std::vector<std::vector<uint32_t>> uniq(n);
     parallelFor(n, threads, [&](size_t i) {
       auto& u = uniq[i];
-      for (uint64_t j = x.offsets[i] + 1; j < x.offsets[i + 1]; j += 2) u.push_back(x.hashes[j] >> (32 - sbits));
+      for (uint64_t j = x.hash_offsets[i] + 1; j < x.hash_offsets[i + 1]; j += 2) u.push_back(x.hashes[j] >> (32 - sbits));
       std::sort(u.begin(), u.end());
       u.erase(std::unique(u.begin(), u.end()), u.end());
     });
@@ -1075,7 +1137,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
       return bits;
     };
     auto cov = [&](size_t i, const std::vector<uint64_t>& bits) {
-      return sketchCoverage(std::span<const uint32_t>(&x.hashes[x.offsets[i]], x.offsets[i + 1] - x.offsets[i]),
+      return sketchCoverage(std::span<const uint32_t>(&x.hashes[x.hash_offsets[i]], x.hash_offsets[i + 1] - x.hash_offsets[i]),
                             bits.data(), sbits);
     };
     const size_t n_opts = kCommonFractions.size() * kSeenFractions.size();
@@ -1092,7 +1154,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
     std::vector<uint32_t> grp(n, 0);
     size_t g_count = 0;
     std::string grouping;
-    if (t_count >= 2) {
+    if (t_count >= 2 && !baseline) {
       g_count = std::min(t_count, kMaxGroups);
       for (size_t i = 0; i < n; ++i)
         grp[i] = task_of[i] >= 0 ? static_cast<uint32_t>(task_of[i]) % static_cast<uint32_t>(g_count)
@@ -1140,6 +1202,12 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
                 for (size_t m = 0; m < m_count; ++m)
                   out[i * m_count + m] = priorLogit(probs.data(), mu.data(), t_count, m_count, m);
               }
+              break;
+            }
+            case Kind::kTfidf: {
+              const auto idf = idfWeights(x, g_train[g]);
+              LrFit f = fitLr(x, data, g_train[g], lambda, opt.epochs, seed, &idf, false);
+              for (uint32_t i : g_test[g]) lrLogits(f, x, m_count, i, &out[i * m_count], &idf);
               break;
             }
           }
@@ -1205,7 +1273,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
       std::vector<std::pair<double, double>> grid;
       for (double a : kShrinkA)
         for (double b : kShrinkB)
-          if (!(a >= 1 && b > 0)) grid.push_back({a, b});
+          if (!(a >= 1 && b > 0) && (a >= 0 || a + b > 0)) grid.push_back({a, b});  // no duplicate of lam = 1 or 0
       std::vector<double> vr(grid.size()), vg(grid.size());
       parallelFor(grid.size(), threads, [&](size_t gi) {
         const auto [a, b] = grid[gi];
@@ -1243,7 +1311,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
       lossOf(half, part(shrunk, n), l1g, br);
       double mr = 0, mg = 0;
       for (size_t i = 0; i < n; ++i) mr += s_rnd[best_o][i], mg += s_grp[best_o][i];
-      char buf[900];
+      char buf[2048];
       std::snprintf(buf, sizeof(buf),
                     "held out %s; bigrams seen: in >= %g, common: in >= %g of prompts (value random/groups by lam = a+b*s: %s); mean coverage "
                     "%.3f (random folds) / %.3f (held-out groups); log loss %.4f -> %.4f (random folds), %.4f -> "
@@ -1258,7 +1326,8 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
       model.sketch = bitsOf(cnt_all, seenAt(best_o, n_all), commonAt(best_o, n_all));
       sweeps[static_cast<size_t>(chosen)] = sweep(model, data, fin_p, est_cost);
     } else {
-      rep.ood = "none (the data names fewer than two tasks to hold out)";
+      rep.ood = baseline ? "none (the tf-idf baseline is not shrunk)"
+                         : "none (the data names fewer than two tasks to hold out)";
     }
   }
 
@@ -1275,6 +1344,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
     double best_value = sweepValue(sweeps[static_cast<size_t>(chosen)], c_min, c_max, model.mean_cost_usd[b]);
     rep.anchor_values.push_back({0.0, best_value});
     for (double bonus : kAnchorBonuses) {
+      if (baseline) break;  // the baseline decides by its probabilities as they are
       model.anchor_bonus = bonus;
       auto sw = sweep(model, data, fin_p, est_cost);
       const double v = sweepValue(sw, c_min, c_max, model.mean_cost_usd[b]);
@@ -1322,13 +1392,16 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
     return nullptr;
   };
   const bool use_lr = uses(Kind::kLr), use_mf = uses(Kind::kMf), use_task = uses(Kind::kTask);
+  const bool use_tfidf = uses(Kind::kTfidf);
   const size_t tc = use_task ? t_count : 0;
   {
-    Progress prog(opt, "final fit", (use_lr ? 1 : 0) + (use_mf ? 1 : 0) + (use_task ? 1 : 0));
+    Progress prog(opt, "final fit", (use_lr ? 1 : 0) + (use_mf ? 1 : 0) + (use_task ? 1 : 0) + (use_tfidf ? 1 : 0));
     LrFit lr_fit;
     MfFit mf_fit;
     TaskFit task_fit;
-    parallelFor(3, threads, [&](size_t job) {
+    LrFit tfidf_fit;
+    const std::vector<float> idf_all = use_tfidf ? idfWeights(x, all) : std::vector<float>();
+    parallelFor(4, threads, [&](size_t job) {
       const uint64_t seed = opt.seed * 1000003ULL + 999;
       if (job == 0 && use_lr) {
         lr_fit = fitLr(x, data, all, settings[static_cast<size_t>(best[0])].lambda, opt.epochs, seed);
@@ -1342,6 +1415,10 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
         task_fit = fitTask(x, task_of, t_count, all, settings[static_cast<size_t>(best[2])].lambda, opt.epochs, seed);
         prog.step();
       }
+      if (job == 3 && use_tfidf) {
+        tfidf_fit = fitLr(x, data, all, settings[static_cast<size_t>(best[3])].lambda, opt.epochs, seed, &idf_all, false);
+        prog.step();
+      }
     });
     // Columns 0..M-1: the stacked lr/mf logits (linear, so folded exactly); M..M+T-1: the task
     // classifier's logits, whose softmax weighs the per-task means (LinearHead, RouterModel).
@@ -1351,6 +1428,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
     const std::vector<double>* a_lr = weightOf(Kind::kLr);
     const std::vector<double>* a_mf = weightOf(Kind::kMf);
     const std::vector<double>* a_task = weightOf(Kind::kTask);
+    const std::vector<double>* a_tfidf = weightOf(Kind::kTfidf);
     std::vector<double> merged(outs);
     for (size_t b = 0; b < d_size; ++b) {
       std::fill(merged.begin(), merged.end(), 0.0);
@@ -1359,6 +1437,11 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
         for (size_t m = 0; m < m_count; ++m) {
           const float v = lr_fit.table[b * m_count + m];
           if (v != 0) merged[m] += (*a_lr)[m] * v, any = true;
+        }
+      if (use_tfidf)  // the idf is folded into the weights: the decision reads plain counts
+        for (size_t m = 0; m < m_count; ++m) {
+          const float v = tfidf_fit.table[b * m_count + m];
+          if (v != 0) merged[m] += (*a_tfidf)[m] * v * idf_all[b], any = true;
         }
       if (use_mf)
         for (size_t k = 0; k < kMfRank; ++k) {
@@ -1380,6 +1463,7 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
       double bias = fin.stack.c[m];
       if (use_lr) bias += (*a_lr)[m] * lr_fit.bias[m];
       if (use_mf) bias += (*a_mf)[m] * mf_fit.bias[m];
+      if (use_tfidf) bias += (*a_tfidf)[m] * tfidf_fit.bias[m];
       model.head.bias[m] = static_cast<float>(bias);
       for (size_t d = 0; d < kDenseFeatures; ++d) {
         double w = 0;

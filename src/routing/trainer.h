@@ -52,7 +52,9 @@ struct TrainOptions {
   uint32_t hash_bits = 16;   // 2^bits hashed feature buckets
   uint32_t epochs = 12;      // SGD passes per fit
   // auto: keep whichever learner (or stacked combination) wins on held-out folds;
-  // lr | mf | task force one component; blend forces all of them stacked.
+  // lr | mf | task force one component; blend forces all of them stacked;
+  // tfidf-lr: the baseline, per-model logistic regression on tf-idf weighted n-grams, its raw
+  // probabilities deciding (no stacking, anchor bonus or out-of-distribution shrinkage).
   std::string learner = "auto";
   // Also measure k-nearest-neighbours (cosine on the hashed n-grams; k by the same inner
   // cross-validation) on the held-out folds, for comparison only: it needs the whole training

@@ -128,6 +128,19 @@ TEST(ToTrainingData, KeepsOnlyTheAskedModelsAndRejectsUnknownOnes) {
   EXPECT_FALSE(toTrainingData(*s, {"nope"}));
 }
 
+TEST(RestrictModels, KeepsAPairAndDropsRecordsWithoutEither) {
+  auto s = readOutcomes({writePlain("rm.jsonl", kTwoRecords)});
+  ASSERT_TRUE(s);
+  auto r = restrictModels(*s, {"small"});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->models, std::vector<std::string>{"small"});
+  ASSERT_EQ(r->size(), 1u);  // q2 has no outcome of "small"
+  EXPECT_EQ(r->index.at(r->ids[0]), 0u);
+  EXPECT_EQ(r->scoreAt(0, 0), s->scoreAt(s->index.at(r->ids[0]), static_cast<size_t>(s->modelIndex("small"))));
+  EXPECT_FALSE(restrictModels(*s, {"nope"}));
+  EXPECT_FALSE(restrictModels(*s, {"small", "small"}));
+}
+
 TEST(ReadDecisions, ReadsLinesWrittenByDecisionLine) {
   const std::string text = decisionLine("a\"1", "m/x", 0.35) + "\n" + decisionLine("b", "n", 1) + "\n";
   auto d = readDecisions(writePlain("dec.jsonl", text));

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <vector>
@@ -46,12 +47,31 @@ TEST(Features, TruncateLongPromptsToHeadAndTail) {
   std::string long_text;
   while (long_text.size() < 200000) long_text += "lorem ipsum dolor sit amet ";
   auto f = featuresOf(long_text);
-  // At most one token per 2 bytes of the window, two n-grams per token.
-  EXPECT_LE(f.buckets.size(), kHeadBytes + kTailBytes + 4);
+  // At most one token per 2 bytes of the window, two n-grams per token; three character
+  // n-grams per byte of the character window.
+  EXPECT_LE(f.buckets.size(), kHeadBytes + kTailBytes + 4 + 3 * (kCharHeadBytes + kCharTailBytes));
   EXPECT_GT(f.dense[0], std::log1p(100000.0f));  // total length still counted in full
   // The end of a long prompt (where the question is) is seen.
   auto g = featuresOf(long_text + " quantum chromodynamics");
   EXPECT_NE(f.buckets, g.buckets);
+}
+
+TEST(Features, AddCharacterNgramsAfterTheWordNgrams) {
+  PromptFeatures f;
+  extractFeatures("unbelievable", 16, f);
+  // One token: its unigram and bigram, then 10 + 9 + 8 character 3-, 4- and 5-grams.
+  EXPECT_EQ(f.word_count, 2u);
+  EXPECT_EQ(f.hashes().size(), 2u);
+  EXPECT_EQ(f.count, 2u + 10 + 9 + 8);
+  // Words sharing a stem share character n-grams though not their word n-grams.
+  auto a = featuresOf("unbelievable"), b = featuresOf("believable");
+  size_t shared = 0;
+  for (uint32_t x : std::vector<uint32_t>(b.buckets.begin() + 2, b.buckets.end()))
+    shared += std::find(a.buckets.begin() + 2, a.buckets.end(), x) != a.buckets.end();
+  EXPECT_GE(shared, 20u);
+  EXPECT_EQ(std::find(a.buckets.begin(), a.buckets.begin() + 2, b.buckets[0]), a.buckets.begin() + 2);
+  // Whitespace runs count as one space.
+  EXPECT_EQ(featuresOf("a  b\n\tc").buckets, featuresOf("a b c").buckets);
 }
 
 TEST(Features, SeeStructureCues) {

@@ -89,6 +89,7 @@ TEST_F(TrainedRouter, SweepingTheKnobNeverLowersAPromptsChosenCost) {
 TEST_F(TrainedRouter, ReportsEveryLearnerItTried) {
   EXPECT_GE(report_.tried.size(), 4u);
   EXPECT_EQ(report_.finalists.size(), 3u);  // lr, mf, blend
+  for (const auto& t : report_.tried) EXPECT_NE(t.name.rfind("tfidf-lr(", 0), 0u) << "the baseline is not stacked";
   EXPECT_FALSE(report_.chosen.empty());
   for (const auto& f : report_.finalists) EXPECT_FALSE(f.curve.empty());
 }
@@ -169,6 +170,60 @@ TEST(Train, LearnsAnOutOfDistributionShrinkageWhenTasksAreNamed) {
   r->predict("Quick easy question about chess number 5.", a);
   again->predict("Quick easy question about chess number 5.", b);
   EXPECT_EQ(a, b);
+}
+
+// The tf-idf baseline: raw per-model logistic regression (no stacking, anchor bonus or
+// shrinkage, even with tasks named) that still separates hard from easy prompts and decides
+// with the same rule and knob table as the learned router.
+TEST(Train, TfidfBaselineIsAPlainLogisticRegressionThatStillRoutes) {
+  auto data = syntheticData(600);
+  for (size_t i = 0; i < data.size(); ++i) data.tasks.push_back(testing::kTopics[(i / 2) % 8]);
+  auto opt = fastOptions();
+  opt.learner = "tfidf-lr";
+  TrainReport rep;
+  auto r = train(data, opt, &rep);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(rep.chosen.rfind("tfidf-lr(lambda=", 0), 0u) << rep.chosen;
+  EXPECT_EQ(rep.finalists.size(), 1u);
+  EXPECT_EQ(r->anchor_bonus, 0);
+  EXPECT_TRUE(r->ood.empty());
+  EXPECT_TRUE(r->tasks.empty());
+  for (const auto& t : rep.tried) EXPECT_EQ(t.name.rfind("tfidf-lr", 0), 0u) << t.name;
+  std::vector<double> hard(3), easy(3);
+  r->predict("This is a hard question about oceans number 9001?", hard);
+  r->predict("Quick easy question about oceans number 9002.", easy);
+  EXPECT_LT(hard[0], easy[0] - 0.3);
+  EXPECT_GT(hard[2], 0.7);
+  const double knob = r->knobForQuality(0.95);
+  std::vector<double> c(3);
+  for (size_t m = 0; m < 3; ++m) c[m] = r->estimateCostUsd(m, 40);
+  EXPECT_EQ(r->choose(hard, c, {}, knob, r->anchor_model), 2);
+  EXPECT_EQ(r->choose(easy, c, {}, knob, r->anchor_model), 0);
+  auto again = RouterModel::parse(r->serialize(), "mem");
+  ASSERT_TRUE(again) << again.error().message;
+}
+
+// A ramp (negative intercept) keeps the whole prediction on a prompt like the training data and
+// falls back to the model means on a novel one; the grid offers such ramps since shrinking every
+// prediction alike cost RouterBench in-distribution quality.
+TEST(Train, ARampShrinkageTrustsCoveredPromptsAndNotNovelOnes) {
+  auto data = syntheticData(600);
+  for (size_t i = 0; i < data.size(); ++i) data.tasks.push_back(testing::kTopics[(i / 2) % 8]);
+  auto r = train(data, fastOptions());
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_GT(r->sketch_bits, 0u);
+  RouterModel plain = *r, ramp = *r;
+  plain.ood.clear();
+  ramp.ood = {-2.0f, 4.0f};
+  const std::string seen = "This is a hard question about rivers number 77?";
+  const std::string novel = "Zygomorphic xylophones quarrel beneath translucent glaciers overnight.";
+  std::vector<double> a(3), b(3);
+  plain.predict(seen, a);
+  ramp.predict(seen, b);
+  for (size_t m = 0; m < 3; ++m) EXPECT_DOUBLE_EQ(a[m], b[m]);
+  ramp.predict(novel, b);
+  for (size_t m = 0; m < 3; ++m) EXPECT_DOUBLE_EQ(b[m], ramp.mean_score[m]);
+  EXPECT_TRUE(RouterModel::parse(ramp.serialize(), "mem"));
 }
 
 // Without tasks there is nothing to hold out by group: no shrinkage, no sketch.
