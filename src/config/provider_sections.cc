@@ -1,5 +1,6 @@
 #include "config/config_builder.h"
 
+#include <cctype>
 #include <set>
 #include <utility>
 
