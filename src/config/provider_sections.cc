@@ -154,15 +154,13 @@ Status ConfigBuilder::readProvider(const Entry& named, const std::string& path, 
 }
 
 Status ConfigBuilder::readProviders(const Entry& section, const std::string& path, Config& cfg) const {
-  auto named = entriesOf(section.value, path, section.line, {});
-  if (!named) return fail(named.error());
-  for (const Entry& n : *named) {
+  return forEachNamed(section, path, [&](const Entry& n, const std::string& np) -> Status {
     ProviderConfig pc;
     pc.name = n.key;
-    if (auto st = readProvider(n, child(path, n.key), pc); !st) return st;
+    if (auto st = readProvider(n, np, pc); !st) return st;
     cfg.providers.emplace(n.key, std::move(pc));
-  }
-  return {};
+    return {};
+  });
 }
 
 Status ConfigBuilder::readModel(const Entry& named, const std::string& path, const Config& cfg, ModelConfig& m) const {
@@ -200,16 +198,14 @@ Status ConfigBuilder::readModel(const Entry& named, const std::string& path, con
 }
 
 Status ConfigBuilder::readModels(const Entry& section, const std::string& path, Config& cfg) const {
-  auto named = entriesOf(section.value, path, section.line, {});
-  if (!named) return fail(named.error());
-  for (const Entry& n : *named) {
+  return forEachNamed(section, path, [&](const Entry& n, const std::string& np) -> Status {
     ModelConfig m;
     m.name = n.key;
     m.id = n.key;
-    if (auto st = readModel(n, child(path, n.key), cfg, m); !st) return st;
+    if (auto st = readModel(n, np, cfg, m); !st) return st;
     cfg.models.emplace(n.key, std::move(m));
-  }
-  return {};
+    return {};
+  });
 }
 
 // The model names of a list, each checked to exist and to appear once.

@@ -55,12 +55,7 @@ Status ConfigBuilder::readCascadeCheck(const Entry& item, const std::string& pat
       {"json_schema", {"kind", "schema", "schema_file"}}, {"regex", {"kind", "pattern"}},
       {"not_refusal", {"kind"}}, {"logprob", {"kind", "min_mean_logprob"}},
       {"judge", {"kind", "model", "min_score"}}};
-  for (const Entry& e : *entries) {
-    if (!contains(allowed.at(kind), e.key)) {
-      return fail(errorAt(e.line, path, fmt::format("'{}' is not valid for kind {} (valid: {})", e.key, kind,
-                                                    joinKeys(allowed.at(kind)))));
-    }
-  }
+  if (auto st = checkKeysAllowed(*entries, path, allowed.at(kind), fmt::format("kind {}", kind)); !st) return st;
   if (auto st = readEntries(*entries, path, fields); !st) return st;
   c.line = item.line;
   c.kind = kind == "json_schema" ? CascadeCheck::Kind::kJsonSchema
@@ -102,11 +97,8 @@ Status ConfigBuilder::readCascadeStage(const Entry& item, const std::string& pat
   if (auto st = readEnum(*kind_entry, child(path, "kind"), {"model", "agree"}, kind); !st) return st;
   const std::map<std::string, Choices> allowed = {{"model", {"kind", "model"}},
                                                   {"agree", {"kind", "models", "min_votes", "extract"}}};
-  for (const Entry& e : *entries) {
-    if (!contains(allowed.at(kind), e.key)) {
-      return fail(errorAt(e.line, path, fmt::format("'{}' is not valid for stage kind {} (valid: {})", e.key, kind,
-                                                    joinKeys(allowed.at(kind)))));
-    }
+  if (auto st = checkKeysAllowed(*entries, path, allowed.at(kind), fmt::format("stage kind {}", kind)); !st) {
+    return st;
   }
   if (auto st = readEntries(*entries, path, fields); !st) return st;
   s.line = item.line;
@@ -181,7 +173,7 @@ Status ConfigBuilder::readRuleMatch(const Entry& section, const std::string& pat
 }
 
 Status ConfigBuilder::readRule(const Entry& item, const std::string& path, const Config& cfg, const RouteConfig& r,
-                RouteRule& rule) const {
+                               RouteRule& rule) const {
   const std::vector<Field> fields = {
       {"when", [&](const Entry& e, const std::string& p) { return readRuleMatch(e, p, rule.when); }},
       {"model", nonEmptyText(rule.model)},
@@ -207,15 +199,12 @@ Status ConfigBuilder::readBudget(const Entry& section, const std::string& path, 
 }
 
 Status ConfigBuilder::readModelBudgets(const Entry& section, const std::string& path, const Config& cfg, const RouteConfig& r,
-                        std::map<std::string, BudgetCaps>& out) const {
-  auto named = entriesOf(section.value, path, section.line, {});
-  if (!named) return fail(named.error());
-  for (const Entry& n : *named) {
-    if (cfg.models.count(n.key) == 0) return fail(errorAt(n.line, child(path, n.key), "unknown model"));
+                                       std::map<std::string, BudgetCaps>& out) const {
+  return forEachNamed(section, path, [&](const Entry& n, const std::string& np) -> Status {
+    if (cfg.models.count(n.key) == 0) return fail(errorAt(n.line, np, "unknown model"));
     (void)r;
-    if (auto st = readBudget(n, child(path, n.key), out[n.key]); !st) return st;
-  }
-  return {};
+    return readBudget(n, np, out[n.key]);
+  });
 }
 
 Status ConfigBuilder::readRoute(const Entry& named, const std::string& path, const Config& cfg, RouteConfig& r) const {
@@ -268,16 +257,15 @@ Status ConfigBuilder::readRoute(const Entry& named, const std::string& path, con
 }
 
 Status ConfigBuilder::readRoutes(const Entry& section, const std::string& path, Config& cfg) const {
-  auto named = entriesOf(section.value, path, section.line, {});
-  if (!named) return fail(named.error());
-  for (const Entry& n : *named) {
-    const std::string route_path = child(path, n.key);
-    if (auto st = checkRouteNameIsFree(cfg, n, route_path); !st) return st;
+  auto st = forEachNamed(section, path, [&](const Entry& n, const std::string& route_path) -> Status {
+    if (auto ns = checkRouteNameIsFree(cfg, n, route_path); !ns) return ns;
     RouteConfig r;
     r.name = n.key;
-    if (auto st = readRoute(n, route_path, cfg, r); !st) return st;
+    if (auto rs = readRoute(n, route_path, cfg, r); !rs) return rs;
     cfg.routes.emplace(n.key, std::move(r));
-  }
+    return {};
+  });
+  if (!st) return st;
   return checkRuleHops(cfg, path);
 }
 

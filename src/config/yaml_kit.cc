@@ -86,7 +86,7 @@ Result<std::vector<Entry>> YamlKit::entriesOf(const YAML::Node& node, std::strin
 }
 
 Status YamlKit::readEntries(const std::vector<Entry>& entries, std::string_view path,
-                          const std::vector<Field>& fields) {
+                            const std::vector<Field>& fields) {
   for (const Entry& e : entries) {
     for (const Field& f : fields) {
       if (f.key != e.key) continue;
@@ -97,7 +97,7 @@ Status YamlKit::readEntries(const std::vector<Entry>& entries, std::string_view 
 }
 
 Result<std::vector<Entry>> YamlKit::readSection(const Entry& section, std::string_view path,
-                                       const std::vector<Field>& fields) const {
+                                                const std::vector<Field>& fields) const {
   auto entries = entriesOf(section.value, path, section.line, keysOf(fields));
   if (!entries) return entries;
   if (auto st = readEntries(*entries, path, fields); !st) return fail(st.error());
@@ -105,7 +105,7 @@ Result<std::vector<Entry>> YamlKit::readSection(const Entry& section, std::strin
 }
 
 Result<std::string> YamlKit::scalarText(const YAML::Node& node, int line, std::string_view path,
-                               std::string_view expected) const {
+                                        std::string_view expected) const {
   if (!node.IsScalar()) {
     return fail(errorAt(line, path, fmt::format("expected {}, got {}", expected, describeNode(node))));
   }
@@ -189,7 +189,7 @@ Status YamlKit::readBool(const Entry& e, std::string_view path, bool& out) const
 }
 
 Status YamlKit::readStringMap(const Entry& e, const std::string& path, bool lower_keys,
-                     std::map<std::string, std::string>& out) const {
+                              std::map<std::string, std::string>& out) const {
   auto entries = entriesOf(e.value, path, e.line, {});
   if (!entries) return fail(entries.error());
   for (const Entry& kv : *entries) {
@@ -200,8 +200,29 @@ Status YamlKit::readStringMap(const Entry& e, const std::string& path, bool lowe
   return {};
 }
 
+Status YamlKit::checkKeysAllowed(const std::vector<Entry>& entries, std::string_view path, const Choices& allowed,
+                                 std::string_view what) const {
+  for (const Entry& e : entries) {
+    if (!contains(allowed, e.key)) {
+      return fail(errorAt(e.line, path, fmt::format("'{}' is not valid for {} (valid: {})", e.key, what,
+                                                    joinKeys(allowed))));
+    }
+  }
+  return {};
+}
+
+Status YamlKit::forEachNamed(const Entry& section, const std::string& path,
+                             const std::function<Status(const Entry&, const std::string&)>& read) const {
+  auto named = entriesOf(section.value, path, section.line, {});
+  if (!named) return fail(named.error());
+  for (const Entry& n : *named) {
+    if (auto st = read(n, child(path, n.key)); !st) return st;
+  }
+  return {};
+}
+
 Status YamlKit::forEachItem(const Entry& e, const std::string& path, std::string_view what,
-                   const std::function<Status(const Entry&, const std::string&)>& read) const {
+                            const std::function<Status(const Entry&, const std::string&)>& read) const {
   if (!e.value.IsSequence()) {
     return fail(errorAt(e.line, path, fmt::format("expected a list of {}, got {}", what, describeNode(e.value))));
   }

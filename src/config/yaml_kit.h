@@ -136,6 +136,16 @@ class YamlKit {
   Status readStringMap(const Entry& e, const std::string& path, bool lower_keys,
                        std::map<std::string, std::string>& out) const;
 
+  // Fails on the first entry whose key is not in `allowed`: "'<key>' is not valid for <what>
+  // (valid: <allowed>)", at the entry's line.
+  Status checkKeysAllowed(const std::vector<Entry>& entries, std::string_view path, const Choices& allowed,
+                          std::string_view what) const;
+
+  // Runs `read` on each entry of a mapping of named things (providers, models, routes), with the
+  // entry's path. A null node is an empty mapping; anything else that is not a mapping fails.
+  Status forEachNamed(const Entry& section, const std::string& path,
+                      const std::function<Status(const Entry&, const std::string&)>& read) const;
+
   // Runs `read` on each item of a list, as an Entry whose line is the item's.
   Status forEachItem(const Entry& e, const std::string& path, std::string_view what,
                      const std::function<Status(const Entry&, const std::string&)>& read) const;
