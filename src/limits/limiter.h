@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/result.h"
 #include "limits/keys.h"
 
 namespace rightsize::limits {
@@ -89,11 +90,32 @@ struct WindowCounters {
   void settle(const Windows& at, int64_t est_tokens, Nanos est_nanos, const Settlement& s);
 };
 
-class MemoryLimiter {
+// The one interface of the limiters, chosen once at startup (LimitsService::make): MemoryLimiter
+// (limits.kind memory) or RedisLimiter (redis, redis_limiter.h).
+class Limiter {
+ public:
+  virtual ~Limiter() = default;
+  // True when reserve()/release() block on I/O: the caller runs them on the limits worker thread.
+  virtual bool blocking() const = 0;
+  // admit(): checks the key's limits and reserves the estimate. An Error is the backend's
+  // failure (the caller applies limits.on_error), never a refusal.
+  virtual Result<Admission> reserve(const AdmitRequest& r) = 0;
+  // settle(): replaces the reservation with the real usage.
+  virtual Result<void> release(const Admission& a, const Settlement& s) = 0;
+};
+
+class MemoryLimiter final : public Limiter {
  public:
   // Thread-safe; never blocks on I/O (one mutex held for a map lookup and a few adds).
   Admission admit(const AdmitRequest& r);
   void settle(const Admission& a, const Settlement& s);
+
+  bool blocking() const override { return false; }
+  Result<Admission> reserve(const AdmitRequest& r) override { return admit(r); }
+  Result<void> release(const Admission& a, const Settlement& s) override {
+    settle(a, s);
+    return {};
+  }
   // For tests and the admin API: the counters of a key (zeros when unknown).
   WindowCounters counters(const std::string& key_id, SysClock::time_point now);
 

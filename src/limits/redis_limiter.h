@@ -19,4 +19,16 @@ Result<Admission> redisAdmit(RedisConnection& conn, const AdmitRequest& r);
 // Applies a settlement to the windows the admission reserved in.
 Result<void> redisSettle(RedisConnection& conn, const Admission& a, const Settlement& s);
 
+// The Limiter over a Redis connection: blocking, so on the limits worker thread only.
+class RedisLimiter final : public Limiter {
+ public:
+  explicit RedisLimiter(RedisConnection& conn) : conn_(conn) {}
+  bool blocking() const override { return true; }
+  Result<Admission> reserve(const AdmitRequest& r) override { return redisAdmit(conn_, r); }
+  Result<void> release(const Admission& a, const Settlement& s) override { return redisSettle(conn_, a, s); }
+
+ private:
+  RedisConnection& conn_;
+};
+
 }  // namespace rightsize::limits

@@ -4,6 +4,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "limits/redis_limiter.h"
@@ -30,8 +31,10 @@ Result<std::unique_ptr<LimitsService>> LimitsService::make(const config::LimitsC
     if (!url) return fail(ErrorCode::kInvalidArgument, "limits.url: " + url.error().message);
     s->conn_ = std::make_unique<RedisConnection>(*url, cfg.timeout);
     s->store_ = std::make_unique<RedisKeyStore>(*s->conn_);
+    s->limiter_ = std::make_unique<RedisLimiter>(*s->conn_);
   } else {
     s->store_ = std::make_unique<FileKeyStore>(cfg.keys_file);
+    s->limiter_ = std::make_unique<MemoryLimiter>();
   }
   // First load before serving, on this thread (the worker is not running yet).
   s->reloadKeys();
@@ -133,28 +136,30 @@ asio::awaitable<Admission> LimitsService::admit(AdmitRequest r) {
     a.key_id = r.key_id;
     co_return a;
   }
-  Admission a;
-  if (kind_ != config::LimitsKind::kRedis) {
-    a = memory_.admit(r);
+  Result<Admission> res;
+  if (!limiter_->blocking()) {
+    res = limiter_->reserve(r);
   } else {
-    RedisConnection* conn = conn_.get();
+    Limiter* limiter = limiter_.get();
     // g++ 12: no temporaries with destructors inside a co_await expression.
-    auto op = onWorker<Result<Admission>>([conn, r]() -> Result<Admission> { return redisAdmit(*conn, r); },
+    auto op = onWorker<Result<Admission>>([limiter, r]() -> Result<Admission> { return limiter->reserve(r); },
                                           Result<Admission>(fail(ErrorCode::kUnavailable, "limits worker queue is full")));
-    auto res = co_await std::move(op);
-    if (res) {
-      a = std::move(*res);
+    res = co_await std::move(op);
+  }
+  Admission a;
+  if (res) {
+    a = std::move(*res);
+  } else {
+    noteBackendError(res.error());
+    a.key_id = r.key_id;
+    a.backend_error = true;
+    if (fail_open_) {
+      stats_.failed_open.fetch_add(1, std::memory_order_relaxed);
+      a.admitted = true;  // not reserved: nothing to settle
     } else {
-      noteBackendError(res.error());
-      a.key_id = r.key_id;
-      a.backend_error = true;
-      if (fail_open_) {
-        stats_.failed_open.fetch_add(1, std::memory_order_relaxed);
-        a.admitted = true;  // not reserved: nothing to settle
-      } else {
-        stats_.failed_closed.fetch_add(1, std::memory_order_relaxed);
-        a.message = "the limits store (redis) is unreachable and limits.on_error is 'closed'; try again shortly";
-      }
+      stats_.failed_closed.fetch_add(1, std::memory_order_relaxed);
+      a.message = fmt::format("the limits store ({}) is unreachable and limits.on_error is 'closed'; try again shortly",
+                              config::limitsKindName(kind_));
     }
   }
   if (!a.admitted && !a.backend_error) stats_.refused.fetch_add(1, std::memory_order_relaxed);
@@ -163,13 +168,13 @@ asio::awaitable<Admission> LimitsService::admit(AdmitRequest r) {
 
 void LimitsService::settle(const Admission& a, const Settlement& s) {
   if (!a.reserved) return;
-  if (kind_ != config::LimitsKind::kRedis) {
-    memory_.settle(a, s);
+  if (!limiter_->blocking()) {
+    if (auto st = limiter_->release(a, s); !st) noteBackendError(st.error());
     return;
   }
-  RedisConnection* conn = conn_.get();
-  std::packaged_task<void()> job([this, conn, a, s] {
-    if (auto st = redisSettle(*conn, a, s); !st) noteBackendError(st.error());
+  Limiter* limiter = limiter_.get();
+  std::packaged_task<void()> job([this, limiter, a, s] {
+    if (auto st = limiter->release(a, s); !st) noteBackendError(st.error());
   });
   if (!worker_->post(std::move(job))) noteBackendError(Error{ErrorCode::kUnavailable, "limits worker queue is full"});
 }

@@ -77,8 +77,9 @@ class LimitsService {
   config::LimitsKind kind_ = config::LimitsKind::kMemory;
   bool fail_open_ = true;
   std::unique_ptr<RedisConnection> conn_;  // redis; worker thread only
+  // Chosen once in make() from the kind; nothing else branches on it.
   std::unique_ptr<KeyStore> store_;        // worker thread only (after make)
-  MemoryLimiter memory_;
+  std::unique_ptr<Limiter> limiter_;       // a blocking one on the worker thread only
   std::unique_ptr<BlockingWorker> worker_;
 
   mutable std::mutex table_mu_;
