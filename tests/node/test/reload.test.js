@@ -107,6 +107,7 @@ describe('live reload', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
   afterEach(() => {
+    if (!gw) return;
     const { exitCode, signalCode } = gw.proc;
     if (exitCode !== null || signalCode !== null) {
       throw new Error(`the gateway exited (code ${exitCode}, signal ${signalCode}); its output:\n${gw.output()}`);
@@ -237,6 +238,14 @@ describe('live reload', () => {
     assert.equal(res.status, 409);
     assert.match((await res.json()).message, /server\.threads/);
     assert.equal((await chat('auto', 'still a')).model, 'a');
+  });
+
+  // Last: the gateways retired by the reloads above are torn down with the current one.
+  test('SIGTERM after reloads stops cleanly', async () => {
+    const proc = gw.proc;
+    await gw.stop();
+    gw = null;
+    assert.equal(proc.exitCode, 0, `exit code ${proc.exitCode}, signal ${proc.signalCode}`);
   });
 });
 
