@@ -14,6 +14,7 @@
 #include "http/workers.h"
 #include "server/accounting.h"
 #include "server/gateway.h"
+#include "server/live_gateway.h"
 #include "limits/service.h"
 
 namespace rightsize::app {
@@ -66,7 +67,6 @@ int runServe(const ServeOptions& opt) {
     std::cerr << "rightsize: cannot start: " << accounting.error().message << "\n";
     return 2;
   }
-  (*gw)->setAccounting(accounting->get());
   // Virtual keys, budgets and rate limits (docs/limits.md).
   auto limits_svc = limits::LimitsService::make(shared->limits);
   if (!limits_svc) {
@@ -75,18 +75,26 @@ int runServe(const ServeOptions& opt) {
   }
   const char* admin_env = std::getenv("RIGHTSIZE_ADMIN_KEY");
   server::KeyAuth key_auth(**limits_svc, admin_env ? admin_env : "");
-  (*gw)->setKeyAuth(&key_auth);
   if (auto st = key_auth.registerMetrics((*accounting)->registry()); !st) {
     std::cerr << "rightsize: cannot start: " << st.error().message << "\n";
     return 2;
   }
+  // Every gateway, the first and each one a reload builds, shares the accounting and the keys.
+  server::Accounting* acc = accounting->get();
+  auto wire = [acc, &key_auth](server::Gateway& g) {
+    g.setAccounting(acc);
+    g.setKeyAuth(&key_auth);
+  };
+  wire(**gw);
+  // Live reload (docs/reload.md): SIGHUP and POST /admin/reload swap the gateway new requests get.
+  server::LiveGateway live(std::move(*gw), opt.config_path, wire, &key_auth, &acc->registry());
 
   const auto& sc = shared->server;
   size_t threads = sc.threads > 0 ? static_cast<size_t>(sc.threads) : std::max(1u, std::thread::hardware_concurrency());
   http::Workers workers(threads);
   http::ServerLimits limits{sc.max_body_bytes, sc.max_header_bytes, sc.header_timeout, sc.read_timeout,
                             sc.idle_timeout,   sc.write_timeout,    sc.max_connections};
-  server::Gateway* g = gw->get();
+  server::LiveGateway* g = &live;
   http::Server srv(
       workers, limits, [g](http::Request& req, http::ResponseWriter& w) { return g->handle(req, w); },
       [g](int status, std::string msg, std::string_view target) { return g->errorResponse(status, std::move(msg), target); });
@@ -129,6 +137,14 @@ int runServe(const ServeOptions& opt) {
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
+  // SIGHUP: reload the config on the reload thread; the outcome is logged and counted there.
+  auto hup_owner = std::make_unique<asio::signal_set>(ctl, SIGHUP);
+  std::function<void(boost::system::error_code, int)> on_hup = [&](boost::system::error_code ec, int) {
+    if (ec) return;
+    live.reloadInBackground("SIGHUP");
+    hup_owner->async_wait(on_hup);
+  };
+  hup_owner->async_wait(on_hup);
 
   srv.start();
   workers.start();
@@ -141,10 +157,12 @@ int runServe(const ServeOptions& opt) {
   workers.stop();
   srv.closeAcceptor();
   signals_owner.reset();
+  hup_owner.reset();
   timer_owner.reset();
-  g->shutdown();
+  live.shutdown();  // the current gateway and retired ones requests still hold
   (*limits_svc)->stop();  // its thread posts to the worker contexts: stop it before they go
   workers.destroy();
+  live.join();  // the suspended requests are gone: every gateway is destroyed now
   // Every request has been answered and recorded: write the ledger's queue out.
   (*accounting)->flushAndStop();
   spdlog::info("stopped after serving {} request(s)", srv.requestsServed());

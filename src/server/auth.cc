@@ -97,17 +97,20 @@ Result<void> KeyAuth::registerMetrics(metrics::Registry& registry) const {
   return {};
 }
 
-asio::awaitable<http::Response> KeyAuth::admin(const http::Request& req, std::string_view target) {
+std::optional<http::Response> KeyAuth::refuseNonAdmin(const http::Request& req) const {
   if (admin_key_.empty()) {
-    co_return errorJson(Error{ErrorCode::kNotFound,
-                              "the admin API is off: start the gateway with RIGHTSIZE_ADMIN_KEY set", 0});
+    return errorJson(Error{ErrorCode::kNotFound, "the admin API is off: start the gateway with RIGHTSIZE_ADMIN_KEY set", 0});
   }
   std::string_view h = req[bhttp::field::authorization];
   std::string_view presented = h.size() > 7 && iequals(h.substr(0, 7), "bearer ") ? trim(h.substr(7)) : "";
   if (!sameSecret(presented, admin_key_)) {
-    co_return errorJson(Error{ErrorCode::kUnauthorized,
-                              "the admin API needs 'Authorization: Bearer <RIGHTSIZE_ADMIN_KEY>'", 0});
+    return errorJson(Error{ErrorCode::kUnauthorized, "the admin API needs 'Authorization: Bearer <RIGHTSIZE_ADMIN_KEY>'", 0});
   }
+  return std::nullopt;
+}
+
+asio::awaitable<http::Response> KeyAuth::admin(const http::Request& req, std::string_view target) {
+  if (auto refused = refuseNonAdmin(req)) co_return std::move(*refused);
   constexpr std::string_view kBase = "/admin/keys";
   if (!target.starts_with(kBase) || (target.size() > kBase.size() && target[kBase.size()] != '/')) {
     co_return errorJson(Error{ErrorCode::kNotFound, "no such admin endpoint: " + std::string(target), 0});

@@ -4,6 +4,7 @@
 // (/admin/keys, authorized by RIGHTSIZE_ADMIN_KEY). Keys never reach a log: only their ids.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,10 @@ class KeyAuth {
   void settle(const limits::Admission& a, bool success, int64_t tokens, Nanos cost) {
     svc_.settle(a, limits::Settlement{success, tokens, cost});
   }
+
+  // Whether `req` carries the admin key: nothing when it does; else the answer to send (404 when
+  // the admin API is off, 401 for a missing or wrong key). Used by every /admin endpoint.
+  std::optional<http::Response> refuseNonAdmin(const http::Request& req) const;
 
   // Handles /admin/keys (GET list, POST create) and /admin/keys/<id> (DELETE revoke, GET one).
   asio::awaitable<http::Response> admin(const http::Request& req, std::string_view target);

@@ -32,6 +32,9 @@ class Gateway {
   // The http::ErrorResponder: an OpenAI error body with the given status.
   http::Response errorResponse(int status, std::string message, std::string_view target = {}) const;
 
+  // The configuration this gateway was built from.
+  const config::Config& config() const { return *cfg_; }
+
   // /readyz answers 503 from now on.
   void setDraining() { draining_ = true; }
   // Where answered requests are recorded (ledger + /metrics); null: not recorded, /metrics
@@ -40,7 +43,8 @@ class Gateway {
   // Virtual keys, budgets and rate limits (src/server/auth.h); null: none. Set once, before
   // serving. Not owned.
   void setKeyAuth(KeyAuth* ka);
-  // After the worker threads stopped: releases upstream connection pools.
+  // After the worker threads stopped, or once no request uses this gateway any more (a gateway
+  // retired by a reload): releases upstream connection pools. Idempotent.
   void shutdown() {
     for (auto& [_, p] : services_.providers) p.provider->shutdown();
   }

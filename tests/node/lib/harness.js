@@ -112,16 +112,18 @@ export async function startMock() {
   };
 }
 
-// A running gateway (`rightsize serve --config <tmp yaml>`); `configYaml` is the whole file.
-export async function startGateway(configYaml) {
+// A running gateway (`rightsize serve --config <tmp yaml>`); `configYaml` is the whole file, kept at
+// `configPath` while the gateway runs (rewrite it and send SIGHUP to reload). `env`: the process's.
+export async function startGateway(configYaml, { env = process.env } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'rightsize-node-'));
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, configYaml);
   try {
-    const { proc, port, output } = await startListening(gatewayBinary(), ['serve', '--config', configPath]);
+    const { proc, port, output } = await startListening(gatewayBinary(), ['serve', '--config', configPath], { env });
     return {
       proc,
       port,
+      configPath,
       baseURL: `http://127.0.0.1:${port}/v1`,
       output,
       stop: async () => {
