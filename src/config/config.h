@@ -180,6 +180,10 @@ struct LedgerConfig {
   // database (docs/responses.md). Off, or with the ledger off, `previous_response_id` is a 400.
   bool store_responses = true;
   int64_t response_retention_days = 30;   // stored responses older than this are deleted
+  // Request rows of whole UTC days older than this are rolled up into request_rollups (report
+  // totals, spend, savings and model mix stay true) and deleted, at start and every hour
+  // (docs/ledger.md "Retention"). 0 keeps every row.
+  int64_t retention_days = 90;
 };
 
 struct LimitsConfig {

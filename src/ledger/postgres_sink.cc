@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <deque>
@@ -75,11 +76,61 @@ CREATE TABLE responses (
 );
 CREATE INDEX responses_ts ON responses (ts_us);
 )sql"},
+    // 4: ledger retention, as SQLite's migration 5: the purged request rows summed per UTC day
+    // (day_us, midnight in microseconds) x route x key ('' = no key) x model.
+    {4, R"sql(
+CREATE TABLE request_rollups (
+  day_us               BIGINT NOT NULL,
+  route                TEXT   NOT NULL,
+  key_id               TEXT   NOT NULL,
+  model                TEXT   NOT NULL,
+  requests             BIGINT NOT NULL,
+  errors               BIGINT NOT NULL,
+  tokens_in            BIGINT NOT NULL,
+  tokens_out           BIGINT NOT NULL,
+  cached_tokens        BIGINT NOT NULL,
+  cache_write_tokens   BIGINT NOT NULL,
+  reasoning_tokens     BIGINT NOT NULL,
+  usage_estimated      BIGINT NOT NULL,
+  cost_nanos           BIGINT NOT NULL,
+  reference_cost_nanos BIGINT NOT NULL,
+  PRIMARY KEY (day_us, route, key_id, model)
+);
+)sql"},
 };
 
 constexpr int kLatest = kMigrations[std::size(kMigrations) - 1].version;
 // Any constant shared by every rightsize process: the advisory lock migrations hold.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7263512001)";
+// Held by a retention purge: replicas purging at the same time would both roll up the same rows.
+constexpr const char* kPurgeLock = "SELECT pg_advisory_xact_lock(7263512002)";
+// One statement, one snapshot: exactly the rows deleted are rolled up (a row a writer commits
+// meanwhile is either in both or in neither), and the deleted count is returned.
+constexpr const char* kRollupAndDeleteSql = R"sql(
+WITH gone AS (
+  DELETE FROM requests WHERE ts_us >= 0 AND ts_us < $1
+  RETURNING ts_us, route, key_id, model, status, tokens_in, tokens_out, cached_tokens, cache_write_tokens,
+    reasoning_tokens, usage_estimated, cost_nanos, reference_cost_nanos
+), rolled AS (
+  INSERT INTO request_rollups (day_us, route, key_id, model, requests, errors, tokens_in, tokens_out,
+    cached_tokens, cache_write_tokens, reasoning_tokens, usage_estimated, cost_nanos, reference_cost_nanos)
+  SELECT (ts_us / 86400000000) * 86400000000, route, coalesce(key_id, ''), model, count(*),
+    count(*) FILTER (WHERE status >= 400), sum(tokens_in), sum(tokens_out), sum(cached_tokens),
+    sum(cache_write_tokens), sum(reasoning_tokens), count(*) FILTER (WHERE usage_estimated), sum(cost_nanos),
+    sum(reference_cost_nanos)
+  FROM gone GROUP BY 1, 2, 3, 4
+  ON CONFLICT (day_us, route, key_id, model) DO UPDATE SET
+    requests = request_rollups.requests + EXCLUDED.requests, errors = request_rollups.errors + EXCLUDED.errors,
+    tokens_in = request_rollups.tokens_in + EXCLUDED.tokens_in,
+    tokens_out = request_rollups.tokens_out + EXCLUDED.tokens_out,
+    cached_tokens = request_rollups.cached_tokens + EXCLUDED.cached_tokens,
+    cache_write_tokens = request_rollups.cache_write_tokens + EXCLUDED.cache_write_tokens,
+    reasoning_tokens = request_rollups.reasoning_tokens + EXCLUDED.reasoning_tokens,
+    usage_estimated = request_rollups.usage_estimated + EXCLUDED.usage_estimated,
+    cost_nanos = request_rollups.cost_nanos + EXCLUDED.cost_nanos,
+    reference_cost_nanos = request_rollups.reference_cost_nanos + EXCLUDED.reference_cost_nanos
+)
+SELECT count(*) FROM gone)sql";
 constexpr int kColumns = 27;
 constexpr size_t kRowsPerStatement = 1000;  // 27,000 parameters, under libpq's 65,535
 
@@ -436,6 +487,58 @@ Result<int64_t> PostgresSink::purgeResponses(std::chrono::system_clock::time_poi
   const std::string ts = std::to_string(toEpochMicros(before));
   const char* values[] = {ts.c_str()};
   return command("DELETE FROM responses WHERE ts_us < $1", values, 1);
+}
+
+Result<int64_t> PostgresSink::purgeRequests(std::chrono::system_clock::time_point before) {
+  const int64_t cut = utcDayStartMicros(toEpochMicros(before));
+  int64_t deleted = 0;
+  // One day per transaction, oldest first, as in SqliteSink (statement_timeout is 30 s).
+  for (;;) {
+    std::optional<int64_t> oldest;
+    auto r = query("SELECT min(ts_us) FROM requests WHERE ts_us >= 0 AND ts_us < $1", {std::to_string(cut)},
+                   [&](const char* const* v, int) {
+                     if (v[0]) oldest = parseNumber<int64_t>(v[0]);
+                   });
+    if (!r) return fail(r.error());
+    if (!oldest) break;
+    const std::string day_end = std::to_string(std::min(cut, utcDayStartMicros(*oldest) + kMicrosPerDay));
+    if (auto b = exec("BEGIN"); !b) return fail(b.error());
+    auto rollback = [this](Error e) -> Result<int64_t> {
+      (void)exec("ROLLBACK");
+      return fail(std::move(e));
+    };
+    if (auto l = exec(kPurgeLock); !l) return rollback(l.error());
+    int64_t n = 0;
+    if (auto q = query(kRollupAndDeleteSql, {day_end}, [&](const char* const* v, int) { n = parseNumber<int64_t>(v[0]); });
+        !q)
+      return rollback(q.error());
+    const char* values[] = {day_end.c_str()};
+    if (auto f = command("DELETE FROM feedback WHERE ts_us < $1", values, 1); !f) return rollback(f.error());
+    if (auto c = exec("COMMIT"); !c) return rollback(c.error());
+    deleted += n;
+  }
+  return deleted;
+}
+
+Result<std::vector<RequestRollup>> PostgresSink::readRollups() {
+  std::vector<RequestRollup> out;
+  auto r = query(R"sql(SELECT day_us, route, key_id, model, requests, errors, tokens_in, tokens_out, cached_tokens,
+  cache_write_tokens, reasoning_tokens, usage_estimated, cost_nanos, reference_cost_nanos
+FROM request_rollups ORDER BY day_us, route, key_id, model)sql",
+                 {}, [&](const char* const* v, int) {
+                   RequestRollup x;
+                   x.day_us = parseNumber<int64_t>(v[0]);
+                   x.route = v[1] ? v[1] : "";
+                   x.key_id = v[2] ? v[2] : "";
+                   x.model = v[3] ? v[3] : "";
+                   int64_t* nums[] = {&x.requests, &x.errors, &x.tokens_in, &x.tokens_out, &x.cached_tokens,
+                                      &x.cache_write_tokens, &x.reasoning_tokens, &x.usage_estimated,
+                                      &x.cost_nanos, &x.reference_cost_nanos};
+                   for (size_t i = 0; i < std::size(nums); ++i) *nums[i] = parseNumber<int64_t>(v[i + 4]);
+                   out.push_back(std::move(x));
+                 });
+  if (!r) return fail(r.error());
+  return out;
 }
 
 Result<void> PostgresSink::query(const std::string& sql, const std::vector<std::string>& params, const RowFn& row) {

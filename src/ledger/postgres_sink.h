@@ -47,6 +47,9 @@ class PostgresSink final : public LedgerSink {
   Result<std::optional<StoredResponse>> getResponse(std::string_view id) override;
   Result<bool> deleteResponse(std::string_view id) override;
   Result<int64_t> purgeResponses(std::chrono::system_clock::time_point before) override;
+  // Each day in its own transaction under an advisory lock (replicas purging together roll up
+  // each row once); rows are rolled up and deleted by one statement (see sink.h).
+  Result<int64_t> purgeRequests(std::chrono::system_clock::time_point before) override;
 
   // The schema version stored in the database (0 for an empty one).
   Result<int> schemaVersion();
@@ -54,6 +57,8 @@ class PostgresSink final : public LedgerSink {
   // Up to `limit` rows ordered by id (insertion order per replica), after `offset` rows.
   Result<std::vector<LedgerRecord>> readRecords(int64_t limit, int64_t offset = 0);
   Result<std::vector<FeedbackRecord>> readFeedback();
+  // Every request_rollups row, ordered by day, route, key_id, model. For tests.
+  Result<std::vector<RequestRollup>> readRollups();
 
   // Runs a read-only query with text parameters and calls `row` with each result row's
   // values (nullptr for SQL NULL). For the report and the outcome export.

@@ -79,6 +79,21 @@ struct StoredResponse {
   bool operator==(const StoredResponse&) const = default;
 };
 
+// One request_rollups row: the sums of the purged request rows of one UTC day, route, key and
+// model (ledger retention, docs/ledger.md "Retention").
+struct RequestRollup {
+  int64_t day_us = 0;   // UTC midnight, microseconds since the epoch
+  std::string route;
+  std::string key_id;   // "" without a key
+  std::string model;
+  int64_t requests = 0, errors = 0;  // errors: status >= 400
+  int64_t tokens_in = 0, tokens_out = 0, cached_tokens = 0, cache_write_tokens = 0, reasoning_tokens = 0;
+  int64_t usage_estimated = 0;       // rows whose usage the gateway estimated
+  int64_t cost_nanos = 0, reference_cost_nanos = 0;
+
+  bool operator==(const RequestRollup&) const = default;
+};
+
 // Microseconds since the Unix epoch, the unit the ledger stores time in.
 inline int64_t toEpochMicros(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -86,6 +101,14 @@ inline int64_t toEpochMicros(std::chrono::system_clock::time_point t) {
 inline std::chrono::system_clock::time_point fromEpochMicros(int64_t us) {
   return std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::microseconds(us)));
+}
+
+// One UTC day in microseconds, and the UTC midnight at or before `us` (floor, also for times
+// before 1970): the day a request_rollups row stands for.
+inline constexpr int64_t kMicrosPerDay = 86'400'000'000;
+inline constexpr int64_t utcDayStartMicros(int64_t us) {
+  const int64_t q = us / kMicrosPerDay;
+  return (us % kMicrosPerDay < 0 ? q - 1 : q) * kMicrosPerDay;
 }
 
 }  // namespace rightsize::ledger

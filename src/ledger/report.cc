@@ -64,10 +64,36 @@ constexpr const char* kRowColumns =
 constexpr const char* kRowColumnsBeforeCache =
     "model, status, cost_nanos, reference_cost_nanos, latency_us, tokens_in, tokens_out, 0, 0, 0, 0";
 
+// One request_rollups row as the report reads it (kRollupColumns, in this order).
+struct RollupFacts {
+  std::string model;
+  int64_t requests = 0, errors = 0;
+  Nanos cost = 0, reference = 0;
+  int64_t tokens_in = 0, tokens_out = 0, cached = 0, cache_write = 0, reasoning = 0, estimated = 0;
+};
+constexpr const char* kRollupColumns =
+    "model, requests, errors, cost_nanos, reference_cost_nanos, tokens_in, tokens_out, cached_tokens, "
+    "cache_write_tokens, reasoning_tokens, usage_estimated";
+
 struct Accumulator {
   ReportGroup g;
   std::map<std::string, int64_t> models;
   std::vector<int64_t> latencies;
+
+  void add(const RollupFacts& r) {
+    g.requests += r.requests;
+    g.rolled_up_requests += r.requests;
+    g.errors += r.errors;
+    models[r.model] += r.requests;
+    g.spend_nanos += r.cost;
+    g.reference_nanos += r.reference;
+    g.tokens_in += r.tokens_in;
+    g.tokens_out += r.tokens_out;
+    g.cached_tokens += r.cached;
+    g.cache_write_tokens += r.cache_write;
+    g.reasoning_tokens += r.reasoning;
+    g.usage_estimated += r.estimated;
+  }
 
   void add(const RowFacts& r) {
     ++g.requests;
@@ -103,6 +129,10 @@ struct ReportBuilder {
     groups[key].add(r);
     total.add(r);
   }
+  void add(const std::string& key, const RollupFacts& r) {
+    groups[key].add(r);
+    total.add(r);
+  }
   Report finish(const ReportOptions& options) {
     Report report;
     report.options = options;
@@ -125,6 +155,46 @@ const char* pgGroupExpr(ReportGrouping by) {
     case ReportGrouping::kModel: return "model";
   }
   return "route";
+}
+
+// The group of a request_rollups row: as pgGroupExpr / groupExpr, from its columns (key_id ''
+// is "no key", day_us the UTC midnight).
+const char* pgRollupGroupExpr(ReportGrouping by) {
+  switch (by) {
+    case ReportGrouping::kRoute: return "route";
+    case ReportGrouping::kKey: return "CASE WHEN key_id = '' THEN '(no key)' ELSE key_id END";
+    case ReportGrouping::kDay: return "to_char(to_timestamp(day_us / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+    case ReportGrouping::kModel: return "model";
+  }
+  return "route";
+}
+
+const char* rollupGroupExpr(ReportGrouping by) {
+  switch (by) {
+    case ReportGrouping::kRoute: return "route";
+    case ReportGrouping::kKey: return "CASE WHEN key_id = '' THEN '(no key)' ELSE key_id END";
+    case ReportGrouping::kDay: return "strftime('%Y-%m-%d', day_us / 1000000, 'unixepoch')";
+    case ReportGrouping::kModel: return "model";
+  }
+  return "route";
+}
+
+// Reads a rollup row's values 1.. (after the group) from text (PostgreSQL) or SQLite.
+template <class Num, class Text>
+RollupFacts rollupFacts(Num num, Text text) {
+  RollupFacts r;
+  r.model = text(1);
+  r.requests = num(2);
+  r.errors = num(3);
+  r.cost = num(4);
+  r.reference = num(5);
+  r.tokens_in = num(6);
+  r.tokens_out = num(7);
+  r.cached = num(8);
+  r.cache_write = num(9);
+  r.reasoning = num(10);
+  r.estimated = num(11);
+  return r;
 }
 
 const char* groupExpr(ReportGrouping by) {
@@ -173,6 +243,7 @@ std::string groupJson(const ReportGroup& g) {
                      g.usage_estimated);
   auto hit = g.cacheHitRate();
   out += ",\"cache_hit_rate\":" + (hit ? jsonNumber(*hit) : std::string("null"));
+  out += fmt::format(",\"rolled_up_requests\":{}", g.rolled_up_requests);
   out += ",\"latency_p50_ms\":" + jsonNumber(ms(g.latency_p50));
   out += ",\"latency_p99_ms\":" + jsonNumber(ms(g.latency_p99));
   out += "}";
@@ -328,6 +399,21 @@ Result<Report> buildReport(const std::string& db_path, const ReportOptions& opti
     builder.add(key, r);
   }
   if (rc != SQLITE_DONE) return fail(dbError(db.db, db_path, "reading rows"));
+  if (version >= 5) {  // request_rollups: the rows the ledger retention purged
+    std::string rsql = fmt::format("SELECT {}, {} FROM request_rollups WHERE day_us >= ?1 AND day_us < ?2",
+                                   rollupGroupExpr(options.by), kRollupColumns);
+    StmtGuard rq;
+    if (sqlite3_prepare_v2(db.db, rsql.c_str(), -1, &rq.s, nullptr) != SQLITE_OK) {
+      return fail(dbError(db.db, db_path, "preparing rollup query"));
+    }
+    sqlite3_bind_int64(rq.s, 1, options.since_us.value_or(INT64_MIN));
+    sqlite3_bind_int64(rq.s, 2, options.until_us.value_or(INT64_MAX));
+    while ((rc = sqlite3_step(rq.s)) == SQLITE_ROW) {
+      builder.add(columnText(rq.s, 0), rollupFacts([&](int i) { return sqlite3_column_int64(rq.s, i); },
+                                                   [&](int i) { return columnText(rq.s, i); }));
+    }
+    if (rc != SQLITE_DONE) return fail(dbError(db.db, db_path, "reading rollups"));
+  }
   return builder.finish(options);
 }
 
@@ -365,6 +451,19 @@ Result<Report> buildReportPostgres(const std::string& dsn, const ReportOptions& 
                           builder.add(key, row);
                         });
   if (!r) return fail(r.error());
+  if (*version >= 4) {  // request_rollups: the rows the ledger retention purged
+    std::string rsql = fmt::format("SELECT {}, {} FROM request_rollups WHERE day_us >= $1 AND day_us < $2",
+                                   pgRollupGroupExpr(options.by), kRollupColumns);
+    r = (*db)->query(rsql,
+                     {std::to_string(options.since_us.value_or(INT64_MIN)),
+                      std::to_string(options.until_us.value_or(INT64_MAX))},
+                     [&](const char* const* v, int) {
+                       builder.add(std::string(v[0] ? v[0] : ""),
+                                   rollupFacts([&](int i) { return num(v[i]); },
+                                               [&](int i) { return std::string(v[i] ? v[i] : ""); }));
+                     });
+    if (!r) return fail(r.error());
+  }
   return builder.finish(options);
 }
 
@@ -400,6 +499,12 @@ std::string formatReportText(const Report& report) {
       else line += fmt::format("{:>{}}", r[i], width[i]);
     }
     out += line + "\n";
+  }
+  if (report.total.rolled_up_requests > 0) {
+    out += fmt::format(
+        "note: {} of these requests were rolled up by the ledger retention (ledger.retention_days): they count in "
+        "requests, errors, spend, savings and model mix; p50/p99 cover only the {} request rows still kept\n",
+        report.total.rolled_up_requests, report.total.requests - report.total.rolled_up_requests);
   }
   return out;
 }

@@ -31,6 +31,8 @@ Result<int64_t> parseReportTime(std::string_view text, std::chrono::system_clock
 // "2026-11-22T10:00:00Z" (fractional seconds dropped) for an epoch-microsecond time.
 std::string formatReportTime(int64_t epoch_us);
 
+// Rows purged by the ledger retention count through their request_rollups row, whose time is
+// its UTC day's midnight: a rolled-up day is in the range when its midnight is.
 struct ReportOptions {
   std::optional<int64_t> since_us;  // rows with ts_us >= since_us; none: from the first row
   std::optional<int64_t> until_us;  // rows with ts_us <  until_us; none: to the last row
@@ -51,8 +53,12 @@ struct ReportGroup {
   int64_t cache_write_tokens = 0;  // of tokens_in, written to one
   int64_t reasoning_tokens = 0;    // of tokens_out
   int64_t usage_estimated = 0;     // rows whose usage the gateway estimated (no usage upstream)
-  // Nearest-rank percentiles of latency_us: the value at rank ceil(p/100 * n) of the sorted
-  // latencies (1-based). Zero for an empty group.
+  // Of `requests`, those read from request_rollups (purged by the ledger retention): counted in
+  // every sum and in the model mix, but their latencies are gone.
+  int64_t rolled_up_requests = 0;
+  // Nearest-rank percentiles of latency_us over the request rows still kept (requests -
+  // rolled_up_requests): the value at rank ceil(p/100 * n) of the sorted latencies (1-based).
+  // Zero when there are none.
   std::chrono::microseconds latency_p50{0};
   std::chrono::microseconds latency_p99{0};
 

@@ -43,6 +43,16 @@ class LedgerSink {
   virtual Result<std::optional<StoredResponse>> getResponse(std::string_view id);
   virtual Result<bool> deleteResponse(std::string_view id);
   virtual Result<int64_t> purgeResponses(std::chrono::system_clock::time_point before);
+
+  // Ledger retention (ledger.retention_days, docs/ledger.md "Retention"). `before` is rounded
+  // down to UTC midnight: only whole UTC days are purged. For each UTC day that still has
+  // request rows before that cut, oldest first, one transaction adds the day's rows to
+  // request_rollups (per day x route x key_id x model: requests, errors, tokens, usage_estimated,
+  // cost and reference cost; added to a rollup row already there) and deletes them, with the
+  // feedback rows of that day. Returns the number of request rows deleted. Safe to re-run: a
+  // second call finds no rows before the cut and changes nothing; a failure leaves the failing
+  // day untouched (days before it stay purged). The default fails: a sink that keeps no rollups.
+  virtual Result<int64_t> purgeRequests(std::chrono::system_clock::time_point before);
 };
 
 }  // namespace rightsize::ledger

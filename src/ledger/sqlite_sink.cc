@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "ledger/migrations.h"
@@ -86,6 +88,30 @@ CREATE TABLE responses (
   response     TEXT
 );
 CREATE INDEX responses_ts ON responses(ts_us);
+)sql"},
+    // 5: ledger retention (ledger.retention_days). Request rows older than the retention are
+    // summed here per UTC day x route x key x model, then deleted, so `rightsize report` keeps
+    // its totals, spend, savings and model mix. day_us: UTC midnight, microseconds since the
+    // epoch. key_id '' = no key (a primary key column cannot hold NULL usefully: NULLs never
+    // conflict, so re-rolled rows would not add up).
+    {5, R"sql(
+CREATE TABLE request_rollups (
+  day_us               INTEGER NOT NULL,
+  route                TEXT    NOT NULL,
+  key_id               TEXT    NOT NULL,
+  model                TEXT    NOT NULL,
+  requests             INTEGER NOT NULL,
+  errors               INTEGER NOT NULL,
+  tokens_in            INTEGER NOT NULL,
+  tokens_out           INTEGER NOT NULL,
+  cached_tokens        INTEGER NOT NULL,
+  cache_write_tokens   INTEGER NOT NULL,
+  reasoning_tokens     INTEGER NOT NULL,
+  usage_estimated      INTEGER NOT NULL,
+  cost_nanos           INTEGER NOT NULL,
+  reference_cost_nanos INTEGER NOT NULL,
+  PRIMARY KEY (day_us, route, key_id, model)
+);
 )sql"},
 };
 
@@ -380,6 +406,95 @@ Result<int64_t> SqliteSink::purgeResponses(std::chrono::system_clock::time_point
   sqlite3_bind_int64(g.s, 1, toEpochMicros(before));
   if (sqlite3_step(g.s) != SQLITE_DONE) return fail(dbError("response purge"));
   return static_cast<int64_t>(sqlite3_changes64(db_));
+}
+
+namespace {
+
+// Rolls up the request rows before ?1 (a UTC midnight) into request_rollups, adding to the
+// rows already there (a late row for a purged day adds to its rollup). The WHERE clause also
+// keeps SQLite's parser from reading ON CONFLICT as a join constraint of the SELECT.
+constexpr const char* kRollupSql = R"sql(
+INSERT INTO request_rollups (day_us, route, key_id, model, requests, errors, tokens_in, tokens_out,
+  cached_tokens, cache_write_tokens, reasoning_tokens, usage_estimated, cost_nanos, reference_cost_nanos)
+SELECT (ts_us / 86400000000) * 86400000000, route, coalesce(key_id, ''), model, count(*),
+  sum(status >= 400), sum(tokens_in), sum(tokens_out), sum(cached_tokens), sum(cache_write_tokens),
+  sum(reasoning_tokens), sum(usage_estimated != 0), sum(cost_nanos), sum(reference_cost_nanos)
+FROM requests WHERE ts_us >= 0 AND ts_us < ?1 GROUP BY 1, 2, 3, 4
+ON CONFLICT (day_us, route, key_id, model) DO UPDATE SET
+  requests = requests + excluded.requests, errors = errors + excluded.errors,
+  tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
+  cached_tokens = cached_tokens + excluded.cached_tokens,
+  cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+  reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+  usage_estimated = usage_estimated + excluded.usage_estimated, cost_nanos = cost_nanos + excluded.cost_nanos,
+  reference_cost_nanos = reference_cost_nanos + excluded.reference_cost_nanos)sql";
+
+}  // namespace
+
+Result<int64_t> SqliteSink::purgeRequests(std::chrono::system_clock::time_point before) {
+  const int64_t cut = utcDayStartMicros(toEpochMicros(before));
+  int64_t deleted = 0;
+  // One day per transaction, oldest first: the first purge of a large ledger holds the write
+  // lock for one day's rows at a time, so the ledger writer (busy_timeout 5 s) keeps writing
+  // between them. Rows before 1970 (never written by the gateway) are left alone: integer
+  // division would put them in the wrong day.
+  for (;;) {
+    int64_t oldest = 0;
+    {
+      StmtGuard g;
+      if (sqlite3_prepare_v2(db_, "SELECT min(ts_us) FROM requests WHERE ts_us >= 0 AND ts_us < ?1", -1, &g.s,
+                             nullptr) != SQLITE_OK)
+        return fail(dbError("preparing purge"));
+      sqlite3_bind_int64(g.s, 1, cut);
+      if (sqlite3_step(g.s) != SQLITE_ROW) return fail(dbError("purge: oldest row"));
+      if (sqlite3_column_type(g.s, 0) == SQLITE_NULL) break;
+      oldest = sqlite3_column_int64(g.s, 0);
+    }
+    const int64_t day_end = std::min(cut, utcDayStartMicros(oldest) + kMicrosPerDay);
+    if (auto r = exec("BEGIN IMMEDIATE"); !r) return fail(r.error());
+    auto rollback = [this](Error e) -> Result<int64_t> {
+      (void)exec("ROLLBACK");
+      return fail(std::move(e));
+    };
+    const std::pair<const char*, const char*> steps[] = {
+        {kRollupSql, "purge: rollup"},
+        {"DELETE FROM requests WHERE ts_us >= 0 AND ts_us < ?1", "purge: delete"},
+        {"DELETE FROM feedback WHERE ts_us < ?1", "purge: feedback"},
+    };
+    for (size_t i = 0; i < std::size(steps); ++i) {
+      StmtGuard g;
+      if (sqlite3_prepare_v2(db_, steps[i].first, -1, &g.s, nullptr) != SQLITE_OK) return rollback(dbError(steps[i].second));
+      sqlite3_bind_int64(g.s, 1, day_end);
+      if (sqlite3_step(g.s) != SQLITE_DONE) return rollback(dbError(steps[i].second));
+      if (i == 1) deleted += static_cast<int64_t>(sqlite3_changes64(db_));
+    }
+    if (auto r = exec("COMMIT"); !r) return rollback(r.error());
+  }
+  return deleted;
+}
+
+Result<std::vector<RequestRollup>> SqliteSink::readRollups() {
+  StmtGuard g;
+  if (sqlite3_prepare_v2(db_, R"sql(SELECT day_us, route, key_id, model, requests, errors, tokens_in, tokens_out,
+  cached_tokens, cache_write_tokens, reasoning_tokens, usage_estimated, cost_nanos, reference_cost_nanos
+FROM request_rollups ORDER BY day_us, route, key_id, model)sql", -1, &g.s, nullptr) != SQLITE_OK)
+    return fail(dbError("preparing rollup read"));
+  std::vector<RequestRollup> out;
+  int rc;
+  while ((rc = sqlite3_step(g.s)) == SQLITE_ROW) {
+    RequestRollup r;
+    r.day_us = sqlite3_column_int64(g.s, 0);
+    r.route = columnText(g.s, 1);
+    r.key_id = columnText(g.s, 2);
+    r.model = columnText(g.s, 3);
+    int64_t* nums[] = {&r.requests, &r.errors, &r.tokens_in, &r.tokens_out, &r.cached_tokens,
+                       &r.cache_write_tokens, &r.reasoning_tokens, &r.usage_estimated, &r.cost_nanos,
+                       &r.reference_cost_nanos};
+    for (size_t i = 0; i < std::size(nums); ++i) *nums[i] = sqlite3_column_int64(g.s, static_cast<int>(i) + 4);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return fail(dbError("reading rollups"));
+  return out;
 }
 
 Result<int64_t> SqliteSink::rowCount() {

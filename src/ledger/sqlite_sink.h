@@ -35,6 +35,8 @@ class SqliteSink final : public LedgerSink {
   Result<std::optional<StoredResponse>> getResponse(std::string_view id) override;
   Result<bool> deleteResponse(std::string_view id) override;
   Result<int64_t> purgeResponses(std::chrono::system_clock::time_point before) override;
+  // Each day in its own BEGIN IMMEDIATE transaction (see sink.h).
+  Result<int64_t> purgeRequests(std::chrono::system_clock::time_point before) override;
 
   // The schema version stored in the database (0 for an empty one).
   Result<int> schemaVersion();
@@ -45,6 +47,8 @@ class SqliteSink final : public LedgerSink {
   Result<std::vector<LedgerRecord>> readRecords(int64_t limit, int64_t offset = 0);
   // Every feedback row in insertion order.
   Result<std::vector<FeedbackRecord>> readFeedback();
+  // Every request_rollups row, ordered by day, route, key_id, model. For tests.
+  Result<std::vector<RequestRollup>> readRollups();
 
  private:
   explicit SqliteSink(sqlite3* db) : db_(db) {}

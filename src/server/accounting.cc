@@ -42,6 +42,34 @@ Result<std::unique_ptr<Accounting>> Accounting::make(const config::Config& cfg) 
       acc->responses_ = std::make_unique<ledger::ResponseStore>(
           std::move(*store_sink), std::chrono::hours(24) * lc.response_retention_days);
     }
+    if (lc.retention_days > 0) {
+      // Its own connection and thread, like the response store: a purge (the first one on a
+      // large ledger can take seconds) never delays the writer's batches or a request.
+      Result<std::unique_ptr<ledger::LedgerSink>> purge_sink =
+          lc.kind == config::LedgerKind::kSqlite
+              ? Result<std::unique_ptr<ledger::LedgerSink>>(ledger::SqliteSink::open(lc.path))
+              : Result<std::unique_ptr<ledger::LedgerSink>>(ledger::PostgresSink::open(lc.dsn));
+      if (!purge_sink) return fail(purge_sink.error().code, "ledger retention: " + purge_sink.error().message);
+      acc->retention_ = std::make_unique<ledger::LedgerRetention>(std::move(*purge_sink),
+                                                                   std::chrono::days(lc.retention_days));
+    }
+  }
+  if (auto* rt = acc->retention_.get()) {
+    const auto& c = rt->counters();
+    const std::atomic<int64_t>* rows = &c.rows_purged;
+    const std::atomic<int64_t>* errors = &c.errors;
+    if (auto r = acc->registry_.addCallback(
+            "rightsize_ledger_rows_purged_total",
+            "Ledger request rows past ledger.retention_days rolled up into request_rollups and deleted",
+            metrics::MetricType::kCounter, [rows] { return static_cast<double>(rows->load()); });
+        !r)
+      return fail(r.error());
+    if (auto r = acc->registry_.addCallback("rightsize_ledger_purge_errors_total",
+                                            "Ledger retention purges that failed (logged, retried next hour)",
+                                            metrics::MetricType::kCounter,
+                                            [errors] { return static_cast<double>(errors->load()); });
+        !r)
+      return fail(r.error());
   }
   if (auto* st = acc->responses_.get()) {
     const auto& c = st->counters();
@@ -82,6 +110,7 @@ Result<std::unique_ptr<Accounting>> Accounting::make(const config::Config& cfg) 
 Accounting::~Accounting() { flushAndStop(); }
 
 void Accounting::flushAndStop() {
+  if (retention_) retention_->stop();
   if (responses_) responses_->stop();
   if (writer_) writer_->flushAndStop();
 }

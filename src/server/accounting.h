@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "ledger/record.h"
 #include "ledger/response_store.h"
+#include "ledger/retention.h"
 #include "ledger/sink.h"
 #include "ledger/writer.h"
 #include "metrics/gateway_metrics.h"
@@ -40,6 +41,9 @@ class Accounting {
   bool storePrompts() const { return store_prompts_; }
   // Null when the ledger is off.
   const ledger::LedgerWriter* writer() const { return writer_.get(); }
+  // The ledger's retention purge (ledger.retention_days); null when the ledger is off or the
+  // retention is 0.
+  ledger::LedgerRetention* retention() { return retention_.get(); }
   // The stored responses of POST /v1/responses, in the ledger's database (its own connection);
   // null when the ledger is off or ledger.store_responses is false.
   ledger::ResponseStore* responseStore() { return responses_.get(); }
@@ -64,6 +68,7 @@ class Accounting {
   std::unique_ptr<ledger::LedgerSink> sink_;
   std::unique_ptr<ledger::LedgerWriter> writer_;
   std::unique_ptr<ledger::ResponseStore> responses_;
+  std::unique_ptr<ledger::LedgerRetention> retention_;  // null: ledger off or retention_days 0
   bool store_prompts_ = false;
   Stats stats_;
 };

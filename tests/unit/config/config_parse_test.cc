@@ -568,6 +568,22 @@ TEST(ConfigParse, ReadsTheResponseStoreOfTheLedger) {
             std::string::npos);
 }
 
+TEST(ConfigParse, ReadsTheRetentionOfTheLedger) {
+  auto defaults = parse(kMinimalModels);
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->ledger.retention_days, 90);
+  auto cfg = parse(std::string(kMinimalModels) + "ledger: {retention_days: 7}\n");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_EQ(cfg->ledger.retention_days, 7);
+  auto keep_all = parse(std::string(kMinimalModels) + "ledger: {retention_days: 0}\n");
+  ASSERT_TRUE(keep_all) << keep_all.error().message;
+  EXPECT_EQ(keep_all->ledger.retention_days, 0);
+  EXPECT_NE(errorOf(std::string(kMinimalModels) + "ledger: {retention_days: -1}\n").find("ledger.retention_days"),
+            std::string::npos);
+  EXPECT_NE(errorOf(std::string(kMinimalModels) + "ledger: {retention_days: 3d}\n").find("ledger.retention_days"),
+            std::string::npos);
+}
+
 TEST(ConfigParse, RejectsInconsistentLedgerAndLimits) {
   EXPECT_EQ(errorOf(std::string(kMinimalModels) + "ledger: {kind: mysql}\n"),
             "config.yaml:6: ledger.kind: must be one of sqlite, postgres, off; got 'mysql'");

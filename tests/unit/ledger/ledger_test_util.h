@@ -5,9 +5,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "ledger/record.h"
+#include "ledger/report.h"
 #include "ledger/sink.h"
 
 namespace rightsize::ledger::testing {
@@ -92,6 +95,121 @@ inline void checkResponseStorage(LedgerSink& sink) {
   EXPECT_EQ(sink.purgeResponses(fromEpochMicros(1'700'000'050'000'000)).value(), 1);
   EXPECT_FALSE(sink.getResponse("resp_a").value().has_value());
   EXPECT_TRUE(sink.getResponse("resp_b").value().has_value());
+}
+
+// Every sum of a report group the retention must keep: all but the latency percentiles and the
+// rolled-up count.
+inline void expectSameSums(const ReportGroup& a, const ReportGroup& b, const std::string& what) {
+  EXPECT_EQ(a.group, b.group) << what;
+  EXPECT_EQ(a.requests, b.requests) << what << " " << a.group;
+  EXPECT_EQ(a.errors, b.errors) << what << " " << a.group;
+  EXPECT_EQ(a.model_counts, b.model_counts) << what << " " << a.group;
+  EXPECT_EQ(a.spend_nanos, b.spend_nanos) << what << " " << a.group;
+  EXPECT_EQ(a.reference_nanos, b.reference_nanos) << what << " " << a.group;
+  EXPECT_EQ(a.savingsNanos(), b.savingsNanos()) << what << " " << a.group;
+  EXPECT_EQ(a.tokens_in, b.tokens_in) << what << " " << a.group;
+  EXPECT_EQ(a.tokens_out, b.tokens_out) << what << " " << a.group;
+  EXPECT_EQ(a.cached_tokens, b.cached_tokens) << what << " " << a.group;
+  EXPECT_EQ(a.cache_write_tokens, b.cache_write_tokens) << what << " " << a.group;
+  EXPECT_EQ(a.reasoning_tokens, b.reasoning_tokens) << what << " " << a.group;
+  EXPECT_EQ(a.usage_estimated, b.usage_estimated) << what << " " << a.group;
+}
+
+inline void expectSameSums(const Report& a, const Report& b, const std::string& what) {
+  ASSERT_EQ(a.groups.size(), b.groups.size()) << what;
+  for (size_t i = 0; i < a.groups.size(); ++i) expectSameSums(a.groups[i], b.groups[i], what);
+  expectSameSums(a.total, b.total, what);
+}
+
+// The retention contract of a sink (sink.h purgeRequests), the same for SQLite and PostgreSQL,
+// read back through `report` (buildReport or buildReportPostgres on the same database):
+// 300 requests an hour apart over 13 UTC days; purging before a time inside a day purges only
+// the whole days before it, keeps every newer row, and leaves every report sum (per route, key,
+// day, model; whole range and a day-aligned range) as it was; a re-run changes nothing; a row
+// that arrives late for a purged day is added to its rollup by the next purge.
+inline void checkRetention(LedgerSink& sink, const std::function<Result<Report>(const ReportOptions&)>& report) {
+  std::vector<LedgerRecord> batch;
+  for (int i = 0; i < 300; ++i) {
+    batch.push_back(sampleRecord(i));
+    batch.back().time += std::chrono::hours(i);
+  }
+  ASSERT_TRUE(sink.writeBatch(batch));
+  const std::vector<FeedbackRecord> fb = {{batch[1].time, batch[1].request_id, 0.5},
+                                          {batch[299].time, batch[299].request_id, 1.0}};
+  ASSERT_TRUE(sink.writeFeedback(fb));
+  const auto before = batch[200].time;  // inside a UTC day
+  const int64_t cut = utcDayStartMicros(toEpochMicros(before));
+  ASSERT_LT(cut, toEpochMicros(before));
+  int64_t expected_purged = 0;
+  for (const auto& r : batch) expected_purged += toEpochMicros(r.time) < cut ? 1 : 0;
+  ASSERT_GT(expected_purged, 100);
+  ASSERT_LT(expected_purged, 200);
+
+  const int64_t first_day = utcDayStartMicros(toEpochMicros(batch[0].time));
+  std::vector<ReportOptions> ranges;
+  for (auto by : {ReportGrouping::kRoute, ReportGrouping::kKey, ReportGrouping::kDay, ReportGrouping::kModel}) {
+    ReportOptions all;
+    all.by = by;
+    ranges.push_back(all);
+    ReportOptions days = all;  // from the 2nd day to the 11th: purged and kept days
+    days.since_us = first_day + kMicrosPerDay;
+    days.until_us = first_day + 10 * kMicrosPerDay;
+    ranges.push_back(days);
+  }
+  std::vector<Report> kept;
+  for (const auto& o : ranges) {
+    auto r = report(o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->total.rolled_up_requests, 0);
+    kept.push_back(*r);
+  }
+  ASSERT_EQ(kept[0].total.requests, 300);
+
+  auto purged = sink.purgeRequests(before);
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(*purged, expected_purged);
+  std::vector<Report> after;
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    auto r = report(ranges[i]);
+    ASSERT_TRUE(r) << r.error().message;
+    const std::string what = fmt::format("range {} by {}", i, reportGroupingName(ranges[i].by));
+    expectSameSums(kept[i], *r, what);
+    after.push_back(*r);
+  }
+  // The whole range: the purged rows are rolled up, the newer ones kept (their latencies only).
+  EXPECT_EQ(after[0].total.rolled_up_requests, expected_purged);
+  EXPECT_EQ(after[0].total.requests - after[0].total.rolled_up_requests, 300 - expected_purged);
+  const int64_t kept_rows = 300 - expected_purged;
+  const int64_t p50_rank = (50 * kept_rows + 99) / 100;  // latencies are 150'000 + i, i the row
+  EXPECT_EQ(after[0].total.latency_p50.count(), 150'000 + expected_purged + p50_rank - 1)
+      << "p50 over the kept rows only";
+  EXPECT_NE(formatReportText(after[0]).find(fmt::format("note: {} of these requests were rolled up", expected_purged)),
+            std::string::npos);
+
+  // Re-run: nothing left before the cut, every report unchanged.
+  auto again = sink.purgeRequests(before);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(*again, 0);
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    auto r = report(ranges[i]);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(formatReportJson(*r), formatReportJson(after[i])) << "re-run changed range " << i;
+  }
+
+  // A purge of a cut before every row changes nothing either.
+  EXPECT_EQ(sink.purgeRequests(batch[0].time - std::chrono::hours(48)).value(), 0);
+
+  // A late row (a spill replay) for a purged day: written, then added to that day's rollup.
+  LedgerRecord late = sampleRecord(1);  // route chat, key key-1, model llama-3.1-8b
+  late.request_id = "req-late";
+  late.time = batch[1].time + std::chrono::minutes(1);
+  ASSERT_TRUE(sink.writeBatch(std::span<const LedgerRecord>(&late, 1)));
+  EXPECT_EQ(sink.purgeRequests(before).value(), 1);
+  auto with_late = report(ranges[0]);
+  ASSERT_TRUE(with_late) << with_late.error().message;
+  EXPECT_EQ(with_late->total.requests, 301);
+  EXPECT_EQ(with_late->total.rolled_up_requests, expected_purged + 1);
+  EXPECT_EQ(with_late->total.spend_nanos, kept[0].total.spend_nanos + late.cost_nanos);
 }
 
 struct TempDir {

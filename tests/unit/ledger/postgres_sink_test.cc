@@ -250,5 +250,42 @@ TEST(PostgresSink, WriterThroughPostgresLosesNothingFromManyThreads) {
   EXPECT_EQ((*sink)->rowCount().value(), 4000);
 }
 
+TEST(PostgresSink, PurgesWholeDaysIntoRollupsAndKeepsTheReportTrue) {
+  REQUIRE_PG(db);
+  auto sink = PostgresSink::open(db.dsn());
+  ASSERT_TRUE(sink) << sink.error().message;
+  testing::checkRetention(**sink, [&](const ReportOptions& o) { return buildReportPostgres(db.dsn(), o); });
+}
+
+TEST(PostgresSink, RollupsAndReportAfterAPurgeEqualSqlites) {
+  REQUIRE_PG(db);
+  testing::TempDir dir;
+  const std::string path = (dir.path / "l.db").string();
+  auto pg = PostgresSink::open(db.dsn());
+  auto lite = SqliteSink::open(path);
+  ASSERT_TRUE(pg && lite);
+  std::vector<LedgerRecord> batch;
+  for (int i = 0; i < 300; ++i) {
+    batch.push_back(sampleRecord(i));
+    batch.back().time += std::chrono::hours(i);
+  }
+  ASSERT_TRUE((*pg)->writeBatch(batch));
+  ASSERT_TRUE((*lite)->writeBatch(batch));
+  EXPECT_EQ((*pg)->purgeRequests(batch[150].time).value(), (*lite)->purgeRequests(batch[150].time).value());
+  auto a = (*pg)->readRollups();
+  auto b = (*lite)->readRollups();
+  ASSERT_TRUE(a && b);
+  EXPECT_FALSE(a->empty());
+  EXPECT_EQ(*a, *b);
+  for (auto by : {ReportGrouping::kRoute, ReportGrouping::kKey, ReportGrouping::kDay, ReportGrouping::kModel}) {
+    ReportOptions o;
+    o.by = by;
+    auto x = buildReportPostgres(db.dsn(), o);
+    auto y = buildReport(path, o);
+    ASSERT_TRUE(x && y);
+    EXPECT_EQ(formatReportJson(*x), formatReportJson(*y)) << reportGroupingName(by);
+  }
+}
+
 }  // namespace
 }  // namespace rightsize::ledger

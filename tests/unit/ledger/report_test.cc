@@ -307,7 +307,7 @@ TEST(Report, JsonHasEveryFieldOfAGroup) {
   EXPECT_NE(json.find("\"group\":\"extract\",\"requests\":3,\"errors\":0,\"model_mix\":{\"mixtral-8x7b\":1},"
                       "\"spend_usd\":0,\"reference_spend_usd\":0,\"savings_usd\":0,\"savings_pct\":null,"
                       "\"tokens_in\":0,\"tokens_out\":0,\"cached_tokens\":0,\"cache_write_tokens\":0,"
-                      "\"reasoning_tokens\":0,\"usage_estimated\":0,\"cache_hit_rate\":null,"
+                      "\"reasoning_tokens\":0,\"usage_estimated\":0,\"cache_hit_rate\":null,\"rolled_up_requests\":0,"
                       "\"latency_p50_ms\":0.2,\"latency_p99_ms\":0.3}"),
             std::string::npos)
       << json;

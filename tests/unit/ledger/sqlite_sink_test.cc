@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "ledger/report.h"
 #include "ledger/spill.h"
 #include "unit/ledger/ledger_test_util.h"
 
@@ -238,6 +239,87 @@ TEST(SqliteSink, StoresResponsesAndPurgesThemByAge) {
   auto sink = SqliteSink::open((dir.path / "l.db").string());
   ASSERT_TRUE(sink) << sink.error().message;
   testing::checkResponseStorage(**sink);
+}
+
+TEST(SqliteSink, PurgesWholeDaysIntoRollupsAndKeepsTheReportTrue) {
+  TempDir dir;
+  const std::string path = (dir.path / "l.db").string();
+  auto sink = SqliteSink::open(path);
+  ASSERT_TRUE(sink) << sink.error().message;
+  testing::checkRetention(**sink, [&](const ReportOptions& o) { return buildReport(path, o); });
+}
+
+TEST(SqliteSink, RollsUpEverySumOfADayRouteKeyAndModelAndDeletesItsFeedback) {
+  TempDir dir;
+  auto sink = SqliteSink::open((dir.path / "l.db").string());
+  ASSERT_TRUE(sink) << sink.error().message;
+  const int64_t day = 1'795'305'600'000'000;  // 2026-11-22T00:00:00Z
+  std::vector<LedgerRecord> rows;
+  for (int i = 0; i < 3; ++i) {
+    LedgerRecord r = sampleRecord(i);
+    r.time = fromEpochMicros(day + i * 3'600'000'000LL);
+    r.route = "chat";
+    r.key_id = i == 2 ? "" : "key-1";
+    r.model = "m";
+    r.status = i == 1 ? 429 : 200;
+    r.tokens_in = 10 + i;
+    r.tokens_out = 20 + i;
+    r.cached_tokens = i;
+    r.cache_write_tokens = 2 * i;
+    r.reasoning_tokens = 3 * i;
+    r.usage_estimated = i == 0;
+    r.cost_nanos = 100 + i;
+    r.reference_cost_nanos = 1000 + i;
+    rows.push_back(r);
+  }
+  LedgerRecord next_day = rows[0];
+  next_day.request_id = "next-day";
+  next_day.time = fromEpochMicros(day + kMicrosPerDay);
+  rows.push_back(next_day);
+  ASSERT_TRUE((*sink)->writeBatch(rows));
+  std::vector<FeedbackRecord> fb = {{rows[0].time, rows[0].request_id, 0.5}, {next_day.time, "next-day", 1.0}};
+  ASSERT_TRUE((*sink)->writeFeedback(fb));
+  // Cut at 23:59:59 of the next day: only the first day is whole.
+  auto n = (*sink)->purgeRequests(fromEpochMicros(day + 2 * kMicrosPerDay - 1'000'000));
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 3);
+  auto rollups = (*sink)->readRollups();
+  ASSERT_TRUE(rollups) << rollups.error().message;
+  std::vector<RequestRollup> want = {
+      {day, "chat", "", "m", 1, 0, 12, 22, 2, 4, 6, 0, 102, 1002},
+      {day, "chat", "key-1", "m", 2, 1, 21, 41, 1, 2, 3, 1, 201, 2001},
+  };
+  EXPECT_EQ(*rollups, want);
+  auto left = (*sink)->readRecords(10);
+  ASSERT_TRUE(left);
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].request_id, "next-day");
+  auto fb_left = (*sink)->readFeedback();
+  ASSERT_TRUE(fb_left);
+  ASSERT_EQ(fb_left->size(), 1u);
+  EXPECT_EQ((*fb_left)[0].request_id, "next-day");
+}
+
+TEST(SqliteSink, MigratesAVersion4LedgerToRollupsKeepingItsRows) {
+  TempDir dir;
+  const auto path = dir.path / "old.db";
+  {
+    auto sink = SqliteSink::open(path.string());
+    ASSERT_TRUE(sink);
+    std::vector<LedgerRecord> rows = {sampleRecord(1), sampleRecord(2)};
+    ASSERT_TRUE((*sink)->writeBatch(rows));
+  }
+  // Back to version 4: what a ledger written by the previous release looks like.
+  execSql(path, "DROP TABLE request_rollups");
+  execSql(path, "UPDATE schema_version SET version = 4");
+  auto report_v4 = buildReport(path.string(), {});
+  ASSERT_TRUE(report_v4) << report_v4.error().message;  // a v4 ledger has no rollups to read
+  EXPECT_EQ(report_v4->total.requests, 2);
+  auto sink = SqliteSink::open(path.string());
+  ASSERT_TRUE(sink) << sink.error().message;
+  EXPECT_EQ((*sink)->schemaVersion().value(), 5);
+  EXPECT_EQ((*sink)->rowCount().value(), 2);
+  EXPECT_EQ(queryOne(path, "SELECT count(*) FROM request_rollups"), "0");
 }
 
 }  // namespace
