@@ -17,6 +17,7 @@ Status ConfigBuilder::readLedger(const Entry& section, const std::string& path, 
       {"spill_path", nonEmptyText(l.spill_path)},
       {"store_responses", boolean(l.store_responses)},
       {"response_retention_days", integer(l.response_retention_days, 1, 3650)},
+      {"retention_days", integer(l.retention_days, 0, 36500)},
   };
   auto entries = entriesOf(section.value, path, section.line, keysOf(fields));
   if (!entries) return fail(entries.error());
