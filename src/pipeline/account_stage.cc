@@ -12,11 +12,7 @@ Flow AccountStage::run(RequestContext& ctx) {
 }
 
 void AccountStage::settleKey(RequestContext& ctx) const {
-  if (!s_.keys || !ctx.admission.reserved) return;
-  const RequestInfo& info = ctx.info;
-  const bool known = info.status == 200 || info.usage_known;
-  const int64_t tokens = known ? info.usage.prompt_tokens + info.usage.completion_tokens : 0;
-  s_.keys->settle(ctx.admission, info.status == 200, tokens, known ? answerCost(info) : info.extra_cost);
+  settleAdmission(ctx);  // a no-op when the answer's sender already settled it
 }
 
 void AccountStage::writeLedgerRow(RequestContext& ctx) const {

@@ -3,7 +3,8 @@
 // failed, broken stream, client gone, cancelled). Two explicit steps, in this order:
 //  1. settleKey(): a key's reservation (ctx.admission, when reserved) is settled with the real
 //     tokens and cost (the chosen model's usage plus every other paid call), success meaning the
-//     client got a 200;
+//     client got a 200 — unless the answer's sender already did, before its last bytes
+//     (settleAdmission in respond.h);
 //  2. the request's shape is told it is finished (ResponseShape::finished: the Responses API
 //     stores its answer);
 //  3. writeLedgerRow(): one ledger row and one metrics sample (Services::recorder).

@@ -42,6 +42,7 @@ asio::awaitable<Flow> AdmitStage::runAsync(RequestContext& ctx) {
       api::estimateTokens(ctx.chat.content_chars) + routing::expectedOutputTokens(m, ctx.chat.max_tokens);
   auto op = s_.keys->admit(*ctx.key, est_tokens, estimateCost(m, ctx.chat));
   ctx.admission = co_await std::move(op);
+  ctx.keys = s_.keys;
   if (ctx.admission.admitted) co_return Flow::kNext;
   http::Response res = s_.keys->refusal(ctx.admission, ctx.shape);
   setInfoHeaders(res, ctx.info, false);

@@ -25,6 +25,7 @@ namespace rightsize::pipeline {
 
 using SteadyClock = std::chrono::steady_clock;
 class Dispatcher;
+class KeyGate;
 struct RouteState;
 
 // What the response headers and the ledger row need, filled in as the request goes.
@@ -84,9 +85,11 @@ struct RequestContext {
   // pin may reorder those), the rest are fallbacks.
   std::vector<Target> targets;
   size_t decided = 0;
-  // admit: the session pinned ("" = none) and the key's reservation (settled by account).
+  // admit: the session pinned ("" = none), the key's reservation and the gate that made it
+  // (settled once by settleAdmission(): before the answer's last bytes, or by account).
   std::string session;
   limits::Admission admission;
+  KeyGate* keys = nullptr;
 
   // Set by a stage that stops the chain with an error: the chain answers it (errorBody of the
   // shape) before the final stages run.

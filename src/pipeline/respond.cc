@@ -7,6 +7,7 @@
 
 #include "api/errors.h"
 #include "api/sse.h"
+#include "pipeline/services.h"
 #include "routing/cost_estimate.h"
 
 namespace rightsize::pipeline {
@@ -34,9 +35,19 @@ void estimateUsage(RequestInfo& info, const api::ChatRequest& chat, int64_t outp
                  info.request_id, model);
 }
 
+void settleAdmission(RequestContext& ctx) {
+  if (!ctx.keys || !ctx.admission.reserved) return;
+  const RequestInfo& info = ctx.info;
+  const bool known = info.status == 200 || info.usage_known;
+  const int64_t tokens = known ? info.usage.prompt_tokens + info.usage.completion_tokens : 0;
+  ctx.keys->settle(ctx.admission, info.status == 200, tokens, known ? answerCost(info) : info.extra_cost);
+  ctx.admission.reserved = false;
+}
+
 asio::awaitable<void> sendError(RequestContext& ctx, const Error& e) {
   ctx.info.status = api::httpStatus(e);
   ctx.info.error = e.message;
+  settleAdmission(ctx);
   auto res = http::jsonResponse(static_cast<unsigned>(ctx.info.status),
                                 ctx.shape ? ctx.shape->errorBody(e) : api::errorBody(e));
   setInfoHeaders(res, ctx.info, false);
@@ -59,6 +70,7 @@ asio::awaitable<void> sendCompletion(RequestContext& ctx, std::string body) {
   head.insert(bhttp::field::server, "rightsize");
   setInfoHeaders(head, ctx.info, true);
   ctx.info.status = 200;
+  settleAdmission(ctx);
   co_await ctx.w.send(200, head, body);
 }
 
@@ -90,6 +102,7 @@ asio::awaitable<void> relayStream(RequestContext& ctx, std::unique_ptr<upstream:
       if (info.reference)
         trailer.set("x-rightsize-reference-cost-usd", formatUsd(referenceCost(info)));
     }
+    settleAdmission(ctx);
     co_await w.endChunked(&trailer);
   };
 

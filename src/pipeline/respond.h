@@ -44,6 +44,13 @@ void setInfoHeaders(Fields& h, const RequestInfo& info, bool with_cost) {
   }
 }
 
+// Settles the key's reservation (ctx.admission, when reserved) with what the request used —
+// the chosen model's usage plus every other paid call, success meaning a 200 — exactly once:
+// the senders below call it before the answer's last bytes go out, so a client's next request
+// is admitted against the settled usage (not the estimate); the account stage calls it on every
+// other exit. A no-op once settled.
+void settleAdmission(RequestContext& ctx);
+
 // Answers `e`: status from api::httpStatus, the shape's error body (OpenAI's when none), the
 // x-rightsize-* headers; records status and message in ctx.info.
 asio::awaitable<void> sendError(RequestContext& ctx, const Error& e);

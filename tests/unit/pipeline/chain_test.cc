@@ -146,6 +146,7 @@ TEST_P(ChatChainExit, SettlesAndRecordsExactlyOnce) {
     case Exit::kClientGone: r.sink.gone_after_chunks = 1; break;
     case Exit::kCancelled: remote.script = {hang()}; break;
   }
+  r.sink.watch = &f.keys.settles;
   {
     asio::io_context io;
     asio::co_spawn(io, chain.run(r.ctx), asio::detached);
@@ -157,6 +158,10 @@ TEST_P(ChatChainExit, SettlesAndRecordsExactlyOnce) {
     }
   }  // the io_context is destroyed: a suspended request's coroutine is destroyed with it
   EXPECT_EQ(f.keys.settles, 1);
+  // An answer that reached its end was settled before its last bytes went out, so the client's
+  // next request is admitted against the real usage, not this one's estimate.
+  if (exit == Exit::kAnswered || exit == Exit::kUpstreamError || exit == Exit::kBrokenStream)
+    EXPECT_EQ(r.sink.watched_at_end, 1);
   ASSERT_EQ(f.recorder.rows.size(), 1u);
   const auto& row = f.recorder.rows[0];
   switch (exit) {

@@ -139,6 +139,10 @@ class FakeSink final : public ResponseSink {
   std::vector<std::string> chunks;
   bool ended = false;
   int gone_after_chunks = 0;
+  // When set: the value of *watch when the answer's last bytes went out (a whole response, or the
+  // end of a chunked one); -1 before.
+  const int* watch = nullptr;
+  int watched_at_end = -1;
 
   asio::awaitable<bool> send(http::Response&& r) override {
     http::Response res = std::move(r);
@@ -146,12 +150,14 @@ class FakeSink final : public ResponseSink {
     body = res.body();
     head.clear();
     for (const auto& f : res) head += std::string(f.name_string()) + ": " + std::string(f.value()) + "\r\n";
+    if (watch) watched_at_end = *watch;
     co_return true;
   }
   asio::awaitable<bool> send(unsigned st, const http::HeadFields& fields, std::string_view b) override {
     status = static_cast<int>(st);
     body = std::string(b);
     head = std::string(fields.text());
+    if (watch) watched_at_end = *watch;
     co_return true;
   }
   asio::awaitable<bool> beginChunked(bhttp::response<bhttp::empty_body>&& h) override {
@@ -164,6 +170,7 @@ class FakeSink final : public ResponseSink {
   }
   asio::awaitable<bool> endChunked(const bhttp::fields*) override {
     ended = true;
+    if (watch) watched_at_end = *watch;
     co_return true;
   }
 };

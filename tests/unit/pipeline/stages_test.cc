@@ -173,6 +173,7 @@ TEST(AccountStage, SettlesTheKeyThenWritesOneLedgerRow) {
   Fixture f;
   Ctx c(chatBody("auto"));
   c.ctx.admission.reserved = true;
+  c.ctx.keys = &f.keys;
   c.ctx.info.status = 200;
   c.ctx.info.request_id = "r1";
   c.ctx.info.chosen = &f.s.cfg->models.at("big");
