@@ -582,9 +582,9 @@ Result<ResponsesTurn> translateResponsesRequest(std::string_view body, const Res
 // ---------------------------------------------------------------------------------------------
 namespace {
 
-std::string responseId(std::string_view chat_id) {
-  return "resp_" + std::string(chat_id.empty() ? "rightsize" : chat_id);
-}
+// A new response id: 128 random bits, never the upstream's completion id (local servers and the
+// replay provider repeat theirs, and a stored response is looked up by this id).
+std::string newResponseId() { return "resp_" + newRequestId(); }
 
 void appendItemJson(std::string& out, const Item& item, bool done) {
   const char* status = done ? "completed" : "in_progress";
@@ -623,11 +623,11 @@ std::string_view incompleteReason(std::string_view finish_reason) {
 }
 
 // A whole `response` object. `usage` null → "usage": null; `status` in_progress shows no output.
-void appendResponse(std::string& out, std::string_view chat_id, int64_t created, std::string_view model,
+void appendResponse(std::string& out, std::string_view response_id, int64_t created, std::string_view model,
                     std::string_view status, std::string_view incomplete_reason, const std::vector<Item>& items,
                     const Usage* usage, const ResponseEcho& echo) {
   out += R"({"id":)";
-  appendJsonString(out, responseId(chat_id));
+  appendJsonString(out, response_id);
   out += R"(,"object":"response","created_at":)";
   out += std::to_string(created);
   out += R"(,"status":)";
@@ -701,7 +701,6 @@ Result<std::string> chatResponseToResponses(std::string_view body, const std::op
   dom::element message;
   if (choice["message"].get(message) != simdjson::SUCCESS || !message.is_object())
     return fail(ErrorCode::kUpstreamError, "upstream answer's choice has no message");
-  const std::string_view chat_id = stringField(root, "id");
   std::vector<Item> items;
   std::string text;
   dom::element content;
@@ -732,12 +731,15 @@ Result<std::string> chatResponseToResponses(std::string_view body, const std::op
   const std::string_view reason = incompleteReason(stringField(choice, "finish_reason", "stop"));
   const Usage u = usage ? *usage : responseUsage(body).value_or(Usage{});
   std::string out;
-  appendResponse(out, chat_id, created, stringField(root, "model"), reason.empty() ? "completed" : "incomplete",
-                 reason, items, &u, echo);
+  appendResponse(out, newResponseId(), created, stringField(root, "model"),
+                 reason.empty() ? "completed" : "incomplete", reason, items, &u, echo);
   return out;
 }
 
 // ---------------------------------------------------------------------------------------------
+ChatToResponsesStream::ChatToResponsesStream(ResponseEcho echo)
+    : response_id_(newResponseId()), echo_(std::move(echo)) {}
+
 void ChatToResponsesStream::event(std::string_view type, std::string body, std::string& out) {
   // body is a JSON object without its closing brace; type and sequence_number close it.
   out += "event: ";
@@ -755,7 +757,7 @@ void ChatToResponsesStream::start(std::string& out) {
   started_ = true;
   for (std::string_view type : {"response.created", "response.in_progress"}) {
     std::string body = R"({"response":)";
-    appendResponse(body, id_, created_, model_, "in_progress", {}, {}, nullptr, echo_);
+    appendResponse(body, response_id_, created_, model_, "in_progress", {}, {}, nullptr, echo_);
     event(type, std::move(body), out);
   }
 }
@@ -883,8 +885,8 @@ void ChatToResponsesStream::finish(const Usage& usage, std::string& out) {
   if (!started_) start(out);
   closeItem(out);
   const std::string_view reason = incompleteReason(finish_reason_);
-  appendResponse(final_response_, id_, created_, model_, reason.empty() ? "completed" : "incomplete", reason, items_,
-                 &usage, echo_);
+  appendResponse(final_response_, response_id_, created_, model_, reason.empty() ? "completed" : "incomplete",
+                 reason, items_, &usage, echo_);
   std::string body = R"({"response":)" + final_response_;
   event(reason.empty() ? "response.completed" : "response.incomplete", std::move(body), out);
 }

@@ -116,7 +116,7 @@ std::string responsesErrorBody(const Error& e);
 // One per streamed request; not thread-safe.
 class ChatToResponsesStream {
  public:
-  explicit ChatToResponsesStream(ResponseEcho echo = {}) : echo_(std::move(echo)) {}
+  explicit ChatToResponsesStream(ResponseEcho echo = {});
   // Appends the events for one chunk's data payload to `out`. A payload that is not a chunk (not
   // JSON, an {"error": ...} object, a delta for a tool call that was already closed) is an error:
   // the caller ends the stream with errorEvent().
@@ -149,7 +149,8 @@ class ChatToResponsesStream {
   bool open_ = false;             // the last item of items_ is still open
   int64_t seq_ = 0;
   int64_t max_tool_index_ = -1;
-  std::string id_;                // chat completion id (the response id is resp_<id>)
+  std::string id_;                // chat completion id
+  std::string response_id_;       // resp_ + 128 random bits (never derived from id_)
   std::string model_;
   int64_t created_ = 0;
   std::string finish_reason_;

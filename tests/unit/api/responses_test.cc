@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <regex>
 #include <vector>
 
 #include "api/chat_request.h"
@@ -137,7 +138,8 @@ TEST(ResponsesResponse, TextAndToolCallsBecomeOutputItemsWithUsageDetails) {
   ASSERT_TRUE(out) << out.error().message;
   simdjson::dom::parser p;
   auto r = parseJson(p, *out);
-  EXPECT_EQ(std::string_view(r["id"]), "resp_chatcmpl-1");
+  // 128 random bits, never the upstream's id (a stored response is looked up by it).
+  EXPECT_TRUE(std::regex_match(std::string(std::string_view(r["id"])), std::regex("resp_[0-9a-f]{32}")));
   EXPECT_EQ(std::string_view(r["object"]), "response");
   EXPECT_EQ(int64_t(r["created_at"]), 1700000000);
   EXPECT_EQ(std::string_view(r["status"]), "completed");
@@ -221,7 +223,8 @@ TEST(ResponsesStream, TextStreamBecomesResponsesEvents) {
     EXPECT_EQ(int64_t(d["sequence_number"]), static_cast<int64_t>(i));
   }
   auto created = parseJson(p, evs[0].data);
-  EXPECT_EQ(std::string_view(created["response"]["id"]), "resp_c1");
+  const std::string response_id{std::string_view(created["response"]["id"])};
+  EXPECT_TRUE(std::regex_match(response_id, std::regex("resp_[0-9a-f]{32}")));
   EXPECT_EQ(std::string_view(created["response"]["status"]), "in_progress");
   auto delta = parseJson(p, evs[4].data);
   EXPECT_EQ(std::string_view(delta["delta"]), "Hel");
@@ -235,6 +238,7 @@ TEST(ResponsesStream, TextStreamBecomesResponsesEvents) {
   EXPECT_EQ(std::string_view(done["text"]), "Hello");
   auto completed = parseJson(p, evs[9].data);
   EXPECT_EQ(std::string_view(completed["response"]["status"]), "completed");
+  EXPECT_EQ(std::string_view(completed["response"]["id"]), response_id);  // one id for the whole stream
   EXPECT_EQ(std::string_view(completed["response"]["output"].at(0)["content"].at(0)["text"]), "Hello");
   EXPECT_EQ(int64_t(completed["response"]["usage"]["input_tokens"]), 3);
   EXPECT_EQ(int64_t(completed["response"]["usage"]["input_tokens_details"]["cached_tokens"]), 1);
@@ -420,6 +424,21 @@ TEST(ResponsesTurn, ConversationAfterAppendsTheOutputItemsAndGivesTheId) {
   std::string none;
   EXPECT_EQ(conversationAfter(R"([{"a":1}])", "garbage", &none), R"([{"a":1}])");
   EXPECT_EQ(none, "");
+}
+
+}  // namespace
+}  // namespace rightsize::api
+
+namespace rightsize::api {
+namespace {
+
+TEST(ResponsesAnswer, EveryResponseGetsItsOwnIdEvenForTheSameUpstreamId) {
+  const std::string chat = R"({"id":"chatcmpl-fixed","model":"m","choices":[{"message":{"content":"hi"},"finish_reason":"stop"}]})";
+  std::string a, b;
+  conversationAfter("[]", chatResponseToResponses(chat, std::nullopt).value(), &a);
+  conversationAfter("[]", chatResponseToResponses(chat, std::nullopt).value(), &b);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.rfind("resp_", 0), 0u);
 }
 
 }  // namespace
