@@ -27,8 +27,11 @@ class ResponsesShape final : public ResponseShape {
  public:
   ResponsesShape(api::ResponseItemStore& items, ledger::ResponseStore* store) : items_(items), store_(store) {}
 
-  // previous_response_id was found: its stored conversation.
-  void continueFrom(std::string conversation) { previous_ = std::move(conversation); }
+  // previous_response_id `id` was found: its stored conversation.
+  void continueFrom(std::string id, std::string conversation) {
+    echo_.previous_response_id = std::move(id);
+    previous_ = std::move(conversation);
+  }
   // previous_response_id cannot be served: the shape stage answers `e`.
   void refuse(Error e) { refusal_ = std::move(e); }
 
@@ -41,7 +44,6 @@ class ResponsesShape final : public ResponseShape {
     store_answer_ = store_ && turn->store;
     if (store_answer_) input_items_ = std::move(turn->input_items);
     echo_.store = store_answer_;
-    if (!previous_.empty()) echo_.previous_response_id = api::previousResponseId(body);
     return std::move(turn->chat);
   }
   std::string errorBody(const Error& e) const override { return api::responsesErrorBody(e); }
@@ -124,10 +126,11 @@ asio::awaitable<void> Gateway::responses(http::Request& req, http::ResponseWrite
   }
   ledger::ResponseStore* store = accounting_ ? accounting_->responseStore() : nullptr;
   ResponsesShape shape(response_items_, store);
-  if (store) {
+  // Most requests name no previous response: a substring test spares them a second parse.
+  if (store && req.body().find("previous_response_id") != std::string::npos) {
     const std::string previous = api::previousResponseId(req.body());
-    auto key_id = keyIdOf(services_.keys, req);
-    if (!previous.empty() && key_id) {  // unauthenticated: the auth stage answers 401 first
+    auto key_id = previous.empty() ? std::nullopt : keyIdOf(services_.keys, req);
+    if (key_id) {  // unauthenticated: the auth stage answers 401 first
       auto found = co_await store->get(previous);
       if (!found) {
         shape.refuse(Error{ErrorCode::kUnavailable,
@@ -139,7 +142,7 @@ asio::awaitable<void> Gateway::responses(http::Request& req, http::ResponseWrite
                            fmt::format("previous_response_id: response '{}' was sensitive, so its content was not "
                                        "stored; send the whole conversation in input", previous), 0});
       } else {
-        shape.continueFrom(std::move((*found)->conversation));
+        shape.continueFrom(previous, std::move((*found)->conversation));
       }
     }
   }
