@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "http/server.h"
 #include "http/workers.h"
+#include "metrics/registry.h"
 #include "server/accounting.h"
 #include "server/gateway.h"
 #include "server/live_gateway.h"
@@ -101,6 +102,18 @@ int runServe(const ServeOptions& opt) {
   auto ep = srv.listen(sc.listen_host, sc.listen_port);
   if (!ep) {
     std::cerr << "rightsize: " << ep.error().message << "\n";
+    return 2;
+  }
+  auto open_gauge = acc->registry().addCallback(
+      "rightsize_http_connections_open", "Client connections open now (server.max_connections caps them).",
+      metrics::MetricType::kGauge, [&srv] { return static_cast<double>(srv.openConnections()); });
+  auto refused_counter = acc->registry().addCallback(
+      "rightsize_http_connections_refused_total",
+      "Client connections closed unanswered because server.max_connections were open.", metrics::MetricType::kCounter,
+      [&srv] { return static_cast<double>(srv.connectionsRefused()); });
+  if (!open_gauge || !refused_counter) {
+    std::cerr << "rightsize: cannot start: "
+              << (open_gauge ? refused_counter.error().message : open_gauge.error().message) << "\n";
     return 2;
   }
 

@@ -151,11 +151,15 @@ asio::awaitable<void> Server::acceptLoop() {
     }
     if (connections_.load() >= limits_.max_connections) {
       spdlog::warn("connection limit {} reached; closing new connection", limits_.max_connections);
+      ++refused_;
       beast::error_code ignored;
       socket.close(ignored);
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
+    // Counted here, before the session runs on its worker: counting in the session let a burst of
+    // accepts pass the cap while the sessions of the connections just accepted had not started.
+    ++connections_;
     auto exec = socket.get_executor();
     asio::co_spawn(exec, session(std::move(socket)), [](std::exception_ptr e) {
       if (!e) return;
@@ -169,7 +173,7 @@ asio::awaitable<void> Server::acceptLoop() {
 }
 
 asio::awaitable<void> Server::session(tcp::socket socket) {
-  ++connections_;
+  // The accept loop counted this connection; the session gives it back when it ends.
   struct Guard {
     std::atomic<size_t>& n;
     ~Guard() { --n; }

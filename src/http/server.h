@@ -101,6 +101,8 @@ class Server {
 
   bool draining() const { return draining_.load(); }
   size_t inFlight() const { return in_flight_.load(); }     // requests being handled now
+  size_t openConnections() const { return connections_.load(); }
+  uint64_t connectionsRefused() const { return refused_.load(); }  // closed unanswered at max_connections
   uint64_t requestsServed() const { return served_.load(); }
 
  private:
@@ -115,6 +117,7 @@ class Server {
   std::atomic<bool> draining_{false};
   std::atomic<size_t> in_flight_{0};
   std::atomic<size_t> connections_{0};
+  std::atomic<uint64_t> refused_{0};
   std::atomic<uint64_t> served_{0};
 };
 

@@ -423,6 +423,16 @@ ledger: {kind: "off"}
     await mock?.stop();
   });
 
+  // One metric's value from /metrics, asked on a connection of its own that is closed after.
+  const metric = (name) => new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: gw.port, path: '/metrics', agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve(Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1])));
+    }).on('error', reject);
+  });
+
   // Opens a connection; resolves with {sock, closedAfter: Promise<ms until the server closed it>}.
   const connect = () => new Promise((resolve, reject) => {
     const t0 = Date.now();
@@ -441,10 +451,18 @@ ledger: {kind: "off"}
     }
     const pid = gw.proc.pid;
     const round = async () => {
+      // The previous round's connections are all gone (the one asking is the only one open), then
+      // fds are counted from here: after a first round the gateway also holds its upstream pool's.
+      assert.ok(await waitFor(async () => (await metric('rightsize_http_connections_open')) === 1, 5000),
+        'the previous round\'s connections are still open');
+      const base = procStats(pid).fds;
+      const refusedBefore = await metric('rightsize_http_connections_refused_total');
       const conns = [];
       for (let i = 0; i < N; i += 200) conns.push(...(await all(Math.min(200, N - i), connect)));
-      const held = await waitFor(async () => procStats(pid).fds >= gw.startFds + N, 3000);
-      assert.ok(held, `gateway holds ${procStats(pid).fds} fds with ${N} idle clients (start ${gw.startFds})`);
+      // (- 1: the metrics request's socket, in `base`, may close meanwhile; the refused count below
+      // says exactly how many were turned away.)
+      const held = await waitFor(async () => procStats(pid).fds >= base + N - 1, 3000);
+      assert.ok(held, `gateway holds ${procStats(pid).fds} fds with ${N} idle clients (before them ${base})`);
       // At the cap: a new connection is accepted and closed at once, without an answer.
       const extra = await all(20, connect);
       const extraTimes = await Promise.all(extra.map((c) => c.closedAfter));
@@ -453,6 +471,8 @@ ledger: {kind: "off"}
       const times = await Promise.all(conns.map((c) => c.closedAfter));
       assert.ok(Math.min(...times) >= 3000, `an idle connection was closed after only ${Math.min(...times)} ms`);
       assert.ok(Math.max(...times) < 9000, `an idle connection lived ${Math.max(...times)} ms`);
+      assert.equal(await metric('rightsize_http_connections_refused_total') - refusedBefore, extra.length,
+        'exactly the connections over the cap were refused, and each is counted');
       // Below the cap again: served.
       const { status } = await chat(gw.port, ask('small'));
       assert.equal(status, 200);
