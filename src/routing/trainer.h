@@ -17,8 +17,8 @@
 //  4. stacks every combination of the best settings (per-model logistic regression on their
 //     out-of-fold logits) and keeps the lowest out-of-fold log loss (or the forced learner);
 //     then, when the data names two or more tasks, the out-of-distribution shrinkage, chosen
-//     on held-out groups of tasks (stackFinalists, selectLearner, shrinkOutOfDistribution;
-//     trainer_select.cc);
+//     on held-out groups of tasks (stackFinalists, selectLearner: trainer_select.cc;
+//     shrinkOutOfDistribution: trainer_ood.cc);
 //  5. chooses the anchor bonus of the best single model and calibrates the knob, both on the
 //     out-of-fold decisions: knob -> cost weight, and per knob the held-out quality as a fraction
 //     of the best single model's (for `quality: Q`) (chooseAnchorBonus, calibrateKnob;

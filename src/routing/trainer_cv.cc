@@ -2,6 +2,7 @@
 // and hyperparameter, their calibration, and kNN for comparison.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <unordered_map>
 
 #include "routing/trainer_steps.h"
@@ -83,6 +84,39 @@ std::vector<std::vector<float>> knnOutOfFold(const Matrix& x, const TrainingData
 }
 
 }  // namespace
+
+Result<Folds> splitFolds(const TrainingData& data, uint64_t seed, uint32_t folds) {
+  const size_t n = data.size();
+  Folds out;
+  out.fold.resize(n);
+  for (size_t i = 0; i < n; ++i) out.fold[i] = foldOf(data.ids[i], seed, folds);
+  out.train_rows.resize(folds);
+  out.test_rows.resize(folds);
+  for (size_t i = 0; i < n; ++i)
+    for (uint32_t k = 0; k < folds; ++k) (out.fold[i] == k ? out.test_rows[k] : out.train_rows[k]).push_back(uint32_t(i));
+  for (uint32_t k = 0; k < folds; ++k)
+    if (out.test_rows[k].empty() || out.train_rows[k].empty())
+      return fail(ErrorCode::kInvalidArgument, "a cross-validation fold is empty: too few prompts");
+  return out;
+}
+
+Tasks indexTasks(const TrainingData& data) {
+  const size_t n = data.size();
+  Tasks out;
+  out.of.assign(n, -1);
+  if (data.tasks.size() != n) return out;
+  std::map<std::string, int> ids;
+  for (const auto& t : data.tasks)
+    if (!t.empty()) ids.emplace(t, 0);
+  if (ids.size() < 2 || ids.size() > kMaxTasks) return out;
+  for (auto& [name, id] : ids) {
+    id = static_cast<int>(out.names.size());
+    out.names.push_back(name);
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (!data.tasks[i].empty()) out.of[i] = ids.at(data.tasks[i]);
+  return out;
+}
 
 std::vector<Setting> settingGrid(bool lr, bool mf, bool task, bool tfidf) {
   std::vector<Setting> settings;

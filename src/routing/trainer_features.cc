@@ -1,10 +1,9 @@
 // Steps 1 and 2 of train() (routing/trainer_steps.h): the prompts' features and the per-model
-// cost models; the fold and task split; the machinery the other steps share.
+// cost models; the machinery the other steps share.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <thread>
 
 #include "routing/trainer_steps.h"
@@ -128,39 +127,6 @@ std::vector<double> estimatedCosts(const std::vector<CostModel>& costs, const Ma
   for (size_t i = 0; i < n; ++i)
     for (size_t m = 0; m < m_count; ++m) est[i * m_count + m] = costs[m].estimate(x.bytes[i]);
   return est;
-}
-
-Result<Folds> splitFolds(const TrainingData& data, uint64_t seed, uint32_t folds) {
-  const size_t n = data.size();
-  Folds out;
-  out.fold.resize(n);
-  for (size_t i = 0; i < n; ++i) out.fold[i] = foldOf(data.ids[i], seed, folds);
-  out.train_rows.resize(folds);
-  out.test_rows.resize(folds);
-  for (size_t i = 0; i < n; ++i)
-    for (uint32_t k = 0; k < folds; ++k) (out.fold[i] == k ? out.test_rows[k] : out.train_rows[k]).push_back(uint32_t(i));
-  for (uint32_t k = 0; k < folds; ++k)
-    if (out.test_rows[k].empty() || out.train_rows[k].empty())
-      return fail(ErrorCode::kInvalidArgument, "a cross-validation fold is empty: too few prompts");
-  return out;
-}
-
-Tasks indexTasks(const TrainingData& data) {
-  const size_t n = data.size();
-  Tasks out;
-  out.of.assign(n, -1);
-  if (data.tasks.size() != n) return out;
-  std::map<std::string, int> ids;
-  for (const auto& t : data.tasks)
-    if (!t.empty()) ids.emplace(t, 0);
-  if (ids.size() < 2 || ids.size() > kMaxTasks) return out;
-  for (auto& [name, id] : ids) {
-    id = static_cast<int>(out.names.size());
-    out.names.push_back(name);
-  }
-  for (size_t i = 0; i < n; ++i)
-    if (!data.tasks[i].empty()) out.of[i] = ids.at(data.tasks[i]);
-  return out;
 }
 
 }  // namespace rightsize::routing::train_steps

@@ -5,9 +5,10 @@
 // returns the same result for any thread count.
 //
 // Files: trainer.cc (train(): checks and the sequence of steps), trainer_learners.cc (the
-// learners' fits and read-outs), trainer_features.cc (steps 1, 2 and the fold/task split),
-// trainer_cv.cc (step 3), trainer_select.cc (step 4 and the out-of-distribution shrinkage),
-// trainer_calibrate.cc (the held-out decision sweep, step 5), trainer_refit.cc (step 6).
+// learners' fits and read-outs), trainer_features.cc (steps 1, 2 and the shared machinery),
+// trainer_cv.cc (step 3: the fold and task split, cross-validation, kNN), trainer_select.cc
+// (step 4), trainer_ood.cc (the out-of-distribution shrinkage), trainer_calibrate.cc (the
+// held-out decision sweep, step 5), trainer_refit.cc (step 6).
 
 #include <array>
 #include <cstdint>
@@ -242,7 +243,7 @@ struct Selection {
 Selection selectLearner(const RouterModel& shape, const TrainingData& data, const std::vector<Finalist>& finalists,
                         const std::vector<double>& est_cost, bool all_parts_only);
 
-// ---- out-of-distribution shrinkage (trainer_select.cc) ----
+// ---- out-of-distribution shrinkage (trainer_ood.cc) ----
 
 struct OodInput {
   const Matrix& x;
