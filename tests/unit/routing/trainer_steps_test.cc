@@ -289,6 +289,73 @@ TEST(TrainKnobCalibration, SpacesKnobsHalfLinearHalfLogarithmicInCostAndNeverGoe
   EXPECT_DOUBLE_EQ(knobs[1].quality, 1.0);
 }
 
+// The selected learner (lr alone) of a fast training on `d`, with what the shrinkage needs.
+struct Selected {
+  TrainOptions options = fastOptions();
+  Features features;
+  Folds folds;
+  Tasks tasks;
+  std::vector<Setting> settings = {{Kind::kLr, 1e-3}};
+  std::vector<std::vector<float>> oof;
+  BestSettings best;
+  std::vector<Finalist> finalists;
+  std::vector<double> est_cost;
+  RouterModel shape;
+  explicit Selected(const TrainingData& d) {
+    features = buildFeatures(d, options.hash_bits, 1, options);
+    folds = *splitFolds(d, options.seed, options.folds);
+    tasks = indexTasks(d);
+    oof = crossValidate(features.x, d, tasks, folds, settings, options, 1);
+    best = pickBestSettings(d, settings, oof, true, tasks.count());
+    finalists = stackFinalists(d, settings, oof, best, true, tasks.count());
+    auto costs = fitCosts(d);
+    shape.mean_score = costs->mean_score;
+    shape.mean_cost_usd = costs->mean_cost_usd;
+    shape.cost_scale_usd = 0.01;
+    est_cost = estimatedCosts(costs->costs, features.x);
+  }
+  OodShrinkage shrink(const TrainingData& d, bool baseline) const {
+    return shrinkOutOfDistribution(
+        {features.x, d, tasks, folds, settings, best, oof, finalists[0], est_cost, shape, baseline}, options, 1);
+  }
+};
+
+TEST(TrainOod, LeavesThePredictionsAloneWithoutTasksAndForTheBaseline) {
+  const TrainingData d = syntheticData(120);
+  const Selected sel(d);
+  const OodShrinkage none = sel.shrink(d, false);
+  EXPECT_FALSE(none.applied);
+  EXPECT_TRUE(none.ood.empty());
+  EXPECT_TRUE(none.sketch.empty());
+  EXPECT_EQ(none.p, sel.finalists[0].p);
+  EXPECT_EQ(none.report, "none (the data names fewer than two tasks to hold out)");
+
+  TrainingData with_tasks = d;
+  for (size_t i = 0; i < d.size(); ++i) with_tasks.tasks.push_back(testing::kTopics[(i / 2) % 8]);
+  const Selected sel_tasks(with_tasks);
+  EXPECT_FALSE(sel_tasks.shrink(with_tasks, true).applied);
+}
+
+TEST(TrainOod, ShrinksEachPredictionTowardsItsModelsMeanOnHeldOutTasks) {
+  TrainingData d = syntheticData(160);
+  for (size_t i = 0; i < d.size(); ++i) d.tasks.push_back(testing::kTopics[(i / 2) % 8]);
+  const Selected sel(d);
+  ASSERT_EQ(sel.tasks.count(), 8u);
+  const OodShrinkage o = sel.shrink(d, false);
+  ASSERT_TRUE(o.applied);
+  ASSERT_EQ(o.ood.size(), 2u);
+  EXPECT_EQ(o.sketch_bits, 20u);
+  EXPECT_EQ(o.sketch.size(), 2 * (size_t{1} << 20) / 64);
+  EXPECT_NE(o.report.find("held out 8 tasks in 8 groups"), std::string::npos) << o.report;
+  const auto& p = sel.finalists[0].p;
+  ASSERT_EQ(o.p.size(), p.size());
+  for (size_t k = 0; k < p.size(); ++k) {  // p' = lam p + (1 - lam) mean, lam in [0, 1]
+    const double mean = sel.shape.mean_score[k % 3];
+    EXPECT_GE(o.p[k], std::min<double>(p[k], mean) - 1e-6) << k;
+    EXPECT_LE(o.p[k], std::max<double>(p[k], mean) + 1e-6) << k;
+  }
+}
+
 TEST(TrainAnchor, KeepsBonusZeroForTheBaselineAndTheBestSingleModelAsAnchor) {
   const TrainingData d = syntheticData(100);
   RouterModel shape;
