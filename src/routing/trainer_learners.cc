@@ -57,15 +57,49 @@ std::vector<float> meanLogits(const TrainingData& data, const std::vector<uint32
   return out;
 }
 
+// The lazy L2 decay: the weights are kept divided by `scale`; folds it into them (both
+// vectors when `also` is given) and resets it to 1.
+void foldDecay(double& scale, std::vector<float>& weights, std::vector<float>* also = nullptr) {
+  for (auto& v : weights) v = static_cast<float>(v * scale);
+  if (also)
+    for (auto& v : *also) v = static_cast<float>(v * scale);
+  scale = 1.0;
+}
+
+// Prompt i's row of the features: its buckets, their count, the sparse scale, the dense cues.
+struct PromptView {
+  const uint32_t* buckets;
+  size_t count;
+  float scale;
+  const float* dense;
+};
+PromptView viewOf(const Matrix& x, uint32_t i) {
+  return {&x.buckets[x.offsets[i]], x.offsets[i + 1] - x.offsets[i], x.scale[i], &x.dense[i * kDenseFeatures]};
+}
+
+// `epochs` passes over `order`, each in a fresh shuffle by `rng`; step(i, eta) updates for
+// prompt i with the step size eta0 / (1 + lambda * eta0 * t) of the t-th step.
+template <typename Step>
+void sgdPasses(std::vector<uint32_t>& order, Rng& rng, uint32_t epochs, double lambda, double eta0, Step&& step) {
+  double t = 0;
+  for (uint32_t e = 0; e < epochs; ++e) {
+    shuffle(order, rng);
+    for (uint32_t i : order) {
+      const double eta = eta0 / (1.0 + lambda * eta0 * t);
+      t += 1;
+      step(i, eta);
+    }
+  }
+}
+
+}  // namespace
+
 // SGD on mean log loss + lambda/2 |w|^2 (all outputs at once: they share the features).
 // The L2 decay of the sparse table is a shared scale factor, so a step touches only the
 // prompt's buckets. `idf` (optional, one weight per bucket) multiplies each n-gram's value
 // (the tf-idf baseline); `use_dense` false leaves the dense cues out.
-}  // namespace
-
 LrFit fitLr(const Matrix& x, const TrainingData& data, const std::vector<uint32_t>& rows, double lambda,
             uint32_t epochs, uint64_t seed, const std::vector<float>* idf, bool use_dense) {
-  const double kEta0 = kEtaLr;
   const size_t m_count = data.models.size();
   const size_t d_size = size_t{1} << x.bits;
   LrFit fit;
@@ -75,57 +109,43 @@ LrFit fitLr(const Matrix& x, const TrainingData& data, const std::vector<uint32_
   std::vector<uint32_t> order = rows;
   Rng rng(seed);
   double wscale = 1.0;
-  double t = 0;
   std::vector<float> acc(m_count);
   std::vector<double> coef(m_count);
-  auto fold_scale = [&] {
-    for (auto& v : fit.table) v = static_cast<float>(v * wscale);
-    for (auto& v : fit.dense_w) v = static_cast<float>(v * wscale);
-    wscale = 1.0;
-  };
-  for (uint32_t e = 0; e < epochs; ++e) {
-    shuffle(order, rng);
-    for (uint32_t i : order) {
-      const double eta = kEta0 / (1.0 + lambda * kEta0 * t);
-      t += 1;
-      const uint32_t* b = &x.buckets[x.offsets[i]];
-      const size_t nb = x.offsets[i + 1] - x.offsets[i];
-      const float s = x.scale[i];
-      const float* xd = &x.dense[i * kDenseFeatures];
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (size_t j = 0; j < nb; ++j) {
-        const float* row = &fit.table[static_cast<size_t>(b[j]) * m_count];
-        const float v = idf ? (*idf)[b[j]] : 1.0f;
-        for (size_t m = 0; m < m_count; ++m) acc[m] += v * row[m];
-      }
-      bool any = false;
-      for (size_t m = 0; m < m_count; ++m) {
-        double z = s * acc[m];
-        if (use_dense)
-          for (size_t d = 0; d < kDenseFeatures; ++d) z += xd[d] * fit.dense_w[d * m_count + m];
-        z = fit.bias[m] + wscale * z;
-        const float y = data.scoreAt(i, m);
-        const double g = std::isnan(y) ? 0.0 : sigmoid(z) - y;
-        fit.bias[m] = static_cast<float>(fit.bias[m] - eta * g);
-        coef[m] = g;
-        any = any || g != 0;
-      }
-      wscale *= (1.0 - eta * lambda);
-      if (any) {
-        for (size_t m = 0; m < m_count; ++m) coef[m] *= eta / wscale;
-        for (size_t j = 0; j < nb; ++j) {
-          float* row = &fit.table[static_cast<size_t>(b[j]) * m_count];
-          const double v = s * (idf ? (*idf)[b[j]] : 1.0f);
-          for (size_t m = 0; m < m_count; ++m) row[m] -= static_cast<float>(v * coef[m]);
-        }
-        if (use_dense)
-          for (size_t d = 0; d < kDenseFeatures; ++d)
-            for (size_t m = 0; m < m_count; ++m) fit.dense_w[d * m_count + m] -= static_cast<float>(xd[d] * coef[m]);
-      }
-      if (wscale < 1e-4) fold_scale();
+  sgdPasses(order, rng, epochs, lambda, kEtaLr, [&](uint32_t i, double eta) {
+    const auto [b, nb, s, xd] = viewOf(x, i);
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (size_t j = 0; j < nb; ++j) {
+      const float* row = &fit.table[static_cast<size_t>(b[j]) * m_count];
+      const float v = idf ? (*idf)[b[j]] : 1.0f;
+      for (size_t m = 0; m < m_count; ++m) acc[m] += v * row[m];
     }
-  }
-  fold_scale();
+    bool any = false;
+    for (size_t m = 0; m < m_count; ++m) {
+      double z = s * acc[m];
+      if (use_dense)
+        for (size_t d = 0; d < kDenseFeatures; ++d) z += xd[d] * fit.dense_w[d * m_count + m];
+      z = fit.bias[m] + wscale * z;
+      const float y = data.scoreAt(i, m);
+      const double g = std::isnan(y) ? 0.0 : sigmoid(z) - y;
+      fit.bias[m] = static_cast<float>(fit.bias[m] - eta * g);
+      coef[m] = g;
+      any = any || g != 0;
+    }
+    wscale *= (1.0 - eta * lambda);
+    if (any) {
+      for (size_t m = 0; m < m_count; ++m) coef[m] *= eta / wscale;
+      for (size_t j = 0; j < nb; ++j) {
+        float* row = &fit.table[static_cast<size_t>(b[j]) * m_count];
+        const double v = s * (idf ? (*idf)[b[j]] : 1.0f);
+        for (size_t m = 0; m < m_count; ++m) row[m] -= static_cast<float>(v * coef[m]);
+      }
+      if (use_dense)
+        for (size_t d = 0; d < kDenseFeatures; ++d)
+          for (size_t m = 0; m < m_count; ++m) fit.dense_w[d * m_count + m] -= static_cast<float>(xd[d] * coef[m]);
+    }
+    if (wscale < 1e-4) foldDecay(wscale, fit.table, &fit.dense_w);
+  });
+  foldDecay(wscale, fit.table, &fit.dense_w);
   return fit;
 }
 
@@ -147,7 +167,6 @@ void lrLogits(const LrFit& fit, const Matrix& x, size_t m_count, uint32_t i, flo
 
 MfFit fitMf(const Matrix& x, const TrainingData& data, const std::vector<uint32_t>& rows, double lambda,
             uint32_t epochs, uint64_t seed) {
-  const double kEta0 = kEtaMf;
   const size_t m_count = data.models.size();
   const size_t r = kMfRank;
   const size_t d_size = size_t{1} << x.bits;
@@ -160,65 +179,52 @@ MfFit fitMf(const Matrix& x, const TrainingData& data, const std::vector<uint32_
   fit.dense_w.assign(kDenseFeatures * m_count, 0.0f);
   std::vector<uint32_t> order = rows;
   double escale = 1.0;
-  double t = 0;
   std::vector<float> acc(r);
   std::vector<double> h(r), gh(r), g(m_count);
-  auto fold_scale = [&] {
-    for (auto& v : fit.emb) v = static_cast<float>(v * escale);
-    escale = 1.0;
-  };
-  for (uint32_t e = 0; e < epochs; ++e) {
-    shuffle(order, rng);
-    for (uint32_t i : order) {
-      const double eta = kEta0 / (1.0 + lambda * kEta0 * t);
-      t += 1;
-      const uint32_t* b = &x.buckets[x.offsets[i]];
-      const size_t nb = x.offsets[i + 1] - x.offsets[i];
-      const float s = x.scale[i];
-      const float* xd = &x.dense[i * kDenseFeatures];
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (size_t j = 0; j < nb; ++j) {
-        const float* row = &fit.emb[static_cast<size_t>(b[j]) * r];
-        for (size_t k = 0; k < r; ++k) acc[k] += row[k];
-      }
-      for (size_t k = 0; k < r; ++k) h[k] = escale * s * acc[k];
-      bool any = false;
-      for (size_t m = 0; m < m_count; ++m) {
-        double z = fit.bias[m];
-        for (size_t k = 0; k < r; ++k) z += h[k] * fit.out[k * m_count + m];
-        for (size_t d = 0; d < kDenseFeatures; ++d) z += xd[d] * fit.dense_w[d * m_count + m];
-        const float y = data.scoreAt(i, m);
-        g[m] = std::isnan(y) ? 0.0 : sigmoid(z) - y;
-        any = any || g[m] != 0;
-      }
-      for (size_t k = 0; k < r; ++k) {
-        double v = 0;
-        for (size_t m = 0; m < m_count; ++m) v += g[m] * fit.out[k * m_count + m];
-        gh[k] = v;
-      }
-      for (size_t m = 0; m < m_count; ++m) {
-        fit.bias[m] = static_cast<float>(fit.bias[m] - eta * g[m]);
-        for (size_t k = 0; k < r; ++k) {
-          float& o = fit.out[k * m_count + m];
-          o = static_cast<float>(o - eta * (g[m] * h[k] + lambda * o));
-        }
-        for (size_t d = 0; d < kDenseFeatures; ++d) {
-          float& w = fit.dense_w[d * m_count + m];
-          w = static_cast<float>(w - eta * (g[m] * xd[d] + lambda * w));
-        }
-      }
-      escale *= (1.0 - eta * lambda);
-      if (any) {
-        for (size_t k = 0; k < r; ++k) gh[k] *= eta * s / escale;
-        for (size_t j = 0; j < nb; ++j) {
-          float* row = &fit.emb[static_cast<size_t>(b[j]) * r];
-          for (size_t k = 0; k < r; ++k) row[k] -= static_cast<float>(gh[k]);
-        }
-      }
-      if (escale < 1e-4) fold_scale();
+  sgdPasses(order, rng, epochs, lambda, kEtaMf, [&](uint32_t i, double eta) {
+    const auto [b, nb, s, xd] = viewOf(x, i);
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (size_t j = 0; j < nb; ++j) {
+      const float* row = &fit.emb[static_cast<size_t>(b[j]) * r];
+      for (size_t k = 0; k < r; ++k) acc[k] += row[k];
     }
-  }
-  fold_scale();
+    for (size_t k = 0; k < r; ++k) h[k] = escale * s * acc[k];
+    bool any = false;
+    for (size_t m = 0; m < m_count; ++m) {
+      double z = fit.bias[m];
+      for (size_t k = 0; k < r; ++k) z += h[k] * fit.out[k * m_count + m];
+      for (size_t d = 0; d < kDenseFeatures; ++d) z += xd[d] * fit.dense_w[d * m_count + m];
+      const float y = data.scoreAt(i, m);
+      g[m] = std::isnan(y) ? 0.0 : sigmoid(z) - y;
+      any = any || g[m] != 0;
+    }
+    for (size_t k = 0; k < r; ++k) {
+      double v = 0;
+      for (size_t m = 0; m < m_count; ++m) v += g[m] * fit.out[k * m_count + m];
+      gh[k] = v;
+    }
+    for (size_t m = 0; m < m_count; ++m) {
+      fit.bias[m] = static_cast<float>(fit.bias[m] - eta * g[m]);
+      for (size_t k = 0; k < r; ++k) {
+        float& o = fit.out[k * m_count + m];
+        o = static_cast<float>(o - eta * (g[m] * h[k] + lambda * o));
+      }
+      for (size_t d = 0; d < kDenseFeatures; ++d) {
+        float& w = fit.dense_w[d * m_count + m];
+        w = static_cast<float>(w - eta * (g[m] * xd[d] + lambda * w));
+      }
+    }
+    escale *= (1.0 - eta * lambda);
+    if (any) {
+      for (size_t k = 0; k < r; ++k) gh[k] *= eta * s / escale;
+      for (size_t j = 0; j < nb; ++j) {
+        float* row = &fit.emb[static_cast<size_t>(b[j]) * r];
+        for (size_t k = 0; k < r; ++k) row[k] -= static_cast<float>(gh[k]);
+      }
+    }
+    if (escale < 1e-4) foldDecay(escale, fit.emb);
+  });
+  foldDecay(escale, fit.emb);
   return fit;
 }
 
@@ -375,54 +381,41 @@ TaskFit fitTask(const Matrix& x, const std::vector<int>& task_of, size_t t_count
   for (uint32_t i : rows)
     if (task_of[i] >= 0) order.push_back(i);
   Rng rng(seed ^ 0x7461736bULL);
-  double wscale = 1.0, t = 0;
+  double wscale = 1.0;
   std::vector<double> z(t_count), coef(t_count);
   std::vector<float> acc(t_count);
-  auto fold_scale = [&] {
-    for (auto& v : fit.table) v = static_cast<float>(v * wscale);
-    for (auto& v : fit.dense_w) v = static_cast<float>(v * wscale);
-    wscale = 1.0;
-  };
-  for (uint32_t e = 0; e < epochs; ++e) {
-    shuffle(order, rng);
-    for (uint32_t i : order) {
-      const double eta = kEtaLr / (1.0 + lambda * kEtaLr * t);
-      t += 1;
-      const uint32_t* b = &x.buckets[x.offsets[i]];
-      const size_t nb = x.offsets[i + 1] - x.offsets[i];
-      const float s = x.scale[i];
-      const float* xd = &x.dense[i * kDenseFeatures];
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (size_t j = 0; j < nb; ++j) {
-        const float* row = &fit.table[static_cast<size_t>(b[j]) * t_count];
-        for (size_t c = 0; c < t_count; ++c) acc[c] += row[c];
-      }
-      double zmax = -1e300;
-      for (size_t c = 0; c < t_count; ++c) {
-        double v = s * acc[c];
-        for (size_t d = 0; d < kDenseFeatures; ++d) v += xd[d] * fit.dense_w[d * t_count + c];
-        z[c] = fit.bias[c] + wscale * v;
-        zmax = std::max(zmax, z[c]);
-      }
-      double sum = 0;
-      for (size_t c = 0; c < t_count; ++c) sum += (z[c] = std::exp(z[c] - zmax));
-      for (size_t c = 0; c < t_count; ++c) {
-        const double g = z[c] / sum - (static_cast<int>(c) == task_of[i] ? 1.0 : 0.0);
-        fit.bias[c] = static_cast<float>(fit.bias[c] - eta * g);
-        coef[c] = g;
-      }
-      wscale *= (1.0 - eta * lambda);
-      for (size_t c = 0; c < t_count; ++c) coef[c] *= eta / wscale;
-      for (size_t j = 0; j < nb; ++j) {
-        float* row = &fit.table[static_cast<size_t>(b[j]) * t_count];
-        for (size_t c = 0; c < t_count; ++c) row[c] -= static_cast<float>(s * coef[c]);
-      }
-      for (size_t d = 0; d < kDenseFeatures; ++d)
-        for (size_t c = 0; c < t_count; ++c) fit.dense_w[d * t_count + c] -= static_cast<float>(xd[d] * coef[c]);
-      if (wscale < 1e-4) fold_scale();
+  sgdPasses(order, rng, epochs, lambda, kEtaLr, [&](uint32_t i, double eta) {
+    const auto [b, nb, s, xd] = viewOf(x, i);
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (size_t j = 0; j < nb; ++j) {
+      const float* row = &fit.table[static_cast<size_t>(b[j]) * t_count];
+      for (size_t c = 0; c < t_count; ++c) acc[c] += row[c];
     }
-  }
-  fold_scale();
+    double zmax = -1e300;
+    for (size_t c = 0; c < t_count; ++c) {
+      double v = s * acc[c];
+      for (size_t d = 0; d < kDenseFeatures; ++d) v += xd[d] * fit.dense_w[d * t_count + c];
+      z[c] = fit.bias[c] + wscale * v;
+      zmax = std::max(zmax, z[c]);
+    }
+    double sum = 0;
+    for (size_t c = 0; c < t_count; ++c) sum += (z[c] = std::exp(z[c] - zmax));
+    for (size_t c = 0; c < t_count; ++c) {
+      const double g = z[c] / sum - (static_cast<int>(c) == task_of[i] ? 1.0 : 0.0);
+      fit.bias[c] = static_cast<float>(fit.bias[c] - eta * g);
+      coef[c] = g;
+    }
+    wscale *= (1.0 - eta * lambda);
+    for (size_t c = 0; c < t_count; ++c) coef[c] *= eta / wscale;
+    for (size_t j = 0; j < nb; ++j) {
+      float* row = &fit.table[static_cast<size_t>(b[j]) * t_count];
+      for (size_t c = 0; c < t_count; ++c) row[c] -= static_cast<float>(s * coef[c]);
+    }
+    for (size_t d = 0; d < kDenseFeatures; ++d)
+      for (size_t c = 0; c < t_count; ++c) fit.dense_w[d * t_count + c] -= static_cast<float>(xd[d] * coef[c]);
+    if (wscale < 1e-4) foldDecay(wscale, fit.table, &fit.dense_w);
+  });
+  foldDecay(wscale, fit.table, &fit.dense_w);
   return fit;
 }
 
