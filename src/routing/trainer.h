@@ -2,20 +2,30 @@
 // Training the learned router from recorded outcomes. Pure computation (the caller reads the
 // files): deterministic for the same data, options and seed, whatever the thread count.
 //
-// What train() does (docs/router.md has the why):
-//  1. features of every prompt (routing/features.h); dense cues standardized;
-//  2. per-model cost model (least squares of cost on prompt bytes);
+// What train() does (docs/router.md has the why; each step is a function of its own with
+// explicit inputs and outputs, declared in routing/trainer_steps.h and unit-tested alone):
+//  1. features of every prompt (routing/features.h); dense cues standardized
+//     (buildFeatures, trainer_features.cc);
+//  2. per-model cost model: least squares of cost on prompt bytes (fitCosts, trainer_features.cc;
+//     run first, as it rejects bad scores and models without outcomes);
 //  3. K-fold cross-validation inside the training data for every component and hyperparameter
 //     in a small grid: per-model L2 logistic regression (lr), low-rank factorization over
 //     (prompt, model) (mf), and, when the data names tasks, a learned task prior (a task
 //     classifier on the text times each task's mean scores); each calibrated per model on its
-//     out-of-fold logits;
+//     out-of-fold logits, the best setting per component kept (splitFolds, crossValidate,
+//     pickBestSettings; trainer_cv.cc, the learners in trainer_learners.cc);
 //  4. stacks every combination of the best settings (per-model logistic regression on their
 //     out-of-fold logits) and keeps the lowest out-of-fold log loss (or the forced learner);
+//     then, when the data names two or more tasks, the out-of-distribution shrinkage, chosen
+//     on held-out groups of tasks (stackFinalists, selectLearner: trainer_select.cc;
+//     shrinkOutOfDistribution: trainer_ood.cc);
 //  5. chooses the anchor bonus of the best single model and calibrates the knob, both on the
 //     out-of-fold decisions: knob -> cost weight, and per knob the held-out quality as a fraction
-//     of the best single model's (for `quality: Q`);
-//  6. refits the kept components on all the data and folds them into one table.
+//     of the best single model's (for `quality: Q`) (chooseAnchorBonus, calibrateKnob;
+//     trainer_calibrate.cc);
+//  6. refits the kept components on all the data and folds them into one table (refitAndFold,
+//     trainer_refit.cc).
+// train() itself (trainer.cc) checks its inputs and runs these in order.
 
 #include <cstdint>
 #include <functional>

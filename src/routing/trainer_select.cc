@@ -1,0 +1,57 @@
+// Step 4 of train() (routing/trainer_steps.h): stacking the components into finalists and
+// selecting one.
+#include <algorithm>
+
+#include "routing/trainer_steps.h"
+
+namespace rightsize::routing::train_steps {
+
+std::vector<Finalist> stackFinalists(const TrainingData& data, const std::vector<Setting>& settings,
+                                     const std::vector<std::vector<float>>& oof, const BestSettings& best,
+                                     bool calibrate, size_t t_count) {
+  const size_t n = data.size(), m_count = data.models.size();
+  std::vector<Kind> avail;
+  for (Kind k : {Kind::kLr, Kind::kMf, Kind::kTask, Kind::kTfidf})
+    if (best.best[static_cast<size_t>(k)] >= 0) avail.push_back(k);
+  std::vector<Finalist> finalists;
+  for (unsigned mask = 1; mask < (1u << avail.size()); ++mask) {
+    Finalist f;
+    Inputs in;
+    for (size_t j = 0; j < avail.size(); ++j)
+      if (mask & (1u << j)) {
+        const auto s = static_cast<size_t>(best.best[static_cast<size_t>(avail[j])]);
+        f.parts.push_back(avail[j]);
+        in.push_back(&oof[s]);
+        f.name += (f.name.empty() ? "" : " + ") + settingName(settings[s], t_count);
+      }
+    if (f.parts.size() > 1) f.name = "blend: " + f.name;
+    f.stack = calibrate ? fitStack(data, in) : identityStack(in.size(), m_count);
+    f.p = applyStack(f.stack, n, m_count, in);
+    finalists.push_back(std::move(f));
+  }
+  return finalists;
+}
+
+Selection selectLearner(const RouterModel& shape, const TrainingData& data, const std::vector<Finalist>& finalists,
+                        const std::vector<double>& est_cost, bool all_parts_only) {
+  Selection out;
+  size_t most_parts = 0;
+  for (const auto& f : finalists) most_parts = std::max(most_parts, f.parts.size());
+  double chosen_ll = 1e300;
+  for (size_t f = 0; f < finalists.size(); ++f) {
+    LearnerScore ls;
+    ls.name = finalists[f].name;
+    lossOf(data, finalists[f].p, ls.log_loss, ls.brier);
+    out.sweeps.push_back(sweep(shape, data, finalists[f].p, est_cost));
+    for (const auto& sp : out.sweeps.back()) ls.curve.emplace_back(sp.real_cost, sp.quality);
+    const bool eligible = !all_parts_only || finalists[f].parts.size() == most_parts;
+    if (eligible && ls.log_loss < chosen_ll) {
+      out.chosen = static_cast<int>(f);
+      chosen_ll = ls.log_loss;
+    }
+    out.scores.push_back(std::move(ls));
+  }
+  return out;
+}
+
+}  // namespace rightsize::routing::train_steps
