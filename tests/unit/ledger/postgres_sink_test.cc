@@ -201,6 +201,37 @@ TEST(PostgresSink, StoresFeedbackOnce) {
   EXPECT_EQ(*got, fb);
 }
 
+TEST(PostgresSink, StoresShadowGradesOnceWithEveryField) {
+  REQUIRE_PG(db);
+  auto sink = PostgresSink::open(db.dsn());
+  ASSERT_TRUE(sink);
+  ShadowGradeRecord a;
+  a.time = fromEpochMicros(1'000);
+  a.request_id = "req-1";
+  a.route = "auto";
+  a.model = "small";
+  a.yardstick = "big";
+  a.result = "agree";
+  a.cost_nanos = 1234;
+  a.prompt = "what is 2+2? é";
+  ShadowGradeRecord b = a;
+  b.time = fromEpochMicros(2'000);
+  b.result = "scored";
+  b.served_score = 0.7;
+  b.yardstick_score = 0.9;
+  b.prompt = "";  // sensitive: NULL
+  ShadowGradeRecord c = a;
+  c.time = fromEpochMicros(3'000);
+  c.result = "error";
+  c.error = "yardstick: timeout";
+  std::vector<ShadowGradeRecord> rows = {a, b, c};
+  ASSERT_TRUE((*sink)->writeShadowGrades(rows));
+  ASSERT_TRUE((*sink)->writeShadowGrades(rows));
+  auto got = (*sink)->readShadowGrades();
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(*got, rows);
+}
+
 TEST(PostgresSink, ReportMatchesTheSqliteReportOfTheSameRows) {
   REQUIRE_PG(db);
   testing::TempDir dir;
