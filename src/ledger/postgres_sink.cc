@@ -111,6 +111,7 @@ CREATE TABLE shadow_grades (
   served_score    DOUBLE PRECISION,
   yardstick_score DOUBLE PRECISION,
   cost_nanos      BIGINT NOT NULL,
+  yardstick_cost_nanos BIGINT NOT NULL,
   prompt          TEXT,
   error           TEXT   NOT NULL
 );
@@ -451,13 +452,13 @@ Result<void> PostgresSink::writeFeedback(std::span<const FeedbackRecord> feedbac
 Result<void> PostgresSink::writeShadowGrades(std::span<const ShadowGradeRecord> grades) {
   if (grades.empty()) return {};
   if (auto r = ensureConnected(); !r) return r;
-  constexpr int kCols = 11;
+  constexpr int kCols = 12;
   for (size_t off = 0; off < grades.size(); off += kRowsPerStatement) {
     size_t n = std::min(kRowsPerStatement, grades.size() - off);
     Params p(n * kCols);
     std::string sql =
         "INSERT INTO shadow_grades (ts_us, request_id, route, model, yardstick, result, served_score, "
-        "yardstick_score, cost_nanos, prompt, error) VALUES ";
+        "yardstick_score, cost_nanos, prompt, error, yardstick_cost_nanos) VALUES ";
     int k = 1;
     for (const ShadowGradeRecord& g : grades.subspan(off, n)) {
       p.number(toEpochMicros(g.time));
@@ -471,6 +472,7 @@ Result<void> PostgresSink::writeShadowGrades(std::span<const ShadowGradeRecord> 
       p.number(g.cost_nanos);
       p.textOrNull(g.prompt);
       p.text(g.error);
+      p.number(g.yardstick_cost_nanos);
       sql += k == 1 ? "(" : ",(";
       for (int c = 0; c < kCols; ++c) fmt::format_to(std::back_inserter(sql), "{}${}", c ? "," : "", k + c);
       sql += ')';
@@ -693,7 +695,7 @@ Result<std::vector<FeedbackRecord>> PostgresSink::readFeedback() {
 Result<std::vector<ShadowGradeRecord>> PostgresSink::readShadowGrades() {
   std::vector<ShadowGradeRecord> out;
   auto r = query("SELECT ts_us, request_id, route, model, yardstick, result, served_score, yardstick_score, "
-                 "cost_nanos, prompt, error FROM shadow_grades ORDER BY id",
+                 "cost_nanos, prompt, error, yardstick_cost_nanos FROM shadow_grades ORDER BY id",
                  {}, [&](const char* const* v, int) {
                    ShadowGradeRecord g;
                    g.time = fromEpochMicros(parseNumber<int64_t>(v[0]));
@@ -707,6 +709,7 @@ Result<std::vector<ShadowGradeRecord>> PostgresSink::readShadowGrades() {
                    g.cost_nanos = parseNumber<int64_t>(v[8]);
                    g.prompt = v[9] ? v[9] : "";
                    g.error = v[10] ? v[10] : "";
+                   g.yardstick_cost_nanos = parseNumber<int64_t>(v[11]);
                    out.push_back(std::move(g));
                  });
   if (!r) return fail(r.error());

@@ -75,6 +75,7 @@ struct ShadowGradeRecord {
   double served_score = -1;     // judge: the served answer's score in [0, 1]; -1 when none
   double yardstick_score = -1;  // judge: the yardstick answer's score in [0, 1]; -1 when none
   Nanos cost_nanos = 0;         // shadow spend: the yardstick's and the judge's calls
+  Nanos yardstick_cost_nanos = 0;  // of cost_nanos, the yardstick's answer (its cost_usd as an outcome)
   std::string prompt;           // the human's ask; empty for a sensitive request (stored as NULL)
   std::string error;            // result error: why, one line
 

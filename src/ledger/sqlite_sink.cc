@@ -128,6 +128,7 @@ CREATE TABLE shadow_grades (
   served_score    REAL,
   yardstick_score REAL,
   cost_nanos      INTEGER NOT NULL,
+  yardstick_cost_nanos INTEGER NOT NULL,
   prompt          TEXT,
   error           TEXT    NOT NULL
 );
@@ -159,7 +160,8 @@ std::string insertSql(size_t rows) {
 
 constexpr const char* kInsertShadowSql =
     "INSERT OR IGNORE INTO shadow_grades (ts_us, request_id, route, model, yardstick, result, served_score, "
-    "yardstick_score, cost_nanos, prompt, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    "yardstick_score, cost_nanos, prompt, error, yardstick_cost_nanos) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+    "?12)";
 
 constexpr const char* kInsertFeedbackSql =
     "INSERT OR IGNORE INTO feedback (ts_us, request_id, score) VALUES (?1, ?2, ?3)";
@@ -322,6 +324,7 @@ Result<void> SqliteSink::writeShadowGrades(std::span<const ShadowGradeRecord> gr
     sqlite3_bind_int64(s, 9, g.cost_nanos);
     if (g.prompt.empty()) sqlite3_bind_null(s, 10); else bindText(s, 10, g.prompt);
     bindText(s, 11, g.error);
+    sqlite3_bind_int64(s, 12, g.yardstick_cost_nanos);
     if (sqlite3_step(s) != SQLITE_DONE) {
       Error e = dbError("shadow grade insert");
       sqlite3_reset(s);
@@ -343,7 +346,7 @@ Result<std::vector<ShadowGradeRecord>> SqliteSink::readShadowGrades() {
   StmtGuard g;
   if (sqlite3_prepare_v2(db_,
                          "SELECT ts_us, request_id, route, model, yardstick, result, served_score, yardstick_score, "
-                         "cost_nanos, prompt, error FROM shadow_grades ORDER BY id",
+                         "cost_nanos, prompt, error, yardstick_cost_nanos FROM shadow_grades ORDER BY id",
                          -1, &g.s, nullptr) != SQLITE_OK) {
     return fail(dbError("preparing shadow grade read"));
   }
@@ -362,6 +365,7 @@ Result<std::vector<ShadowGradeRecord>> SqliteSink::readShadowGrades() {
     r.cost_nanos = sqlite3_column_int64(g.s, 8);
     r.prompt = columnText(g.s, 9);
     r.error = columnText(g.s, 10);
+    r.yardstick_cost_nanos = sqlite3_column_int64(g.s, 11);
     out.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return fail(dbError("reading shadow grades"));

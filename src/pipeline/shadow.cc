@@ -286,7 +286,7 @@ asio::awaitable<void> ShadowRunner::run(ShadowJob& job) {
   rw.force_non_stream = true;
   auto body = api::rewriteChatRequest(job.body, rw);
   ShadowVerdict v;
-  Nanos cost = 0;
+  Nanos cost = 0, yardstick_cost = 0;
   if (!body) {
     v = ShadowVerdict{"error", -1, -1, body.error().message};
   } else {
@@ -296,6 +296,7 @@ asio::awaitable<void> ShadowRunner::run(ShadowJob& job) {
     call.body = std::move(*body);
     ModelReply yard = co_await askModel(s, *job.yardstick, call, job.chat);
     cost += yard.cost;
+    yardstick_cost = yard.cost;
     if (!yard.text) {
       v = ShadowVerdict{"error", -1, -1, "yardstick: " + yard.error};
     } else if (sc.grade.kind == config::ShadowGradeConfig::Kind::kAgree) {
@@ -330,6 +331,7 @@ asio::awaitable<void> ShadowRunner::run(ShadowJob& job) {
   g.served_score = v.served_score;
   g.yardstick_score = v.yardstick_score;
   g.cost_nanos = cost;
+  g.yardstick_cost_nanos = yardstick_cost;
   if (!job.sensitive) g.prompt = std::move(job.ask);  // stored whatever store_prompts says (docs/shadow.md)
   g.error = std::move(v.error);
   s.recorder->recordShadow(std::move(g));

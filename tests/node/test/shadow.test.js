@@ -2,12 +2,13 @@
 // is asked again of the yardstick after the client got it, graded (agree/disagree) into the ledger,
 // `rightsize report` and /metrics; a hanging yardstick does not slow the client; a tiny usd_per_day
 // stops the shadow calls (over_budget); a sensitive request never reaches a remote yardstick; a full
-// queue drops jobs (counted); SIGTERM says how many shadow jobs were drained or dropped.
+// queue drops jobs (counted); SIGTERM says how many shadow jobs were drained or dropped;
+// `export-outcomes` writes the grades as outcomes that `rightsize train` reads.
 // Needs RIGHTSIZE_BIN and RS_MOCK_UPSTREAM_BIN (or the binaries in build/), and sqlite3.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -95,19 +96,19 @@ describe('shadow evaluation', () => {
   });
 
   test('sample 1.0: every answer is graded against the yardstick, in the ledger, report and metrics', async () => {
-    for (let i = 0; i < 4; i++) assert.equal((await ask('agree', `what is ${i} plus ${i}`)).status, 200);
+    for (let i = 0; i < 10; i++) assert.equal((await ask('agree', `what is ${i} plus ${i}`)).status, 200);
     for (let i = 0; i < 3; i++) assert.equal((await ask('disagree', `name the colour ${i}`)).status, 200);
-    assert.ok(await waitFor(async () => (await metric('agree', 'agree')) === 4 && (await metric('disagree', 'disagree')) === 3, 10000),
+    assert.ok(await waitFor(async () => (await metric('agree', 'agree')) === 10 && (await metric('disagree', 'disagree')) === 3, 10000),
       `grades not counted; output:\n${gw.output()}`);
-    assert.equal(await calls('mock-large'), 4);
+    assert.equal(await calls('mock-large'), 10);
     // The ledger writer flushes every 100 ms.
     const rows = await waitFor(async () => {
       const r = sql(db, 'SELECT route, model, yardstick, result, cost_nanos, prompt FROM shadow_grades ORDER BY id');
-      return r.length === 7 ? r : null;
+      return r.length === 13 ? r : null;
     }, 5000);
     assert.ok(rows, 'shadow_grades rows missing');
     const agree = rows.filter((r) => r.route === 'agree');
-    assert.equal(agree.length, 4);
+    assert.equal(agree.length, 10);
     for (const r of agree) {
       assert.equal(r.model, 'small');
       assert.equal(r.yardstick, 'agreeing');
@@ -118,17 +119,18 @@ describe('shadow evaluation', () => {
     assert.ok(rows.filter((r) => r.route === 'disagree').every((r) => r.result === 'disagree'));
     // The requests' own rows do not carry the shadow spend, and keep no prompt (store_prompts off).
     const req = sql(db, "SELECT cost_nanos, prompt FROM requests WHERE route = 'agree'");
-    assert.equal(req.length, 4);
+    assert.equal(req.length, 10);
     assert.ok(req.every((r) => r.prompt === null));
 
     const rep = JSON.parse(execFileSync(gatewayBinary(), ['report', '--db', db, '--json'], { encoding: 'utf8' }));
     const byRoute = Object.fromEntries(rep.shadow.map((s) => [s.route, s]));
-    assert.equal(byRoute.agree.n, 4);
+    assert.equal(byRoute.agree.n, 10);
     assert.equal(byRoute.agree.grade, 'agree');
     assert.equal(byRoute.agree.quality, 1);
-    assert.ok(byRoute.agree.quality_low > 0.4 && byRoute.agree.quality_low < 1, `Wilson low ${byRoute.agree.quality_low}`);
+    // Wilson 95% for 10/10: [0.7225, 1].
+    assert.ok(Math.abs(byRoute.agree.quality_low - 0.7225) < 1e-3, `Wilson low ${byRoute.agree.quality_low}`);
     assert.ok(byRoute.agree.quality_high > 0.999);
-    assert.equal(byRoute.agree.requests, 4);
+    assert.equal(byRoute.agree.requests, 10);
     assert.equal(byRoute.disagree.quality, 0);
     const spend = rows.reduce((s, r) => s + r.cost_nanos, 0);
     assert.equal(Math.round(rep.shadow_spend_usd * 1e9), spend);
@@ -138,12 +140,35 @@ describe('shadow evaluation', () => {
     const spendMetric = (await (await fetch(`${url}/metrics`)).text())
       .match(/^rightsize_shadow_spend_usd_total\{route="agree",model="small"\} (\S+)$/m);
     assert.ok(spendMetric && Number(spendMetric[1]) > 0, 'shadow spend metric');
+    // export-outcomes: one outcome line per graded request, served and yardstick, with the prompt;
+    // `rightsize train` reads the file like any outcomes file.
+    const outcomes = join(dir, 'outcomes.jsonl');
+    const exp = spawnSync(gatewayBinary(), ['export-outcomes', '--db', db, '--out', outcomes], { encoding: 'utf8' });
+    assert.equal(exp.status, 0, exp.stderr);
+    assert.match(exp.stderr, /13 shadow-graded request\(s\) written, 0 shadow grade\(s\) skipped/);
+    const lines = readFileSync(outcomes, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    assert.equal(lines.length, 13);
+    const agreeLine = lines.find((l) => l.task === 'agree');
+    assert.equal(agreeLine.source, 'shadow');
+    assert.match(agreeLine.prompt, /^what is \d plus \d$/);
+    assert.equal(agreeLine.outcomes.small.score, 1);
+    assert.equal(agreeLine.outcomes.agreeing.score, 1);
+    assert.ok(agreeLine.outcomes.small.cost_usd > 0 && agreeLine.outcomes.agreeing.cost_usd > agreeLine.outcomes.small.cost_usd);
+    const disLine = lines.find((l) => l.task === 'disagree');
+    assert.equal(disLine.outcomes.small.score, 0);
+    assert.equal(disLine.outcomes.other.score, 1);
+    // (the agree route's 10 prompts: the trainer wants at least 10, with the same models on every line)
+    const agreeOnly = join(dir, 'agree-outcomes.jsonl');
+    writeFileSync(agreeOnly, lines.filter((l) => l.task === 'agree').map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const train = spawnSync(gatewayBinary(), ['train', '--data', agreeOnly, '--folds', '2', '--out', join(dir, 'router.json')], { encoding: 'utf8' });
+    assert.equal(train.status, 0, `train: ${train.stderr}`);
+
     // The dashboard's JSON has the same estimate.
     const stats = await (await fetch(`${url}/api/stats`)).json();
     const dash = stats.shadow.find((s) => s.route === 'agree');
-    assert.equal(dash.n, 4);
+    assert.equal(dash.n, 10);
     assert.equal(dash.quality, 1);
-    assert.ok(dash.quality_low > 0.4 && dash.quality_low < 1);
+    assert.ok(Math.abs(dash.quality_low - byRoute.agree.quality_low) < 1e-9);
   });
 
   test('a hanging yardstick does not slow the client', async () => {

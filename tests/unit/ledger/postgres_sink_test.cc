@@ -213,6 +213,7 @@ TEST(PostgresSink, StoresShadowGradesOnceWithEveryField) {
   a.yardstick = "big";
   a.result = "agree";
   a.cost_nanos = 1234;
+  a.yardstick_cost_nanos = 1000;
   a.prompt = "what is 2+2? é";
   ShadowGradeRecord b = a;
   b.time = fromEpochMicros(2'000);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "ledger/outcome_export.h"
 #include "ledger/report.h"
 #include "ledger/shadow_quality.h"
 #include "ledger/sqlite_sink.h"
@@ -26,6 +27,7 @@ ShadowGradeRecord grade(int i, std::string result, double served = -1, double ya
   g.served_score = served;
   g.yardstick_score = yard;
   g.cost_nanos = 1000 + i;
+  g.yardstick_cost_nanos = 900 + i;
   g.prompt = i % 3 == 0 ? "" : fmt::format("ask {}: \"quoted\"\né", i);
   g.error = g.result == "error" ? "yardstick: timeout" : "";
   return g;
@@ -172,6 +174,38 @@ TEST(ShadowReport, ALedgerWithoutShadowGradesShowsNoShadowSection) {
   ASSERT_TRUE(rep);
   EXPECT_TRUE(rep->shadow.empty());
   EXPECT_EQ(formatReportText(*rep).find("shadow"), std::string::npos);
+}
+
+TEST(ShadowExport, GradedRequestsBecomeOutcomesForTheServedModelAndTheYardstick) {
+  TempDir dir;
+  const std::string path = (dir.path / "ledger.db").string();
+  {
+    auto sink = SqliteSink::open(path);
+    ASSERT_TRUE(sink);
+    std::vector<LedgerRecord> rows = {sampleRecord(1), sampleRecord(2), sampleRecord(5)};
+    ASSERT_TRUE((*sink)->writeBatch(rows));
+    ShadowGradeRecord sensitive = grade(3, "agree");
+    ASSERT_TRUE(sensitive.prompt.empty());  // grade(3): no prompt, as for a sensitive request
+    std::vector<ShadowGradeRecord> g = {grade(1, "agree"), grade(2, "scored", 0.6, 0.9), sensitive, grade(4, "error"),
+                                        grade(5, "disagree")};
+    ASSERT_TRUE((*sink)->writeShadowGrades(g));
+  }
+  const std::string out = (dir.path / "outcomes.jsonl").string();
+  auto sum = exportOutcomes(LedgerSource{LedgerSource::Kind::kSqlite, path}, out);
+  ASSERT_TRUE(sum) << sum.error().message;
+  EXPECT_EQ(sum->written, 0);
+  EXPECT_EQ(sum->shadow_written, 3);
+  EXPECT_EQ(sum->shadow_skipped, 2);
+  const std::vector<std::string> lines = testing::readLines(out);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0],
+            R"({"id":"req-000001/shadow","task":"chat","prompt":"ask 1: \"quoted\"\né","outcomes":{"llama-3.1-8b":)"
+            R"({"score":1,"cost_usd":1.235e-06},"gpt-4o":{"score":1,"cost_usd":9.01e-07}},"source":"shadow"})");
+  EXPECT_NE(lines[1].find(R"("task":"extract","prompt":"ask 2: \"quoted\"\né","outcomes":{"llama-3.1-8b":{"score":0.6,"cost_usd":1.236e-06},"gpt-4o":{"score":0.9,"cost_usd":9.02e-07}})"),
+            std::string::npos)
+      << lines[1];
+  EXPECT_NE(lines[2].find(R"({"llama-3.1-8b":{"score":0,"cost_usd":1.239e-06},"gpt-4o":{"score":1,)"), std::string::npos)
+      << lines[2];
 }
 
 }  // namespace
