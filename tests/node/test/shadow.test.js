@@ -8,12 +8,16 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { chromium } from 'playwright-core';
+
 import { gatewayBinary, startGateway, startMock, waitFor } from '../lib/harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
 
 const sql = (db, query) => {
   const out = execFileSync('sqlite3', ['-readonly', '-json', db, query], { encoding: 'utf8' }).trim();
@@ -169,6 +173,28 @@ describe('shadow evaluation', () => {
     assert.equal(dash.n, 10);
     assert.equal(dash.quality, 1);
     assert.ok(Math.abs(dash.quality_low - byRoute.agree.quality_low) < 1e-9);
+
+    // ... and the dashboard page shows it.
+    if (existsSync(CHROMIUM)) {
+      const profile = mkdtempSync(join(tmpdir(), 'rightsize-chromium-'));
+      const browser = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
+      });
+      try {
+        const page = await browser.newPage();
+        const errors = [];
+        page.on('pageerror', (e) => errors.push(e.message));
+        await page.goto(`${url}/?refresh=1`);
+        await page.waitForSelector('.shadow-row[data-route="agree"]', { timeout: 10000 });
+        const row = await page.$eval('.shadow-row[data-route="agree"]', (tr) => ({ n: tr.dataset.n, text: tr.textContent }));
+        assert.equal(row.n, '10');
+        assert.match(row.text, /agree.*1\.000.*0\.72\d – 1\.000/);
+        assert.deepEqual(errors, []);
+      } finally {
+        await browser.close();
+        rmSync(profile, { recursive: true, force: true });
+      }
+    }
   });
 
   test('a hanging yardstick does not slow the client', async () => {
