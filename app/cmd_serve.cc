@@ -131,8 +131,8 @@ int runServe(const ServeOptions& opt) {
     if (shadow.pending() == 0 || std::chrono::steady_clock::now() >= deadline) {
       const size_t dropped = shadow.stop();
       if (shadow_at_drain > 0 || dropped > 0) {
-        spdlog::info("shadow: {} job(s) drained, {} dropped at the drain deadline", shadow_at_drain - std::min(shadow_at_drain, dropped),
-                     dropped);
+        const size_t drained = shadow_at_drain - std::min(shadow_at_drain, dropped);
+        spdlog::info("shadow: {} job(s) drained, {} dropped at the drain deadline", drained, dropped);
       }
       if (!stopping.exchange(true)) stopped.set_value();
       return;
