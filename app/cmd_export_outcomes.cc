@@ -56,7 +56,9 @@ int runExport(const ExportCliOptions& opt) {
   std::cerr << "rightsize export-outcomes: " << sum->written << " outcome(s) written to " << opt.out << " from "
             << sum->requests_with_feedback << " request(s) with feedback; skipped " << sum->unknown_request
             << " unknown request id(s), " << sum->no_prompt << " without a stored prompt (ledger.store_prompts), "
-            << sum->failed_request << " failed request(s)\n";
+            << sum->failed_request << " failed request(s); " << sum->shadow_written
+            << " shadow-graded request(s) written, " << sum->shadow_skipped
+            << " shadow grade(s) skipped (error, or sensitive: no prompt)\n";
   return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "server/gateway.h"
 #include "server/live_gateway.h"
 #include "limits/service.h"
+#include "pipeline/shadow.h"
 
 namespace rightsize::app {
 
@@ -80,19 +81,29 @@ int runServe(const ServeOptions& opt) {
     std::cerr << "rightsize: cannot start: " << st.error().message << "\n";
     return 2;
   }
-  // Every gateway, the first and each one a reload builds, shares the accounting and the keys.
+  // Shadow evaluation (docs/shadow.md): one runner for every gateway, so the daily shadow spend
+  // survives a reload. Its jobs run on the worker contexts: declared before them, it outlives them.
+  const auto& sc = shared->server;
+  size_t threads = sc.threads > 0 ? static_cast<size_t>(sc.threads) : std::max(1u, std::thread::hardware_concurrency());
+  pipeline::ShadowSampler shadow_sampler;
+  http::Workers* workers_ptr = nullptr;
+  pipeline::ShadowRunner shadow(
+      pipeline::ShadowRunner::Options{sc.shadow_queue, 4},
+      [&workers_ptr]() -> asio::any_io_executor { return workers_ptr->next().get_executor(); }, shadow_sampler);
+  // Every gateway, the first and each one a reload builds, shares the accounting, the keys and
+  // the shadow runner.
   server::Accounting* acc = accounting->get();
-  auto wire = [acc, &key_auth](server::Gateway& g) {
+  auto wire = [acc, &key_auth, &shadow](server::Gateway& g) {
     g.setAccounting(acc);
     g.setKeyAuth(&key_auth);
+    g.setShadow(&shadow);
   };
   wire(**gw);
   // Live reload (docs/reload.md): SIGHUP and POST /admin/reload swap the gateway new requests get.
   server::LiveGateway live(std::move(*gw), opt.config_path, wire, &key_auth, &acc->registry());
 
-  const auto& sc = shared->server;
-  size_t threads = sc.threads > 0 ? static_cast<size_t>(sc.threads) : std::max(1u, std::thread::hardware_concurrency());
   http::Workers workers(threads);
+  workers_ptr = &workers;
   http::ServerLimits limits{sc.max_body_bytes, sc.max_header_bytes, sc.header_timeout, sc.read_timeout,
                             sc.idle_timeout,   sc.write_timeout,    sc.max_connections};
   server::LiveGateway* g = &live;
@@ -126,10 +137,29 @@ int runServe(const ServeOptions& opt) {
   auto timer_owner = std::make_unique<asio::steady_timer>(ctl);
   auto& signals = *signals_owner;
   auto& drain_timer = *timer_owner;
+  // Then the shadow queue: the jobs of answered requests get what is left of the same deadline;
+  // those still waiting or running at it are dropped, and the log says how many.
+  size_t shadow_at_drain = 0;
+  std::function<void(std::chrono::steady_clock::time_point)> poll_shadow = [&](auto deadline) {
+    if (shadow.pending() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      const size_t dropped = shadow.stop();
+      if (shadow_at_drain > 0 || dropped > 0) {
+        const size_t drained = shadow_at_drain - std::min(shadow_at_drain, dropped);
+        spdlog::info("shadow: {} job(s) drained, {} dropped at the drain deadline", drained, dropped);
+      }
+      if (!stopping.exchange(true)) stopped.set_value();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(10));
+    drain_timer.async_wait([&, deadline](boost::system::error_code) { poll_shadow(deadline); });
+  };
   std::function<void(std::chrono::steady_clock::time_point)> poll_drain = [&](auto deadline) {
     if (srv.inFlight() == 0 || std::chrono::steady_clock::now() >= deadline) {
       if (srv.inFlight() > 0) spdlog::warn("drain deadline passed with {} request(s) in flight", srv.inFlight());
-      if (!stopping.exchange(true)) stopped.set_value();
+      shadow_at_drain = shadow.pending();
+      if (shadow_at_drain > 0)
+        spdlog::info("shadow: draining {} job(s) until the drain deadline", shadow_at_drain);
+      poll_shadow(deadline);
       return;
     }
     drain_timer.expires_after(std::chrono::milliseconds(10));
@@ -139,6 +169,7 @@ int runServe(const ServeOptions& opt) {
     if (ec) return;
     if (srv.draining()) {
       spdlog::warn("second signal: stopping now");
+      if (const size_t dropped = shadow.stop(); dropped > 0) spdlog::info("shadow: {} job(s) dropped", dropped);
       if (!stopping.exchange(true)) stopped.set_value();
       return;
     }

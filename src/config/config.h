@@ -30,6 +30,9 @@ struct ServerConfig {
   Millis drain_timeout{30'000};           // SIGTERM: in-flight requests get this long
   uint32_t max_connections = 10'000;      // over this, new connections are closed at once
   std::string log_level = "info";         // trace|debug|info|warn|error|off
+  // Shadow evaluation (docs/shadow.md): jobs waiting for the yardstick, over every route; a job
+  // that finds the queue full is dropped and counted (rightsize_shadow_total{result="dropped"}).
+  uint32_t shadow_queue = 256;
 };
 
 enum class ProviderKind { kOpenAI, kAnthropic, kReplay };
@@ -150,6 +153,27 @@ struct SessionsConfig {
   uint32_t max_entries = 100'000;         // memory store bound (least recently used go first)
 };
 
+// How a shadowed answer is graded against the yardstick's (docs/shadow.md). `agree`: the two
+// answers agree when `extract` (routing/extract.h; compiled, and rejected with this line, by the
+// routing layer) reads the same value from both. `judge`: judge_model scores each answer 0-10.
+struct ShadowGradeConfig {
+  enum class Kind { kAgree, kJudge };
+  Kind kind = Kind::kAgree;
+  std::string extract = "text";           // agree: extractor spec
+  std::string judge_model;                // judge: a configured model name
+  int line = 0;
+};
+
+// routes.<name>.shadow: a share of a route's answered requests re-asked of a yardstick model
+// after the client was answered, and graded (docs/shadow.md).
+struct ShadowConfig {
+  double sample = 0;                      // share of eligible requests shadowed, in [0, 1]
+  std::string model;                      // the yardstick; default: the route's reference
+  ShadowGradeConfig grade;
+  Nanos usd_per_day = 0;                  // shadow spend cap per UTC day (yardstick + judge calls); 0: none allowed
+  int line = 0;
+};
+
 struct RouteConfig {
   std::string name;
   std::vector<std::string> candidates;    // model names, non-empty
@@ -165,6 +189,7 @@ struct RouteConfig {
   std::map<std::string, BudgetCaps> model_budgets;  // per-model caps (override `budget` key by key)
   std::optional<bool> pii_detection;      // overrides privacy.pii_detection for this route
   bool pin_sessions = true;               // session pinning (sessions.*) applies to this route
+  std::optional<ShadowConfig> shadow;     // shadow evaluation; none: this route is not shadowed
 };
 
 struct LedgerConfig {

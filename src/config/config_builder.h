@@ -57,6 +57,8 @@ class ConfigBuilder : YamlKit {
   Status readBudget(const Entry& section, const std::string& path, BudgetCaps& b) const;
   Status readModelBudgets(const Entry& section, const std::string& path, const Config& cfg, const RouteConfig& r,
                           std::map<std::string, BudgetCaps>& out) const;
+  Status readShadowGrade(const Entry& section, const std::string& path, const Config& cfg, ShadowGradeConfig& g) const;
+  Status readShadow(const Entry& section, const std::string& path, const Config& cfg, ShadowConfig& sh) const;
   Status readRoute(const Entry& named, const std::string& path, const Config& cfg, RouteConfig& r) const;
   Status readRoutes(const Entry& section, const std::string& path, Config& cfg) const;
 

@@ -207,6 +207,72 @@ Status ConfigBuilder::readModelBudgets(const Entry& section, const std::string& 
   });
 }
 
+Status ConfigBuilder::readShadowGrade(const Entry& section, const std::string& path, const Config& cfg,
+                                      ShadowGradeConfig& g) const {
+  std::string kind;
+  const auto read_judge = [&](const Entry& e, const std::string& p) -> Status {
+    if (auto st = readNonEmptyString(e, p, g.judge_model); !st) return st;
+    return checkModelExists(cfg, g.judge_model, e.line, p);
+  };
+  const std::vector<Field> fields = {
+      {"kind", alreadyRead()},
+      {"extract", nonEmptyText(g.extract)},
+      {"model", read_judge},
+  };
+  auto entries = entriesOf(section.value, path, section.line, keysOf(fields));
+  if (!entries) return fail(entries.error());
+  const Entry* kind_entry = find(*entries, "kind");
+  if (kind_entry == nullptr) return fail(errorAt(section.line, path, "missing required key 'kind' (agree, judge)"));
+  if (auto st = readEnum(*kind_entry, child(path, "kind"), {"agree", "judge"}, kind); !st) return st;
+  const std::map<std::string, Choices> allowed = {{"agree", {"kind", "extract"}}, {"judge", {"kind", "model"}}};
+  if (auto st = checkKeysAllowed(*entries, path, allowed.at(kind), fmt::format("kind {}", kind)); !st) return st;
+  if (auto st = readEntries(*entries, path, fields); !st) return st;
+  g.line = section.line;
+  g.kind = kind == "judge" ? ShadowGradeConfig::Kind::kJudge : ShadowGradeConfig::Kind::kAgree;
+  if (g.kind == ShadowGradeConfig::Kind::kJudge && g.judge_model.empty()) {
+    return fail(errorAt(section.line, path, "missing required key 'model' for kind judge"));
+  }
+  return {};
+}
+
+Status ConfigBuilder::readShadow(const Entry& section, const std::string& path, const Config& cfg,
+                                 ShadowConfig& sh) const {
+  bool has_sample = false, has_cap = false;
+  const auto read_sample = [&](const Entry& e, const std::string& p) -> Status {
+    auto v = parseNumber(e, p);
+    if (!v) return fail(v.error());
+    if (!(*v >= 0 && *v <= 1)) return fail(errorAt(e.line, p, fmt::format("must be in [0, 1], got {}", *v)));
+    sh.sample = *v;
+    has_sample = true;
+    return {};
+  };
+  const auto read_model = [&](const Entry& e, const std::string& p) -> Status {
+    if (auto st = readNonEmptyString(e, p, sh.model); !st) return st;
+    return checkModelExists(cfg, sh.model, e.line, p);
+  };
+  const auto read_cap = [&](const Entry& e, const std::string& p) -> Status {
+    auto v = parseNumber(e, p);
+    if (!v) return fail(v.error());
+    if (!(*v >= 0 && *v <= 1e6)) return fail(errorAt(e.line, p, fmt::format("must be in [0, 1000000], got {}", *v)));
+    sh.usd_per_day = usdToNanos(*v);
+    has_cap = true;
+    return {};
+  };
+  const std::vector<Field> fields = {
+      {"sample", read_sample},
+      {"model", read_model},
+      {"grade", [&](const Entry& e, const std::string& p) { return readShadowGrade(e, p, cfg, sh.grade); }},
+      {"usd_per_day", read_cap},
+  };
+  auto entries = readSection(section, path, fields);
+  if (!entries) return fail(entries.error());
+  // Both are required: a shadow that spends money without a stated cap or rate is a surprise.
+  if (!has_sample) return fail(errorAt(section.line, path, "missing required key 'sample' (0..1)"));
+  if (!has_cap) return fail(errorAt(section.line, path, "missing required key 'usd_per_day' (the daily shadow spend cap)"));
+  sh.line = section.line;
+  return {};
+}
+
 Status ConfigBuilder::readRoute(const Entry& named, const std::string& path, const Config& cfg, RouteConfig& r) const {
   const auto read_candidates = [&](const Entry& e, const std::string& p) -> Status {
     if (auto st = readModelList(e, p, cfg, r.candidates); !st) return st;
@@ -238,6 +304,8 @@ Status ConfigBuilder::readRoute(const Entry& named, const std::string& path, con
        [&](const Entry& e, const std::string& p) { return readModelBudgets(e, p, cfg, r, r.model_budgets); }},
       {"pii_detection", optionalBool(r.pii_detection)},
       {"pin_sessions", boolean(r.pin_sessions)},
+      {"shadow",
+       [&](const Entry& e, const std::string& p) { return readShadow(e, p, cfg, r.shadow.emplace()); }},
   };
   auto entries = readSection(named, path, fields);
   if (!entries) return fail(entries.error());
@@ -253,6 +321,7 @@ Status ConfigBuilder::readRoute(const Entry& named, const std::string& path, con
     if (!st) return st;
   }
   if (r.reference.empty()) r.reference = r.candidates.back();
+  if (r.shadow && r.shadow->model.empty()) r.shadow->model = r.reference;  // the yardstick's default
   return checkStagesAreCandidates(r, path);
 }
 

@@ -53,6 +53,7 @@ Status ConfigBuilder::readServer(const Entry& section, const std::string& path, 
       {"write_timeout_ms", millis(s.write_timeout, 1)},
       {"drain_timeout_ms", millis(s.drain_timeout, 0)},  // 0: stop at once
       {"max_connections", integer(s.max_connections, 1, kMaxUint32)},
+      {"shadow_queue", integer(s.shadow_queue, 1, 1'000'000)},
       {"log_level", oneOf(s.log_level, {"trace", "debug", "info", "warn", "error", "off"})},
   };
   auto entries = readSection(section, path, fields);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -124,6 +125,60 @@ Result<void> readSqlite(const std::string& path, std::map<std::string, Scored>& 
   return {};
 }
 
+// Shadow grades with the served request's cost (0 when its row is gone).
+constexpr const char* kShadowSql = R"sql(
+SELECT s.request_id, s.route, s.model, s.yardstick, s.result, coalesce(s.served_score, -1),
+       coalesce(s.yardstick_score, -1), s.yardstick_cost_nanos, s.prompt,
+       coalesce((SELECT max(r.cost_nanos) FROM requests r WHERE r.request_id = s.request_id AND r.ts_us = s.ts_us), 0)
+FROM shadow_grades s ORDER BY s.request_id, s.id)sql";
+
+struct ShadowRow {
+  std::string request_id, route, model, yardstick, result, prompt;
+  bool has_prompt = false;
+  double served = -1, yard = -1;
+  Nanos yard_cost = 0, served_cost = 0;
+};
+
+Result<void> readSqliteShadow(const std::string& path, std::vector<ShadowRow>& out) {
+  DbGuard db;
+  int rc = sqlite3_open_v2(path.c_str(), &db.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) return fail(ErrorCode::kIo, fmt::format("ledger {}: cannot open", path));
+  sqlite3_busy_timeout(db.db, 5000);
+  int version = 0;
+  {
+    StmtGuard g;
+    if (sqlite3_prepare_v2(db.db, "SELECT max(version) FROM schema_version", -1, &g.s, nullptr) == SQLITE_OK &&
+        sqlite3_step(g.s) == SQLITE_ROW)
+      version = sqlite3_column_int(g.s, 0);
+  }
+  if (version < 6) return {};  // no shadow_grades yet
+  StmtGuard q;
+  if (sqlite3_prepare_v2(db.db, kShadowSql, -1, &q.s, nullptr) != SQLITE_OK) {
+    return fail(ErrorCode::kIo, fmt::format("ledger {}: {}", path, sqlite3_errmsg(db.db)));
+  }
+  auto text = [&](int i) {
+    const char* p = reinterpret_cast<const char*>(sqlite3_column_text(q.s, i));
+    return std::string(p ? p : "");
+  };
+  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+    ShadowRow r;
+    r.request_id = text(0);
+    r.route = text(1);
+    r.model = text(2);
+    r.yardstick = text(3);
+    r.result = text(4);
+    r.served = sqlite3_column_double(q.s, 5);
+    r.yard = sqlite3_column_double(q.s, 6);
+    r.yard_cost = sqlite3_column_int64(q.s, 7);
+    r.has_prompt = sqlite3_column_type(q.s, 8) != SQLITE_NULL;
+    r.prompt = text(8);
+    r.served_cost = sqlite3_column_int64(q.s, 9);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return fail(ErrorCode::kIo, fmt::format("ledger {}: {}", path, sqlite3_errmsg(db.db)));
+  return {};
+}
+
 template <typename T>
 T num(const char* s) {
   T v{};
@@ -148,6 +203,30 @@ Result<void> readPostgres(const std::string& dsn, std::map<std::string, Scored>&
     row.status = num<int>(v[8]);
     row.prompt = v[9];
     if (row.request_id) merge(out, row);
+  });
+}
+
+Result<void> readPostgresShadow(const std::string& dsn, std::vector<ShadowRow>& out) {
+  auto db = PostgresSink::openExisting(dsn);
+  if (!db) return fail(db.error());
+  auto version = (*db)->schemaVersion();
+  if (!version) return fail(version.error());
+  if (*version < 5) return {};  // no shadow_grades yet
+  auto txt = [](const char* s) { return std::string(s ? s : ""); };
+  return (*db)->query(kShadowSql, {}, [&](const char* const* v, int) {
+    ShadowRow r;
+    r.request_id = txt(v[0]);
+    r.route = txt(v[1]);
+    r.model = txt(v[2]);
+    r.yardstick = txt(v[3]);
+    r.result = txt(v[4]);
+    r.served = num<double>(v[5]);
+    r.yard = num<double>(v[6]);
+    r.yard_cost = num<int64_t>(v[7]);
+    r.has_prompt = v[8] != nullptr;
+    r.prompt = txt(v[8]);
+    r.served_cost = num<int64_t>(v[9]);
+    out.push_back(std::move(r));
   });
 }
 
@@ -233,6 +312,46 @@ Result<ExportSummary> exportOutcomes(const LedgerSource& source, const std::stri
                    s.score, nanosToUsd(s.cost_nanos));
     out->write(line);
     ++sum.written;
+  }
+  std::vector<ShadowRow> shadow;
+  auto sr = source.kind == LedgerSource::Kind::kSqlite ? readSqliteShadow(source.location, shadow)
+                                                       : readPostgresShadow(source.location, shadow);
+  if (!sr) return fail(sr.error());
+  std::string last_id;
+  for (const ShadowRow& s : shadow) {
+    if (s.request_id == last_id) continue;  // one line per request
+    double served = 0, yard = 0;
+    if (s.result == "agree") {
+      served = yard = 1;
+    } else if (s.result == "disagree") {
+      served = 0;
+      yard = 1;
+    } else if (s.result == "scored" && s.served >= 0 && s.yard >= 0) {
+      served = s.served;
+      yard = s.yard;
+    } else {
+      ++sum.shadow_skipped;
+      continue;
+    }
+    if (!s.has_prompt || s.prompt.empty() || s.model == s.yardstick) {
+      ++sum.shadow_skipped;
+      continue;
+    }
+    last_id = s.request_id;
+    std::string line = "{\"id\":";
+    appendJsonString(line, s.request_id + "/shadow");
+    line += ",\"task\":";
+    appendJsonString(line, s.route);
+    line += ",\"prompt\":";
+    appendJsonString(line, s.prompt);
+    line += ",\"outcomes\":{";
+    appendJsonString(line, s.model);
+    fmt::format_to(std::back_inserter(line), ":{{\"score\":{},\"cost_usd\":{}}},", served, nanosToUsd(s.served_cost));
+    appendJsonString(line, s.yardstick);
+    fmt::format_to(std::back_inserter(line), ":{{\"score\":{},\"cost_usd\":{}}}}},\"source\":\"shadow\"}}\n", yard,
+                   nanosToUsd(s.yard_cost));
+    out->write(line);
+    ++sum.shadow_written;
   }
   if (auto c = out->close(); !c) return fail(c.error());
   return sum;

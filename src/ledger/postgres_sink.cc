@@ -97,6 +97,26 @@ CREATE TABLE request_rollups (
   PRIMARY KEY (day_us, route, key_id, model)
 );
 )sql"},
+    // 5: shadow evaluation, as SQLite's migration 6: one row per shadowed request, its grade
+    // against the yardstick and the shadow spend; scores NULL when none, prompt NULL when sensitive.
+    {5, R"sql(
+CREATE TABLE shadow_grades (
+  id              BIGSERIAL PRIMARY KEY,
+  ts_us           BIGINT NOT NULL,
+  request_id      TEXT   NOT NULL,
+  route           TEXT   NOT NULL,
+  model           TEXT   NOT NULL,
+  yardstick       TEXT   NOT NULL,
+  result          TEXT   NOT NULL,
+  served_score    DOUBLE PRECISION,
+  yardstick_score DOUBLE PRECISION,
+  cost_nanos      BIGINT NOT NULL,
+  yardstick_cost_nanos BIGINT NOT NULL,
+  prompt          TEXT,
+  error           TEXT   NOT NULL
+);
+CREATE UNIQUE INDEX shadow_grades_ts_request_id ON shadow_grades (ts_us, request_id);
+)sql"},
 };
 
 constexpr int kLatest = kMigrations[std::size(kMigrations) - 1].version;
@@ -429,6 +449,43 @@ Result<void> PostgresSink::writeFeedback(std::span<const FeedbackRecord> feedbac
   return {};
 }
 
+Result<void> PostgresSink::writeShadowGrades(std::span<const ShadowGradeRecord> grades) {
+  if (grades.empty()) return {};
+  if (auto r = ensureConnected(); !r) return r;
+  constexpr int kCols = 12;
+  for (size_t off = 0; off < grades.size(); off += kRowsPerStatement) {
+    size_t n = std::min(kRowsPerStatement, grades.size() - off);
+    Params p(n * kCols);
+    std::string sql =
+        "INSERT INTO shadow_grades (ts_us, request_id, route, model, yardstick, result, served_score, "
+        "yardstick_score, cost_nanos, prompt, error, yardstick_cost_nanos) VALUES ";
+    int k = 1;
+    for (const ShadowGradeRecord& g : grades.subspan(off, n)) {
+      p.number(toEpochMicros(g.time));
+      p.text(g.request_id);
+      p.text(g.route);
+      p.text(g.model);
+      p.text(g.yardstick);
+      p.text(g.result);
+      if (g.served_score >= 0) p.number(g.served_score); else p.null();
+      if (g.yardstick_score >= 0) p.number(g.yardstick_score); else p.null();
+      p.number(g.cost_nanos);
+      p.textOrNull(g.prompt);
+      p.text(g.error);
+      p.number(g.yardstick_cost_nanos);
+      sql += k == 1 ? "(" : ",(";
+      for (int c = 0; c < kCols; ++c) fmt::format_to(std::back_inserter(sql), "{}${}", c ? "," : "", k + c);
+      sql += ')';
+      k += kCols;
+    }
+    sql += " ON CONFLICT (ts_us, request_id) DO NOTHING";
+    // Like feedback: one statement per batch, a row written twice is skipped.
+    ResultGuard g{PQexecParams(conn_, sql.c_str(), p.size(), nullptr, p.data(), nullptr, nullptr, 0)};
+    if (PQresultStatus(g.r) != PGRES_COMMAND_OK) return fail(connError("shadow grade insert"));
+  }
+  return {};
+}
+
 Result<int64_t> PostgresSink::command(const char* sql, const char* const* values, int count) {
   if (auto r = ensureConnected(); !r) return fail(r.error());
   ResultGuard g{PQexecParams(conn_, sql, count, nullptr, values, nullptr, nullptr, 0)};
@@ -631,6 +688,30 @@ Result<std::vector<FeedbackRecord>> PostgresSink::readFeedback() {
     out.push_back(FeedbackRecord{fromEpochMicros(parseNumber<int64_t>(v[0])), v[1] ? v[1] : "",
                                  parseNumber<double>(v[2])});
   });
+  if (!r) return fail(r.error());
+  return out;
+}
+
+Result<std::vector<ShadowGradeRecord>> PostgresSink::readShadowGrades() {
+  std::vector<ShadowGradeRecord> out;
+  auto r = query("SELECT ts_us, request_id, route, model, yardstick, result, served_score, yardstick_score, "
+                 "cost_nanos, prompt, error, yardstick_cost_nanos FROM shadow_grades ORDER BY id",
+                 {}, [&](const char* const* v, int) {
+                   ShadowGradeRecord g;
+                   g.time = fromEpochMicros(parseNumber<int64_t>(v[0]));
+                   g.request_id = v[1] ? v[1] : "";
+                   g.route = v[2] ? v[2] : "";
+                   g.model = v[3] ? v[3] : "";
+                   g.yardstick = v[4] ? v[4] : "";
+                   g.result = v[5] ? v[5] : "";
+                   g.served_score = v[6] ? parseNumber<double>(v[6]) : -1;
+                   g.yardstick_score = v[7] ? parseNumber<double>(v[7]) : -1;
+                   g.cost_nanos = parseNumber<int64_t>(v[8]);
+                   g.prompt = v[9] ? v[9] : "";
+                   g.error = v[10] ? v[10] : "";
+                   g.yardstick_cost_nanos = parseNumber<int64_t>(v[11]);
+                   out.push_back(std::move(g));
+                 });
   if (!r) return fail(r.error());
   return out;
 }

@@ -43,6 +43,7 @@ class PostgresSink final : public LedgerSink {
   // re-established on the next call.
   Result<void> writeBatch(std::span<const LedgerRecord> records) override;
   Result<void> writeFeedback(std::span<const FeedbackRecord> feedback) override;
+  Result<void> writeShadowGrades(std::span<const ShadowGradeRecord> grades) override;
   Result<void> putResponse(const StoredResponse& r) override;
   Result<std::optional<StoredResponse>> getResponse(std::string_view id) override;
   Result<bool> deleteResponse(std::string_view id) override;
@@ -57,6 +58,8 @@ class PostgresSink final : public LedgerSink {
   // Up to `limit` rows ordered by id (insertion order per replica), after `offset` rows.
   Result<std::vector<LedgerRecord>> readRecords(int64_t limit, int64_t offset = 0);
   Result<std::vector<FeedbackRecord>> readFeedback();
+  // Every shadow_grades row in insertion order.
+  Result<std::vector<ShadowGradeRecord>> readShadowGrades();
   // Every request_rollups row, ordered by day, route, key_id, model. For tests.
   Result<std::vector<RequestRollup>> readRollups();
 

@@ -63,6 +63,25 @@ struct FeedbackRecord {
   bool operator==(const FeedbackRecord&) const = default;
 };
 
+// One shadowed request's grade (docs/shadow.md): the served answer compared with the yardstick
+// model's answer to the same request, asked after the client was answered.
+struct ShadowGradeRecord {
+  std::chrono::system_clock::time_point time{};  // when the shadowed request arrived
+  std::string request_id;
+  std::string route;
+  std::string model;            // the model that served the client
+  std::string yardstick;        // the model it was compared with
+  std::string result;           // agree | disagree | scored | error
+  double served_score = -1;     // judge: the served answer's score in [0, 1]; -1 when none
+  double yardstick_score = -1;  // judge: the yardstick answer's score in [0, 1]; -1 when none
+  Nanos cost_nanos = 0;         // shadow spend: the yardstick's and the judge's calls
+  Nanos yardstick_cost_nanos = 0;  // of cost_nanos, the yardstick's answer (its cost_usd as an outcome)
+  std::string prompt;           // the human's ask; empty for a sensitive request (stored as NULL)
+  std::string error;            // result error: why, one line
+
+  bool operator==(const ShadowGradeRecord&) const = default;
+};
+
 // One stored answer of POST /v1/responses (`store`, `previous_response_id`; docs/responses.md),
 // kept in the ledger's database for the retention, readable only with the key that made it.
 struct StoredResponse {

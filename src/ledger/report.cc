@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -250,6 +251,48 @@ std::string groupJson(const ReportGroup& g) {
   return out;
 }
 
+// Shadow grades and the requests of the same route x model, as they stream in.
+struct ShadowBuilder {
+  std::map<std::pair<std::string, std::string>, ShadowReportRow> rows;
+  Nanos spend = 0;
+
+  void grade(const std::string& route, const std::string& model, const std::string& yardstick,
+             const std::string& result, double served, double yard, Nanos cost) {
+    ShadowReportRow& r = rows[{route, model}];
+    r.route = route;
+    r.model = model;
+    r.yardstick = yardstick;
+    r.tally.add(result, served, yard, cost);
+    spend += cost;
+  }
+  void requests(const std::string& route, const std::string& model, int64_t n, Nanos cost, Nanos reference) {
+    auto it = rows.find({route, model});
+    if (it == rows.end()) return;  // no shadow grades for this pair
+    it->second.requests += n;
+    it->second.spend_nanos += cost;
+    it->second.reference_nanos += reference;
+  }
+  void finish(Report& report) {
+    for (auto& [_, r] : rows) report.shadow.push_back(std::move(r));
+    report.shadow_spend_nanos = spend;
+  }
+};
+
+constexpr const char* kShadowSql =
+    "SELECT route, model, yardstick, result, coalesce(served_score, -1), coalesce(yardstick_score, -1), cost_nanos "
+    "FROM shadow_grades WHERE ts_us >= {0} AND ts_us < {1}";
+constexpr const char* kShadowRequestsSql =
+    "SELECT route, model, count(*), sum(cost_nanos), sum(reference_cost_nanos) FROM requests "
+    "WHERE ts_us >= {0} AND ts_us < {1} GROUP BY route, model";
+
+std::string qualityText(const ShadowQuality& q) {
+  if (!q.value) return "n/a";
+  if (!q.low) return fmt::format("{:.3f}", *q.value);
+  return fmt::format("{:.3f} [{:.3f}, {:.3f}]", *q.value, *q.low, *q.high);
+}
+
+std::string optNumber(const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string("null"); }
+
 }  // namespace
 
 std::optional<double> ReportGroup::cacheHitRate() const {
@@ -414,7 +457,38 @@ Result<Report> buildReport(const std::string& db_path, const ReportOptions& opti
     }
     if (rc != SQLITE_DONE) return fail(dbError(db.db, db_path, "reading rollups"));
   }
-  return builder.finish(options);
+  Report report = builder.finish(options);
+  if (version >= 6) {  // shadow_grades (docs/shadow.md)
+    ShadowBuilder sb;
+    StmtGuard sq;
+    const std::string ssql = fmt::format(fmt::runtime(kShadowSql), "?1", "?2");
+    if (sqlite3_prepare_v2(db.db, ssql.c_str(), -1, &sq.s, nullptr) != SQLITE_OK) {
+      return fail(dbError(db.db, db_path, "preparing shadow query"));
+    }
+    sqlite3_bind_int64(sq.s, 1, options.since_us.value_or(INT64_MIN));
+    sqlite3_bind_int64(sq.s, 2, options.until_us.value_or(INT64_MAX));
+    while ((rc = sqlite3_step(sq.s)) == SQLITE_ROW) {
+      sb.grade(columnText(sq.s, 0), columnText(sq.s, 1), columnText(sq.s, 2), columnText(sq.s, 3),
+               sqlite3_column_double(sq.s, 4), sqlite3_column_double(sq.s, 5), sqlite3_column_int64(sq.s, 6));
+    }
+    if (rc != SQLITE_DONE) return fail(dbError(db.db, db_path, "reading shadow grades"));
+    if (!sb.rows.empty()) {
+      StmtGuard rq;
+      const std::string rsql = fmt::format(fmt::runtime(kShadowRequestsSql), "?1", "?2");
+      if (sqlite3_prepare_v2(db.db, rsql.c_str(), -1, &rq.s, nullptr) != SQLITE_OK) {
+        return fail(dbError(db.db, db_path, "preparing shadow requests query"));
+      }
+      sqlite3_bind_int64(rq.s, 1, options.since_us.value_or(INT64_MIN));
+      sqlite3_bind_int64(rq.s, 2, options.until_us.value_or(INT64_MAX));
+      while ((rc = sqlite3_step(rq.s)) == SQLITE_ROW) {
+        sb.requests(columnText(rq.s, 0), columnText(rq.s, 1), sqlite3_column_int64(rq.s, 2),
+                    sqlite3_column_int64(rq.s, 3), sqlite3_column_int64(rq.s, 4));
+      }
+      if (rc != SQLITE_DONE) return fail(dbError(db.db, db_path, "reading shadow requests"));
+    }
+    sb.finish(report);
+  }
+  return report;
 }
 
 Result<Report> buildReportPostgres(const std::string& dsn, const ReportOptions& options) {
@@ -464,7 +538,26 @@ Result<Report> buildReportPostgres(const std::string& dsn, const ReportOptions& 
                      });
     if (!r) return fail(r.error());
   }
-  return builder.finish(options);
+  Report report = builder.finish(options);
+  if (*version >= 5) {  // shadow_grades (docs/shadow.md)
+    ShadowBuilder sb;
+    const std::vector<std::string> range = {std::to_string(options.since_us.value_or(INT64_MIN)),
+                                            std::to_string(options.until_us.value_or(INT64_MAX))};
+    auto dbl = [](const char* s) { return s ? std::strtod(s, nullptr) : -1.0; };
+    auto txt = [](const char* s) { return std::string(s ? s : ""); };
+    r = (*db)->query(fmt::format(fmt::runtime(kShadowSql), "$1", "$2"), range, [&](const char* const* v, int) {
+      sb.grade(txt(v[0]), txt(v[1]), txt(v[2]), txt(v[3]), dbl(v[4]), dbl(v[5]), num(v[6]));
+    });
+    if (!r) return fail(r.error());
+    if (!sb.rows.empty()) {
+      r = (*db)->query(fmt::format(fmt::runtime(kShadowRequestsSql), "$1", "$2"), range, [&](const char* const* v, int) {
+        sb.requests(txt(v[0]), txt(v[1]), num(v[2]), num(v[3]), num(v[4]));
+      });
+      if (!r) return fail(r.error());
+    }
+    sb.finish(report);
+  }
+  return report;
 }
 
 std::string formatReportText(const Report& report) {
@@ -500,6 +593,38 @@ std::string formatReportText(const Report& report) {
     }
     out += line + "\n";
   }
+  if (!report.shadow.empty()) {
+    // Quality relative to the yardstick (docs/shadow.md): the agree rate (Wilson interval) or
+    // mean served / mean yardstick judge score (normal approximation), 95% confidence.
+    std::vector<std::vector<std::string>> sr;
+    sr.push_back({"route", "model", "yardstick", "requests", "spend_usd", "savings", "n", "grade", "quality [95% CI]",
+                  "errors", "shadow_usd"});
+    for (const ShadowReportRow& s : report.shadow) {
+      const ShadowQuality q = estimateQuality(s.tally);
+      ReportGroup g;
+      g.spend_nanos = s.spend_nanos;
+      g.reference_nanos = s.reference_nanos;
+      auto pct = g.savingsFraction();
+      sr.push_back({s.route, s.model, s.yardstick, fmt::format("{}", s.requests), usd(s.spend_nanos),
+                    pct ? fmt::format("{:.1f}%", *pct * 100.0) : std::string("n/a"), fmt::format("{}", q.n), q.kind,
+                    qualityText(q), fmt::format("{}", s.tally.errors), usd(s.tally.cost_nanos)});
+    }
+    std::vector<size_t> sw(sr[0].size(), 0);
+    for (const auto& r : sr)
+      for (size_t i = 0; i < r.size(); ++i) sw[i] = std::max(sw[i], r[i].size());
+    out += "\nshadow evaluation: quality relative to the yardstick (agree rate, or mean judge score ratio), 95% CI\n";
+    for (const auto& r : sr) {
+      std::string line;
+      for (size_t i = 0; i < r.size(); ++i) {
+        if (i > 0) line += "  ";
+        if (i < 3 || i == 7 || i == 8) line += fmt::format("{:<{}}", r[i], sw[i]);
+        else line += fmt::format("{:>{}}", r[i], sw[i]);
+      }
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      out += line + "\n";
+    }
+    out += fmt::format("shadow spend: {} USD (apart from the requests' spend)\n", usd(report.shadow_spend_nanos));
+  }
   if (report.total.rolled_up_requests > 0) {
     out += fmt::format(
         "note: {} of these requests were rolled up by the ledger retention (ledger.retention_days): they count in "
@@ -519,7 +644,21 @@ std::string formatReportJson(const Report& report) {
     if (i > 0) out += ",";
     out += groupJson(report.groups[i]);
   }
-  out += "],\"total\":" + groupJson(report.total) + "}\n";
+  out += "],\"total\":" + groupJson(report.total);
+  out += ",\"shadow\":[";
+  for (size_t i = 0; i < report.shadow.size(); ++i) {
+    const ShadowReportRow& s = report.shadow[i];
+    const ShadowQuality q = estimateQuality(s.tally);
+    if (i > 0) out += ",";
+    out += fmt::format(R"({{"route":{},"model":{},"yardstick":{},"requests":{},"spend_usd":{},"reference_spend_usd":{},)",
+                       jsonString(s.route), jsonString(s.model), jsonString(s.yardstick), s.requests,
+                       jsonNumber(nanosToUsd(s.spend_nanos)), jsonNumber(nanosToUsd(s.reference_nanos)));
+    out += fmt::format(R"("grade":{},"n":{},"agree":{},"disagree":{},"scored":{},"errors":{},)", jsonString(q.kind), q.n,
+                       s.tally.agree, s.tally.disagree, s.tally.scored, s.tally.errors);
+    out += fmt::format(R"("quality":{},"quality_low":{},"quality_high":{},"shadow_spend_usd":{}}})", optNumber(q.value),
+                       optNumber(q.low), optNumber(q.high), jsonNumber(nanosToUsd(s.tally.cost_nanos)));
+  }
+  out += "],\"shadow_spend_usd\":" + jsonNumber(nanosToUsd(report.shadow_spend_nanos)) + "}\n";
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include "common/result.h"
 #include "ledger/record.h"
+#include "ledger/shadow_quality.h"
 
 namespace rightsize::ledger {
 
@@ -70,10 +71,24 @@ struct ReportGroup {
   double errorRate() const { return requests ? static_cast<double>(errors) / static_cast<double>(requests) : 0.0; }
 };
 
+// Shadow evaluation of one route x served model (docs/shadow.md): its grades against the
+// yardstick, beside the same pair's requests, spend and savings in the selected range.
+struct ShadowReportRow {
+  std::string route;
+  std::string model;
+  std::string yardstick;           // the latest grade's
+  ShadowTally tally;
+  int64_t requests = 0;            // request rows (kept, not rolled up) of this route and model
+  Nanos spend_nanos = 0;
+  Nanos reference_nanos = 0;
+};
+
 struct Report {
   ReportOptions options;
   std::vector<ReportGroup> groups;  // sorted by group name
   ReportGroup total;                // every selected row; group == "TOTAL"
+  std::vector<ShadowReportRow> shadow;  // by route, then model; empty without shadow grades
+  Nanos shadow_spend_nanos = 0;         // every selected shadow grade's cost
 };
 
 // Reads the ledger at `db_path` read-only (it never creates or changes the file) and builds

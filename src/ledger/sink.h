@@ -35,6 +35,13 @@ class LedgerSink {
     return fail(ErrorCode::kInternal, "ledger: this sink does not store feedback");
   }
 
+  // Writes shadow grades atomically, like writeBatch; a row whose (request_id, time) is already
+  // stored is skipped. The default fails: a sink that keeps no shadow grades.
+  virtual Result<void> writeShadowGrades(std::span<const ShadowGradeRecord> grades) {
+    if (grades.empty()) return {};
+    return fail(ErrorCode::kInternal, "ledger: this sink does not store shadow grades");
+  }
+
   // Stored responses (POST /v1/responses with `store`). The defaults fail: a sink that keeps
   // none. putResponse replaces a response with the same id; getResponse gives nullopt for an
   // unknown id; deleteResponse says whether one was deleted; purgeResponses deletes every

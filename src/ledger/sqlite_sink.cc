@@ -113,6 +113,27 @@ CREATE TABLE request_rollups (
   PRIMARY KEY (day_us, route, key_id, model)
 );
 )sql"},
+    // 6: shadow evaluation (docs/shadow.md): one row per shadowed request, its grade against the
+    // yardstick model and the shadow spend. Scores are in [0, 1], NULL when the result has none;
+    // prompt is NULL for a sensitive request.
+    {6, R"sql(
+CREATE TABLE shadow_grades (
+  id              INTEGER PRIMARY KEY,
+  ts_us           INTEGER NOT NULL,
+  request_id      TEXT    NOT NULL,
+  route           TEXT    NOT NULL,
+  model           TEXT    NOT NULL,
+  yardstick       TEXT    NOT NULL,
+  result          TEXT    NOT NULL,
+  served_score    REAL,
+  yardstick_score REAL,
+  cost_nanos      INTEGER NOT NULL,
+  yardstick_cost_nanos INTEGER NOT NULL,
+  prompt          TEXT,
+  error           TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX shadow_grades_ts_request_id ON shadow_grades(ts_us, request_id);
+)sql"},
 };
 
 constexpr int kLatest = kMigrations[std::size(kMigrations) - 1].version;
@@ -136,6 +157,11 @@ std::string insertSql(size_t rows) {
   }
   return sql;
 }
+
+constexpr const char* kInsertShadowSql =
+    "INSERT OR IGNORE INTO shadow_grades (ts_us, request_id, route, model, yardstick, result, served_score, "
+    "yardstick_score, cost_nanos, prompt, error, yardstick_cost_nanos) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+    "?12)";
 
 constexpr const char* kInsertFeedbackSql =
     "INSERT OR IGNORE INTO feedback (ts_us, request_id, score) VALUES (?1, ?2, ?3)";
@@ -215,6 +241,7 @@ SqliteSink::~SqliteSink() {
   sqlite3_finalize(insert_);
   sqlite3_finalize(insert_many_);
   sqlite3_finalize(insert_feedback_);
+  sqlite3_finalize(insert_shadow_);
   sqlite3_close(db_);
 }
 
@@ -272,7 +299,77 @@ Result<void> SqliteSink::migrate() {
                                               &insert_feedback_, nullptr) != SQLITE_OK) {
     return fail(dbError("preparing feedback insert"));
   }
+  if (!insert_shadow_ && sqlite3_prepare_v3(db_, kInsertShadowSql, -1, SQLITE_PREPARE_PERSISTENT, &insert_shadow_,
+                                            nullptr) != SQLITE_OK) {
+    return fail(dbError("preparing shadow grade insert"));
+  }
   return {};
+}
+
+Result<void> SqliteSink::writeShadowGrades(std::span<const ShadowGradeRecord> grades) {
+  if (grades.empty()) return {};
+  if (!insert_shadow_) return fail(ErrorCode::kInternal, "ledger: writeShadowGrades before migrate");
+  if (auto r = exec("BEGIN"); !r) return r;
+  sqlite3_stmt* s = insert_shadow_;
+  for (const ShadowGradeRecord& g : grades) {
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, toEpochMicros(g.time));
+    bindText(s, 2, g.request_id);
+    bindText(s, 3, g.route);
+    bindText(s, 4, g.model);
+    bindText(s, 5, g.yardstick);
+    bindText(s, 6, g.result);
+    if (g.served_score >= 0) sqlite3_bind_double(s, 7, g.served_score); else sqlite3_bind_null(s, 7);
+    if (g.yardstick_score >= 0) sqlite3_bind_double(s, 8, g.yardstick_score); else sqlite3_bind_null(s, 8);
+    sqlite3_bind_int64(s, 9, g.cost_nanos);
+    if (g.prompt.empty()) sqlite3_bind_null(s, 10); else bindText(s, 10, g.prompt);
+    bindText(s, 11, g.error);
+    sqlite3_bind_int64(s, 12, g.yardstick_cost_nanos);
+    if (sqlite3_step(s) != SQLITE_DONE) {
+      Error e = dbError("shadow grade insert");
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+      exec("ROLLBACK");
+      return fail(std::move(e));
+    }
+  }
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  if (auto r = exec("COMMIT"); !r) {
+    exec("ROLLBACK");
+    return r;
+  }
+  return {};
+}
+
+Result<std::vector<ShadowGradeRecord>> SqliteSink::readShadowGrades() {
+  StmtGuard g;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT ts_us, request_id, route, model, yardstick, result, served_score, yardstick_score, "
+                         "cost_nanos, prompt, error, yardstick_cost_nanos FROM shadow_grades ORDER BY id",
+                         -1, &g.s, nullptr) != SQLITE_OK) {
+    return fail(dbError("preparing shadow grade read"));
+  }
+  std::vector<ShadowGradeRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(g.s)) == SQLITE_ROW) {
+    ShadowGradeRecord r;
+    r.time = fromEpochMicros(sqlite3_column_int64(g.s, 0));
+    r.request_id = columnText(g.s, 1);
+    r.route = columnText(g.s, 2);
+    r.model = columnText(g.s, 3);
+    r.yardstick = columnText(g.s, 4);
+    r.result = columnText(g.s, 5);
+    r.served_score = sqlite3_column_type(g.s, 6) == SQLITE_NULL ? -1 : sqlite3_column_double(g.s, 6);
+    r.yardstick_score = sqlite3_column_type(g.s, 7) == SQLITE_NULL ? -1 : sqlite3_column_double(g.s, 7);
+    r.cost_nanos = sqlite3_column_int64(g.s, 8);
+    r.prompt = columnText(g.s, 9);
+    r.error = columnText(g.s, 10);
+    r.yardstick_cost_nanos = sqlite3_column_int64(g.s, 11);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return fail(dbError("reading shadow grades"));
+  return out;
 }
 
 Result<void> SqliteSink::writeFeedback(std::span<const FeedbackRecord> feedback) {

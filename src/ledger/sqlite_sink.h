@@ -31,6 +31,7 @@ class SqliteSink final : public LedgerSink {
   Result<void> migrate() override;
   Result<void> writeBatch(std::span<const LedgerRecord> records) override;
   Result<void> writeFeedback(std::span<const FeedbackRecord> feedback) override;
+  Result<void> writeShadowGrades(std::span<const ShadowGradeRecord> grades) override;
   Result<void> putResponse(const StoredResponse& r) override;
   Result<std::optional<StoredResponse>> getResponse(std::string_view id) override;
   Result<bool> deleteResponse(std::string_view id) override;
@@ -47,6 +48,8 @@ class SqliteSink final : public LedgerSink {
   Result<std::vector<LedgerRecord>> readRecords(int64_t limit, int64_t offset = 0);
   // Every feedback row in insertion order.
   Result<std::vector<FeedbackRecord>> readFeedback();
+  // Every shadow_grades row in insertion order.
+  Result<std::vector<ShadowGradeRecord>> readShadowGrades();
   // Every request_rollups row, ordered by day, route, key_id, model. For tests.
   Result<std::vector<RequestRollup>> readRollups();
 
@@ -59,6 +62,7 @@ class SqliteSink final : public LedgerSink {
   sqlite3_stmt* insert_ = nullptr;           // prepared after migrate()
   sqlite3_stmt* insert_many_ = nullptr;      // kRowsPerInsert rows per step, prepared after migrate()
   sqlite3_stmt* insert_feedback_ = nullptr;  // prepared after migrate()
+  sqlite3_stmt* insert_shadow_ = nullptr;    // prepared after migrate()
 };
 
 }  // namespace rightsize::ledger

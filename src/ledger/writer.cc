@@ -76,10 +76,51 @@ bool LedgerWriter::submitFeedback(FeedbackRecord&& feedback) {
   return true;
 }
 
+bool LedgerWriter::submitShadowGrade(ShadowGradeRecord&& grade) {
+  sh_submitted_.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock lk(mu_);
+  if (stop_ || shadow_queue_.size() >= opts_.queue_capacity) {
+    lk.unlock();
+    sh_dropped_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("ledger: shadow grade of {} dropped ({})", grade.request_id, stop_ ? "ledger stopped" : "queue full");
+    return false;
+  }
+  shadow_queue_.push_back(std::move(grade));  // rare: waits for the next flush, no wake-up
+  return true;
+}
+
+void LedgerWriter::writeShadowGrades(std::vector<ShadowGradeRecord>& taken) {
+  if (taken.empty()) return;
+  for (int attempt = 1;; ++attempt) {
+    auto r = sink_.writeShadowGrades(taken);
+    if (r) {
+      sh_written_.fetch_add(taken.size(), std::memory_order_relaxed);
+      break;
+    }
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("ledger: writing {} shadow grades failed (attempt {}/{}): {}", taken.size(), attempt,
+                 opts_.max_write_attempts, r.error().message);
+    if (attempt >= opts_.max_write_attempts) {
+      spdlog::error("ledger: giving up on {} shadow grades (not spilled: dropped)", taken.size());
+      sh_dropped_.fetch_add(taken.size(), std::memory_order_relaxed);
+      break;
+    }
+    std::unique_lock lk(mu_);
+    if (has_work_.wait_for(lk, opts_.retry_backoff, [this] { return stop_; })) {
+      lk.unlock();
+      sh_dropped_.fetch_add(taken.size(), std::memory_order_relaxed);
+      spdlog::error("ledger: stopping: {} shadow grades dropped", taken.size());
+      break;
+    }
+  }
+  taken.clear();
+}
+
 void LedgerWriter::run() {
   std::vector<LedgerRecord> taken;
   taken.reserve(2 * opts_.max_batch);  // becomes the submitters' queue at the first swap
   std::vector<FeedbackRecord> taken_feedback;
+  std::vector<ShadowGradeRecord> taken_shadow;
   auto next_flush = Clock::now() + opts_.flush_interval;
   for (;;) {
     {
@@ -87,7 +128,7 @@ void LedgerWriter::run() {
       writer_idle_ = true;
       has_work_.wait_until(lk, next_flush, [this] { return stop_ || queue_.size() >= opts_.max_batch; });
       writer_idle_ = false;
-      if (queue_.empty() && feedback_queue_.empty()) {
+      if (queue_.empty() && feedback_queue_.empty() && shadow_queue_.empty()) {
         if (stop_) return;
         next_flush = Clock::now() + opts_.flush_interval;
         continue;
@@ -95,11 +136,13 @@ void LedgerWriter::run() {
       // O(1) under the lock: submitters never wait while records are moved or written.
       taken.swap(queue_);
       taken_feedback.swap(feedback_queue_);
+      taken_shadow.swap(shadow_queue_);
       if (room_waiters_ > 0) has_room_.notify_all();
     }
     next_flush = Clock::now() + opts_.flush_interval;
     writeAll(taken);
     writeFeedback(taken_feedback);
+    writeShadowGrades(taken_shadow);
   }
 }
 
@@ -205,13 +248,16 @@ void LedgerWriter::flushAndStop() {
       // Never started: drain on this thread.
       std::vector<LedgerRecord> taken;
       std::vector<FeedbackRecord> taken_feedback;
+      std::vector<ShadowGradeRecord> taken_shadow;
       {
         std::lock_guard lk(mu_);
         taken.swap(queue_);
         taken_feedback.swap(feedback_queue_);
+        taken_shadow.swap(shadow_queue_);
       }
       writeAll(taken);
       writeFeedback(taken_feedback);
+      writeShadowGrades(taken_shadow);
     }
     std::lock_guard lk(spill_mu_);
     if (spill_file_) std::fflush(spill_file_);
@@ -337,6 +383,9 @@ WriterStats LedgerWriter::stats() const {
   s.feedback_written = fb_written_.load(std::memory_order_relaxed);
   s.feedback_spilled = fb_spilled_.load(std::memory_order_relaxed);
   s.feedback_dropped = fb_dropped_.load(std::memory_order_relaxed);
+  s.shadow_submitted = sh_submitted_.load(std::memory_order_relaxed);
+  s.shadow_written = sh_written_.load(std::memory_order_relaxed);
+  s.shadow_dropped = sh_dropped_.load(std::memory_order_relaxed);
   return s;
 }
 

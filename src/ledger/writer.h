@@ -49,6 +49,10 @@ struct WriterStats {
   uint64_t feedback_written = 0;  // live and replayed
   uint64_t feedback_spilled = 0;
   uint64_t feedback_dropped = 0;
+  // Shadow grades (submitShadowGrade): not spilled; a grade the sink cannot take is dropped.
+  uint64_t shadow_submitted = 0;
+  uint64_t shadow_written = 0;
+  uint64_t shadow_dropped = 0;
 };
 
 class LedgerWriter {
@@ -83,6 +87,12 @@ class LedgerWriter {
   // spills the row at once. Returns true when queued, false when spilled or dropped.
   bool submitFeedback(FeedbackRecord&& feedback);
 
+  // Hands a shadow grade to the writer, written with the next flush. Thread-safe and never
+  // waits. Shadow grades are not spilled: with queue_capacity grades queued, after
+  // flushAndStop(), or when the sink fails every attempt, the grade is dropped (logged and
+  // counted in stats().shadow_dropped). Returns true when queued.
+  bool submitShadowGrade(ShadowGradeRecord&& grade);
+
   // Writes everything queued (retrying, then spilling, as usual) and stops the thread.
   // Idempotent. Called on SIGTERM after the in-flight requests are done.
   void flushAndStop();
@@ -95,6 +105,7 @@ class LedgerWriter {
   // Write `taken` in batches of max_batch and empty it (keeping its capacity).
   void writeAll(std::vector<LedgerRecord>& taken);
   void writeFeedback(std::vector<FeedbackRecord>& taken);
+  void writeShadowGrades(std::vector<ShadowGradeRecord>& taken);
   // Writes one batch (records or feedback), retrying, then spilling it. Returns true when written.
   template <typename Row>
   bool writeWithRetry(std::span<const Row> batch);
@@ -116,6 +127,7 @@ class LedgerWriter {
   // record on the io thread and the writer freed it: a cross-thread malloc/free per request).
   std::vector<LedgerRecord> queue_;
   std::vector<FeedbackRecord> feedback_queue_;
+  std::vector<ShadowGradeRecord> shadow_queue_;
   bool stop_ = false;
   bool writer_idle_ = false;
   int room_waiters_ = 0;
@@ -130,6 +142,7 @@ class LedgerWriter {
   std::atomic<uint64_t> submitted_{0}, written_{0}, replayed_{0}, spilled_{0}, dropped_{0},
       write_errors_{0}, spill_rejected_{0}, depth_{0};
   std::atomic<uint64_t> fb_submitted_{0}, fb_written_{0}, fb_spilled_{0}, fb_dropped_{0};
+  std::atomic<uint64_t> sh_submitted_{0}, sh_written_{0}, sh_dropped_{0};
 };
 
 }  // namespace rightsize::ledger

@@ -69,6 +69,14 @@ Result<std::unique_ptr<GatewayMetrics>> GatewayMetrics::create(Registry& r, Ledg
   RS_TRY_ASSIGN(m->feedback, r.addCounter("rightsize_feedback_total",
                                           "POST /v1/feedback calls: accepted (queued for the ledger) or rejected (bad body).",
                                           {"result"}));
+  RS_TRY_ASSIGN(m->shadow, r.addCounter("rightsize_shadow_total",
+                                        "Shadow evaluation by route, served model and result (agree, disagree, scored, "
+                                        "error, dropped, skipped_sensitive, over_budget).",
+                                        {"route", "model", "result"}));
+  RS_TRY_ASSIGN(m->shadow_spend_usd,
+                r.addCounter("rightsize_shadow_spend_usd_total",
+                             "Shadow spend in USD: the yardstick's and the judge's calls, apart from request cost.",
+                             {"route", "model"}));
   RS_TRY_ASSIGN(m->circuit_state, r.addGauge("rightsize_circuit_state",
                                              "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
                                              {"provider"}));

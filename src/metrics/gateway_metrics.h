@@ -71,6 +71,9 @@ class GatewayMetrics {
   CounterFamily* privacy_restricted = nullptr;   // rightsize_privacy_restricted_total{route,outcome=on_prem|rejected}
   CounterFamily* cascade_attempts = nullptr;     // rightsize_cascade_attempts_total{route,model,result}
   CounterFamily* feedback = nullptr;             // rightsize_feedback_total{result=accepted|rejected}
+  // Shadow evaluation (docs/shadow.md). result: agree|disagree|scored|error|dropped|skipped_sensitive|over_budget.
+  CounterFamily* shadow = nullptr;               // rightsize_shadow_total{route,model,result}
+  CounterFamily* shadow_spend_usd = nullptr;     // rightsize_shadow_spend_usd_total{route,model}
   GaugeFamily* circuit_state = nullptr;          // rightsize_circuit_state{provider}: 0 closed, 1 half-open, 2 open
 
  private:

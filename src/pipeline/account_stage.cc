@@ -1,12 +1,14 @@
 #include "pipeline/account_stage.h"
 
 #include "pipeline/respond.h"
+#include "pipeline/shadow.h"
 
 namespace rightsize::pipeline {
 
 Flow AccountStage::run(RequestContext& ctx) {
   settleKey(ctx);
   if (ctx.shape) ctx.shape->finished(ctx.info);
+  if (s_.shadow) s_.shadow->offer(ctx, s_);  // the answer is complete; never waits
   writeLedgerRow(ctx);  // last: it moves strings out of ctx.info
   return Flow::kNext;
 }

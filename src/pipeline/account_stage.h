@@ -7,7 +7,8 @@
 //     (settleAdmission in respond.h);
 //  2. the request's shape is told it is finished (ResponseShape::finished: the Responses API
 //     stores its answer);
-//  3. writeLedgerRow(): one ledger row and one metrics sample (Services::recorder).
+//  3. a request kept for a shadow is offered to the shadow runner (shadow.h: never waits);
+//  4. writeLedgerRow(): one ledger row and one metrics sample (Services::recorder).
 // Usage counts when the answer was a 200 or the upstream reported it; a sensitive request's
 // prompt is never stored.
 

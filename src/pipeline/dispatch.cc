@@ -198,6 +198,14 @@ Result<RouteState> makeRouteState(const config::Config& cfg, const config::Route
     rs.policy = std::move(*pol);
     rs.dispatcher = std::make_unique<RetryingDispatch>();
   }
+  if (rc.shadow && rc.shadow->grade.kind == config::ShadowGradeConfig::Kind::kAgree) {
+    auto ex = routing::Extractor::parse(rc.shadow->grade.extract);
+    if (!ex) {
+      return fail(ErrorCode::kInvalidArgument, fmt::format("{}:{}: routes.{}.shadow.grade.extract: {}", cfg.source,
+                                                           rc.shadow->grade.line, rc.name, ex.error().message));
+    }
+    rs.shadow_extract = std::move(*ex);
+  }
   return rs;
 }
 

@@ -52,6 +52,8 @@ struct RequestInfo {
   Nanos extra_cost = 0;              // cascade: rejected answers and judge calls (paid for too)
   std::string attempts_detail;       // ledger attempts_detail (cascade attempts, budgets)
   std::string prompt;                // the human's ask, only with ledger.store_prompts
+  bool shadow = false;               // dispatch: sampled for a shadow (shadow.h): keep the answer's text
+  std::string answer;                // with `shadow`: the served answer's text (whole or streamed)
 };
 
 // A model to call and its provider (with its breaker).

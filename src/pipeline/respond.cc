@@ -8,6 +8,8 @@
 #include "api/errors.h"
 #include "api/sse.h"
 #include "pipeline/services.h"
+#include "pipeline/shadow.h"
+#include "routing/checks.h"
 #include "routing/cost_estimate.h"
 
 namespace rightsize::pipeline {
@@ -55,6 +57,9 @@ asio::awaitable<void> sendError(RequestContext& ctx, const Error& e) {
 }
 
 asio::awaitable<void> sendCompletion(RequestContext& ctx, std::string body) {
+  if (ctx.info.shadow) {  // kept for the shadow (shadow.h), in OpenAI's shape
+    if (auto view = routing::parseAnswer(body)) ctx.info.answer = std::move(view->text);
+  }
   if (ctx.shape) {  // the client's API: an answer that cannot be translated is a bad gateway
     auto shaped = ctx.shape->completion(body, ctx.info.usage);
     if (!shaped) {
@@ -125,6 +130,7 @@ asio::awaitable<void> relayStream(RequestContext& ctx, std::unique_ptr<upstream:
       ev = std::move(**n);
     }
     auto c = api::inspectChunk(*ev);
+    if (info.shadow) appendDeltaText(info.answer, *ev);
     if (c.usage) {
       info.usage = *c.usage;
       info.usage_known = true;

@@ -4,7 +4,9 @@
 // services a request talks to — virtual keys (KeyGate) and the ledger/metrics (RequestRecorder).
 // Built once per Config by server::Gateway (or a test); read concurrently by every request.
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -18,6 +20,7 @@
 #include "pipeline/policy_services.h"
 #include "pipeline/response_shape.h"
 #include "routing/cascade_policy.h"
+#include "routing/extract.h"
 #include "routing/policy.h"
 #include "upstream/retry.h"
 
@@ -25,6 +28,7 @@ namespace rightsize::pipeline {
 
 namespace asio = boost::asio;
 class Dispatcher;
+class ShadowRunner;
 
 // Virtual keys, budgets and rate limits (implemented by server::KeyAuth). Thread-safe.
 class KeyGate {
@@ -49,6 +53,8 @@ class RequestRecorder {
   virtual void record(ledger::LedgerRecord&& r, bool routed) = 0;
   // ledger.store_prompts: the ask is kept in the row.
   virtual bool storePrompts() const = 0;
+  // One shadowed request's grade (pipeline/shadow.h), for the ledger. Default: not kept.
+  virtual void recordShadow(ledger::ShadowGradeRecord&& g) { (void)g; }
 };
 
 // One configured route, ready to serve.
@@ -57,6 +63,7 @@ struct RouteState {
   std::unique_ptr<routing::Policy> policy;
   std::string candidates_joined;           // "a,b,c": the ledger's candidates column, joined once
   std::unique_ptr<Dispatcher> dispatcher;  // chosen from the policy kind at startup
+  std::optional<routing::Extractor> shadow_extract;  // shadow.grade agree: its extractor, compiled once
 };
 
 // Builds `rc`'s policy and picks its dispatch strategy from the policy kind: `cascade` gets the
@@ -76,6 +83,10 @@ struct Services {
   KeyGate* keys = nullptr;
   RequestRecorder* recorder = nullptr;
   metrics::GatewayMetrics* metrics = nullptr;
+  ShadowRunner* shadow = nullptr;          // shadow evaluation (shadow.h); null: none
+  // A reference that keeps whatever owns these services alive (the gateway), for work that
+  // outlives a request (shadow jobs); unset or empty: the owner outlives that work anyway.
+  std::function<std::shared_ptr<const void>()> hold;
 };
 
 }  // namespace rightsize::pipeline

@@ -136,6 +136,11 @@ void Accounting::record(ledger::LedgerRecord&& r, bool routed) {
   if (writer_) writer_->submit(std::move(r));
 }
 
+void Accounting::recordShadow(ledger::ShadowGradeRecord&& g) {
+  stats_.recordShadow(g);
+  if (writer_) writer_->submitShadowGrade(std::move(g));
+}
+
 bool Accounting::recordFeedback(ledger::FeedbackRecord&& f) {
   if (!writer_) return false;
   writer_->submitFeedback(std::move(f));

@@ -37,6 +37,9 @@ class Accounting {
   // Hands a POST /v1/feedback row to the ledger writer (never waits). False when there is no
   // ledger (kind off) to store it in. Thread-safe.
   bool recordFeedback(ledger::FeedbackRecord&& f);
+  // Hands a shadow grade (pipeline/shadow.h) to the ledger writer (never waits) and to the
+  // dashboard's stats. Thread-safe.
+  void recordShadow(ledger::ShadowGradeRecord&& g);
   // ledger.store_prompts: the gateway fills LedgerRecord::prompt only when this is true.
   bool storePrompts() const { return store_prompts_; }
   // Null when the ledger is off.

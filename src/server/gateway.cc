@@ -50,7 +50,13 @@ Result<std::unique_ptr<routing::SessionPins>> makeSessionPins(const config::Conf
 }  // namespace
 
 // -------------------------------------------------------------------------------------------
-Gateway::Gateway(std::shared_ptr<const config::Config> cfg) : cfg_(std::move(cfg)) {}
+Gateway::Gateway(std::shared_ptr<const config::Config> cfg) : cfg_(std::move(cfg)) {
+  // A shadow job keeps the gateway it started on alive, like a request in flight does; empty when
+  // the gateway is not owned by a shared_ptr (tests), which then outlives its jobs.
+  services_.hold = [this]() -> std::shared_ptr<const void> { return weak_from_this().lock(); };
+}
+
+void Gateway::setShadow(pipeline::ShadowRunner* runner) { services_.shadow = runner; }
 
 void Gateway::setAccounting(Accounting* acc) {
   accounting_ = acc;

@@ -13,6 +13,7 @@
 #include "http/server.h"
 #include "pipeline/chain.h"
 #include "pipeline/services.h"
+#include "pipeline/shadow.h"
 #include "server/accounting.h"
 #include "server/auth.h"
 #include "server/response_shape.h"
@@ -21,7 +22,7 @@ namespace rightsize::server {
 
 namespace asio = boost::asio;
 
-class Gateway {
+class Gateway : public std::enable_shared_from_this<Gateway> {
  public:
   // Builds providers (replay data is loaded here), breakers and route policies. Any failure —
   // a bad replay file, an unknown policy, a bad router file — is returned; nothing half-starts.
@@ -43,6 +44,9 @@ class Gateway {
   // Virtual keys, budgets and rate limits (src/server/auth.h); null: none. Set once, before
   // serving. Not owned.
   void setKeyAuth(KeyAuth* ka);
+  // Shadow evaluation (pipeline/shadow.h, docs/shadow.md); null: none. Set once, before serving.
+  // Not owned; shared by every gateway a reload builds.
+  void setShadow(pipeline::ShadowRunner* runner);
   // After the worker threads stopped, or once no request uses this gateway any more (a gateway
   // retired by a reload): releases upstream connection pools. Idempotent.
   void shutdown() {
@@ -99,6 +103,7 @@ class Gateway {
     explicit RecorderOf(Accounting& acc) : acc_(acc) {}
     void record(ledger::LedgerRecord&& r, bool routed) override { acc_.record(std::move(r), routed); }
     bool storePrompts() const override { return acc_.storePrompts(); }
+    void recordShadow(ledger::ShadowGradeRecord&& g) override { acc_.recordShadow(std::move(g)); }
 
    private:
     Accounting& acc_;

@@ -172,6 +172,11 @@ void Stats::record(const ledger::LedgerRecord& r) {
   }
 }
 
+void Stats::recordShadow(const ledger::ShadowGradeRecord& g) {
+  std::lock_guard lock(shadow_mu_);
+  shadow_[{g.route, g.model}].add(g.result, g.served_score, g.yardstick_score, g.cost_nanos);
+}
+
 std::string Stats::json(std::chrono::system_clock::time_point now) const {
   Totals totals;
   GroupMap models, routes, keys;
@@ -253,6 +258,22 @@ std::string Stats::json(std::chrono::system_clock::time_point now) const {
                        percentile(lat, 99));
     appendCounts(out, b.models);
     out += '}';
+  }
+  // Shadow evaluation since start: quality relative to the yardstick with its 95% interval
+  // (ledger/shadow_quality.h, the report's arithmetic).
+  out += R"(],"shadow":[)";
+  {
+    std::lock_guard lock(shadow_mu_);
+    first = true;
+    auto num = [](const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string("null"); };
+    for (const auto& [key, t] : shadow_) {
+      const ledger::ShadowQuality q = ledger::estimateQuality(t);
+      out += fmt::format(R"({}{{"route":{},"model":{},"grade":"{}","n":{},"errors":{},"quality":{},"quality_low":{},)"
+                         R"("quality_high":{},"shadow_spend_nanos":{},"shadow_spend_usd":{}}})",
+                         first ? "" : ",", jsonString(key.first), jsonString(key.second), q.kind, q.n, t.errors,
+                         num(q.value), num(q.low), num(q.high), t.cost_nanos, nanosToUsd(t.cost_nanos));
+      first = false;
+    }
   }
   out += "]}";
   return out;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ledger/record.h"
+#include "ledger/shadow_quality.h"
 
 namespace rightsize::server {
 
@@ -39,6 +40,9 @@ class Stats {
   // Counts one ledger row. Thread-safe and lock-light: each calling thread updates its own shard
   // (an uncontended mutex held for a few map updates) plus one relaxed atomic increment.
   void record(const ledger::LedgerRecord& r);
+  // Counts one shadow grade (docs/shadow.md) for the "shadow" list of json(). Thread-safe (one
+  // mutex: a shadow grade is rare).
+  void recordShadow(const ledger::ShadowGradeRecord& g);
 
   // A snapshot as one JSON object (schema in docs/dashboard.md). Money is given as exact integer
   // nano-dollars (*_nanos) and as USD numbers; times as epoch microseconds. The timeline holds
@@ -100,6 +104,8 @@ class Stats {
   int64_t started_us_;
   std::atomic<uint64_t> seq_{0};
   std::array<Shard, kShards> shards_;
+  mutable std::mutex shadow_mu_;
+  std::map<std::pair<std::string, std::string>, ledger::ShadowTally> shadow_;  // by route, served model
 };
 
 }  // namespace rightsize::server

@@ -252,7 +252,7 @@ TEST(ConfigParse, RejectsUnknownKeyWithLineNumber) {
   EXPECT_EQ(msg,
             "config.yaml:9: unknown key 'polcy' in routes.auto "
             "(known: candidates, policy, router, quality, reference, fallback, cascade, rules, budget, model_budgets, "
-            "pii_detection, pin_sessions)");
+            "pii_detection, pin_sessions, shadow)");
 }
 
 TEST(ConfigParse, RejectsUnknownTopLevelKey) {

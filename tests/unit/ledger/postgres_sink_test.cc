@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "ledger/outcome_export.h"
 #include "ledger/report.h"
 #include "ledger/sqlite_sink.h"
 #include "ledger/writer.h"
@@ -199,6 +200,86 @@ TEST(PostgresSink, StoresFeedbackOnce) {
   auto got = (*sink)->readFeedback();
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_EQ(*got, fb);
+}
+
+TEST(PostgresSink, StoresShadowGradesOnceWithEveryField) {
+  REQUIRE_PG(db);
+  auto sink = PostgresSink::open(db.dsn());
+  ASSERT_TRUE(sink);
+  ShadowGradeRecord a;
+  a.time = fromEpochMicros(1'000);
+  a.request_id = "req-1";
+  a.route = "auto";
+  a.model = "small";
+  a.yardstick = "big";
+  a.result = "agree";
+  a.cost_nanos = 1234;
+  a.yardstick_cost_nanos = 1000;
+  a.prompt = "what is 2+2? é";
+  ShadowGradeRecord b = a;
+  b.time = fromEpochMicros(2'000);
+  b.result = "scored";
+  b.served_score = 0.7;
+  b.yardstick_score = 0.9;
+  b.prompt = "";  // sensitive: NULL
+  ShadowGradeRecord c = a;
+  c.time = fromEpochMicros(3'000);
+  c.result = "error";
+  c.error = "yardstick: timeout";
+  std::vector<ShadowGradeRecord> rows = {a, b, c};
+  ASSERT_TRUE((*sink)->writeShadowGrades(rows));
+  ASSERT_TRUE((*sink)->writeShadowGrades(rows));
+  auto got = (*sink)->readShadowGrades();
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(*got, rows);
+}
+
+TEST(PostgresSink, ShadowReportAndOutcomesMatchSqlites) {
+  REQUIRE_PG(db);
+  testing::TempDir dir;
+  auto pg = PostgresSink::open(db.dsn());
+  auto lite = SqliteSink::open((dir.path / "l.db").string());
+  ASSERT_TRUE(pg && lite);
+  std::vector<LedgerRecord> batch;
+  std::vector<ShadowGradeRecord> grades;
+  const char* results[] = {"agree", "disagree", "scored", "error"};
+  for (int i = 0; i < 40; ++i) {
+    batch.push_back(sampleRecord(i));
+    ShadowGradeRecord g;
+    g.time = batch.back().time;
+    g.request_id = batch.back().request_id;
+    g.route = batch.back().route;
+    g.model = batch.back().model == "gpt-4o" ? "gpt-4o-mini" : batch.back().model;
+    g.yardstick = "gpt-4o";
+    g.result = results[i % 4];
+    if (g.result == "scored") {
+      g.served_score = 0.1 * (i % 10);
+      g.yardstick_score = 0.9;
+    }
+    g.cost_nanos = 500 + i;
+    g.yardstick_cost_nanos = 400 + i;
+    g.prompt = i % 5 == 0 ? "" : fmt::format("ask {}", i);
+    grades.push_back(std::move(g));
+  }
+  ASSERT_TRUE((*pg)->writeBatch(batch));
+  ASSERT_TRUE((*lite)->writeBatch(batch));
+  ASSERT_TRUE((*pg)->writeShadowGrades(grades));
+  ASSERT_TRUE((*lite)->writeShadowGrades(grades));
+  auto a = buildReportPostgres(db.dsn(), {});
+  auto b = buildReport((dir.path / "l.db").string(), {});
+  ASSERT_TRUE(a) << a.error().message;
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_FALSE(a->shadow.empty());
+  EXPECT_EQ(formatReportJson(*a), formatReportJson(*b));
+  EXPECT_EQ(formatReportText(*a), formatReportText(*b));
+  const auto out_pg = dir.path / "pg.jsonl", out_lite = dir.path / "lite.jsonl";
+  auto ea = exportOutcomes(LedgerSource{LedgerSource::Kind::kPostgres, db.dsn()}, out_pg.string());
+  auto eb = exportOutcomes(LedgerSource{LedgerSource::Kind::kSqlite, (dir.path / "l.db").string()}, out_lite.string());
+  ASSERT_TRUE(ea) << ea.error().message;
+  ASSERT_TRUE(eb) << eb.error().message;
+  EXPECT_GT(ea->shadow_written, 0);
+  EXPECT_EQ(ea->shadow_written, eb->shadow_written);
+  EXPECT_EQ(testing::readLines(out_pg), testing::readLines(out_lite));
 }
 
 TEST(PostgresSink, ReportMatchesTheSqliteReportOfTheSameRows) {

@@ -221,7 +221,9 @@ class FakeKeyGate final : public KeyGate {
 class FakeRecorder final : public RequestRecorder {
  public:
   std::vector<ledger::LedgerRecord> rows;
+  std::vector<ledger::ShadowGradeRecord> shadows;
   void record(ledger::LedgerRecord&& r, bool) override { rows.push_back(std::move(r)); }
+  void recordShadow(ledger::ShadowGradeRecord&& g) override { shadows.push_back(std::move(g)); }
   bool storePrompts() const override { return false; }
 };
 
@@ -284,8 +286,8 @@ struct Fixture {
   Services s;
   routing::MemorySessionPins* pins = nullptr;
 
-  explicit Fixture(bool with_keys = true) {
-    auto cfg = config::parseConfig(kConfig, "pipeline-test.yaml",
+  explicit Fixture(bool with_keys = true, const std::string& yaml = kConfig) {
+    auto cfg = config::parseConfig(yaml, "pipeline-test.yaml",
                                    [](const std::string&) -> std::optional<std::string> { return std::nullopt; });
     if (!cfg) ADD_FAILURE() << cfg.error().message;
     s.cfg = std::make_shared<const config::Config>(std::move(*cfg));
