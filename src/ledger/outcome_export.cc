@@ -129,11 +129,13 @@ Result<void> readSqlite(const std::string& path, std::map<std::string, Scored>& 
 constexpr const char* kShadowSql = R"sql(
 SELECT s.request_id, s.route, s.model, s.yardstick, s.result, coalesce(s.served_score, -1),
        coalesce(s.yardstick_score, -1), s.yardstick_cost_nanos, s.prompt,
-       coalesce((SELECT max(r.cost_nanos) FROM requests r WHERE r.request_id = s.request_id AND r.ts_us = s.ts_us), 0)
+       coalesce((SELECT max(r.cost_nanos) FROM requests r WHERE r.request_id = s.request_id AND r.ts_us = s.ts_us), 0),
+       s.served_answer, s.yardstick_answer
 FROM shadow_grades s ORDER BY s.request_id, s.id)sql";
 
 struct ShadowRow {
   std::string request_id, route, model, yardstick, result, prompt;
+  std::string served_answer, yard_answer;  // "" when not stored (sensitive, or no answer)
   bool has_prompt = false;
   double served = -1, yard = -1;
   Nanos yard_cost = 0, served_cost = 0;
@@ -173,6 +175,8 @@ Result<void> readSqliteShadow(const std::string& path, std::vector<ShadowRow>& o
     r.has_prompt = sqlite3_column_type(q.s, 8) != SQLITE_NULL;
     r.prompt = text(8);
     r.served_cost = sqlite3_column_int64(q.s, 9);
+    r.served_answer = text(10);
+    r.yard_answer = text(11);
     out.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return fail(ErrorCode::kIo, fmt::format("ledger {}: {}", path, sqlite3_errmsg(db.db)));
@@ -226,6 +230,8 @@ Result<void> readPostgresShadow(const std::string& dsn, std::vector<ShadowRow>& 
     r.has_prompt = v[8] != nullptr;
     r.prompt = txt(v[8]);
     r.served_cost = num<int64_t>(v[9]);
+    r.served_answer = txt(v[10]);
+    r.yard_answer = txt(v[11]);
     out.push_back(std::move(r));
   });
 }
@@ -345,11 +351,20 @@ Result<ExportSummary> exportOutcomes(const LedgerSource& source, const std::stri
     line += ",\"prompt\":";
     appendJsonString(line, s.prompt);
     line += ",\"outcomes\":{";
-    appendJsonString(line, s.model);
-    fmt::format_to(std::back_inserter(line), ":{{\"score\":{},\"cost_usd\":{}}},", served, nanosToUsd(s.served_cost));
-    appendJsonString(line, s.yardstick);
-    fmt::format_to(std::back_inserter(line), ":{{\"score\":{},\"cost_usd\":{}}}}},\"source\":\"shadow\"}}\n", yard,
-                   nanosToUsd(s.yard_cost));
+    // One model's outcome; its answer as `response` when stored (what `plan`'s extractors read).
+    auto outcome = [&line](const std::string& model, double score, Nanos cost, const std::string& answer) {
+      appendJsonString(line, model);
+      fmt::format_to(std::back_inserter(line), ":{{\"score\":{},\"cost_usd\":{}", score, nanosToUsd(cost));
+      if (!answer.empty()) {
+        line += ",\"response\":";
+        appendJsonString(line, answer);
+      }
+      line += '}';
+    };
+    outcome(s.model, served, s.served_cost, s.served_answer);
+    line += ',';
+    outcome(s.yardstick, yard, s.yard_cost, s.yard_answer);
+    line += "},\"source\":\"shadow\"}\n";
     out->write(line);
     ++sum.shadow_written;
   }

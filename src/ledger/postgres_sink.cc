@@ -113,7 +113,9 @@ CREATE TABLE shadow_grades (
   cost_nanos      BIGINT NOT NULL,
   yardstick_cost_nanos BIGINT NOT NULL,
   prompt          TEXT,
-  error           TEXT   NOT NULL
+  error           TEXT   NOT NULL,
+  served_answer   TEXT,
+  yardstick_answer TEXT
 );
 CREATE UNIQUE INDEX shadow_grades_ts_request_id ON shadow_grades (ts_us, request_id);
 )sql"},
@@ -452,13 +454,13 @@ Result<void> PostgresSink::writeFeedback(std::span<const FeedbackRecord> feedbac
 Result<void> PostgresSink::writeShadowGrades(std::span<const ShadowGradeRecord> grades) {
   if (grades.empty()) return {};
   if (auto r = ensureConnected(); !r) return r;
-  constexpr int kCols = 12;
+  constexpr int kCols = 14;
   for (size_t off = 0; off < grades.size(); off += kRowsPerStatement) {
     size_t n = std::min(kRowsPerStatement, grades.size() - off);
     Params p(n * kCols);
     std::string sql =
         "INSERT INTO shadow_grades (ts_us, request_id, route, model, yardstick, result, served_score, "
-        "yardstick_score, cost_nanos, prompt, error, yardstick_cost_nanos) VALUES ";
+        "yardstick_score, cost_nanos, prompt, error, yardstick_cost_nanos, served_answer, yardstick_answer) VALUES ";
     int k = 1;
     for (const ShadowGradeRecord& g : grades.subspan(off, n)) {
       p.number(toEpochMicros(g.time));
@@ -473,6 +475,8 @@ Result<void> PostgresSink::writeShadowGrades(std::span<const ShadowGradeRecord> 
       p.textOrNull(g.prompt);
       p.text(g.error);
       p.number(g.yardstick_cost_nanos);
+      p.textOrNull(g.served_answer);
+      p.textOrNull(g.yardstick_answer);
       sql += k == 1 ? "(" : ",(";
       for (int c = 0; c < kCols; ++c) fmt::format_to(std::back_inserter(sql), "{}${}", c ? "," : "", k + c);
       sql += ')';
@@ -695,7 +699,8 @@ Result<std::vector<FeedbackRecord>> PostgresSink::readFeedback() {
 Result<std::vector<ShadowGradeRecord>> PostgresSink::readShadowGrades() {
   std::vector<ShadowGradeRecord> out;
   auto r = query("SELECT ts_us, request_id, route, model, yardstick, result, served_score, yardstick_score, "
-                 "cost_nanos, prompt, error, yardstick_cost_nanos FROM shadow_grades ORDER BY id",
+                 "cost_nanos, prompt, error, yardstick_cost_nanos, served_answer, yardstick_answer FROM shadow_grades "
+                 "ORDER BY id",
                  {}, [&](const char* const* v, int) {
                    ShadowGradeRecord g;
                    g.time = fromEpochMicros(parseNumber<int64_t>(v[0]));
@@ -710,6 +715,8 @@ Result<std::vector<ShadowGradeRecord>> PostgresSink::readShadowGrades() {
                    g.prompt = v[9] ? v[9] : "";
                    g.error = v[10] ? v[10] : "";
                    g.yardstick_cost_nanos = parseNumber<int64_t>(v[11]);
+                   g.served_answer = v[12] ? v[12] : "";
+                   g.yardstick_answer = v[13] ? v[13] : "";
                    out.push_back(std::move(g));
                  });
   if (!r) return fail(r.error());

@@ -78,6 +78,10 @@ struct ShadowGradeRecord {
   Nanos yardstick_cost_nanos = 0;  // of cost_nanos, the yardstick's answer (its cost_usd as an outcome)
   std::string prompt;           // the human's ask; empty for a sensitive request (stored as NULL)
   std::string error;            // result error: why, one line
+  // The two answers' texts (what `plan` compares with its extractors once exported as outcomes);
+  // empty for a sensitive request or when there was none (stored as NULL).
+  std::string served_answer;
+  std::string yardstick_answer;
 
   bool operator==(const ShadowGradeRecord&) const = default;
 };

@@ -130,7 +130,9 @@ CREATE TABLE shadow_grades (
   cost_nanos      INTEGER NOT NULL,
   yardstick_cost_nanos INTEGER NOT NULL,
   prompt          TEXT,
-  error           TEXT    NOT NULL
+  error           TEXT    NOT NULL,
+  served_answer   TEXT,
+  yardstick_answer TEXT
 );
 CREATE UNIQUE INDEX shadow_grades_ts_request_id ON shadow_grades(ts_us, request_id);
 )sql"},
@@ -160,8 +162,8 @@ std::string insertSql(size_t rows) {
 
 constexpr const char* kInsertShadowSql =
     "INSERT OR IGNORE INTO shadow_grades (ts_us, request_id, route, model, yardstick, result, served_score, "
-    "yardstick_score, cost_nanos, prompt, error, yardstick_cost_nanos) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-    "?12)";
+    "yardstick_score, cost_nanos, prompt, error, yardstick_cost_nanos, served_answer, yardstick_answer) VALUES (?1, ?2, "
+    "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 constexpr const char* kInsertFeedbackSql =
     "INSERT OR IGNORE INTO feedback (ts_us, request_id, score) VALUES (?1, ?2, ?3)";
@@ -325,6 +327,8 @@ Result<void> SqliteSink::writeShadowGrades(std::span<const ShadowGradeRecord> gr
     if (g.prompt.empty()) sqlite3_bind_null(s, 10); else bindText(s, 10, g.prompt);
     bindText(s, 11, g.error);
     sqlite3_bind_int64(s, 12, g.yardstick_cost_nanos);
+    if (g.served_answer.empty()) sqlite3_bind_null(s, 13); else bindText(s, 13, g.served_answer);
+    if (g.yardstick_answer.empty()) sqlite3_bind_null(s, 14); else bindText(s, 14, g.yardstick_answer);
     if (sqlite3_step(s) != SQLITE_DONE) {
       Error e = dbError("shadow grade insert");
       sqlite3_reset(s);
@@ -346,7 +350,8 @@ Result<std::vector<ShadowGradeRecord>> SqliteSink::readShadowGrades() {
   StmtGuard g;
   if (sqlite3_prepare_v2(db_,
                          "SELECT ts_us, request_id, route, model, yardstick, result, served_score, yardstick_score, "
-                         "cost_nanos, prompt, error, yardstick_cost_nanos FROM shadow_grades ORDER BY id",
+                         "cost_nanos, prompt, error, yardstick_cost_nanos, served_answer, yardstick_answer "
+                         "FROM shadow_grades ORDER BY id",
                          -1, &g.s, nullptr) != SQLITE_OK) {
     return fail(dbError("preparing shadow grade read"));
   }
@@ -366,6 +371,8 @@ Result<std::vector<ShadowGradeRecord>> SqliteSink::readShadowGrades() {
     r.prompt = columnText(g.s, 9);
     r.error = columnText(g.s, 10);
     r.yardstick_cost_nanos = sqlite3_column_int64(g.s, 11);
+    r.served_answer = columnText(g.s, 12);
+    r.yardstick_answer = columnText(g.s, 13);
     out.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return fail(dbError("reading shadow grades"));

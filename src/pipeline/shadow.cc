@@ -287,6 +287,7 @@ asio::awaitable<void> ShadowRunner::run(ShadowJob& job) {
   auto body = api::rewriteChatRequest(job.body, rw);
   ShadowVerdict v;
   Nanos cost = 0, yardstick_cost = 0;
+  std::string yard_answer;
   if (!body) {
     v = ShadowVerdict{"error", -1, -1, body.error().message};
   } else {
@@ -297,6 +298,7 @@ asio::awaitable<void> ShadowRunner::run(ShadowJob& job) {
     ModelReply yard = co_await askModel(s, *job.yardstick, call, job.chat);
     cost += yard.cost;
     yardstick_cost = yard.cost;
+    if (yard.text) yard_answer = *yard.text;
     if (!yard.text) {
       v = ShadowVerdict{"error", -1, -1, "yardstick: " + yard.error};
     } else if (sc.grade.kind == config::ShadowGradeConfig::Kind::kAgree) {
@@ -332,7 +334,11 @@ asio::awaitable<void> ShadowRunner::run(ShadowJob& job) {
   g.yardstick_score = v.yardstick_score;
   g.cost_nanos = cost;
   g.yardstick_cost_nanos = yardstick_cost;
-  if (!job.sensitive) g.prompt = std::move(job.ask);  // stored whatever store_prompts says (docs/shadow.md)
+  if (!job.sensitive) {  // stored whatever store_prompts says (docs/shadow.md)
+    g.prompt = std::move(job.ask);
+    g.served_answer = std::move(job.answer);
+    g.yardstick_answer = std::move(yard_answer);
+  }
   g.error = std::move(v.error);
   s.recorder->recordShadow(std::move(g));
 }

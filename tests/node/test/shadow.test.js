@@ -166,6 +166,13 @@ describe('shadow evaluation', () => {
     writeFileSync(agreeOnly, lines.filter((l) => l.task === 'agree').map((l) => JSON.stringify(l)).join('\n') + '\n');
     const train = spawnSync(gatewayBinary(), ['train', '--data', agreeOnly, '--folds', '2', '--out', join(dir, 'router.json')], { encoding: 'utf8' });
     assert.equal(train.status, 0, `train: ${train.stderr}`);
+    // Both answers are in the outcomes (what `plan` compares), and `plan` reads the file.
+    assert.equal(typeof agreeLine.outcomes.small.response, 'string');
+    assert.ok(agreeLine.outcomes.small.response.length > 0 && agreeLine.outcomes.agreeing.response.length > 0);
+    const plan = spawnSync(gatewayBinary(), ['plan', '--data', agreeOnly, '--reference', 'agreeing', '--folds', '2',
+      '--out', join(dir, 'routes.yaml')], { encoding: 'utf8' });
+    assert.equal(plan.status, 0, `plan: ${plan.stderr}`);
+    assert.match(readFileSync(join(dir, 'routes.yaml'), 'utf8'), /routes:/);
 
     // The dashboard's JSON has the same estimate.
     const stats = await (await fetch(`${url}/api/stats`)).json();

@@ -30,6 +30,10 @@ ShadowGradeRecord grade(int i, std::string result, double served = -1, double ya
   g.yardstick_cost_nanos = 900 + i;
   g.prompt = i % 3 == 0 ? "" : fmt::format("ask {}: \"quoted\"\né", i);
   g.error = g.result == "error" ? "yardstick: timeout" : "";
+  if (i == 1) {  // the answers' texts (NULL for the others)
+    g.served_answer = "{\"answer\": \"B\"} é";
+    g.yardstick_answer = "The answer is B.";
+  }
   return g;
 }
 
@@ -200,7 +204,8 @@ TEST(ShadowExport, GradedRequestsBecomeOutcomesForTheServedModelAndTheYardstick)
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0],
             R"({"id":"req-000001/shadow","task":"chat","prompt":"ask 1: \"quoted\"\né","outcomes":{"llama-3.1-8b":)"
-            R"({"score":1,"cost_usd":1.235e-06},"gpt-4o":{"score":1,"cost_usd":9.01e-07}},"source":"shadow"})");
+            R"({"score":1,"cost_usd":1.235e-06,"response":"{\"answer\": \"B\"} é"},"gpt-4o":{"score":1,"cost_usd":9.01e-07,)"
+            R"("response":"The answer is B."}},"source":"shadow"})");
   EXPECT_NE(lines[1].find(R"("task":"extract","prompt":"ask 2: \"quoted\"\né","outcomes":{"llama-3.1-8b":{"score":0.6,"cost_usd":1.236e-06},"gpt-4o":{"score":0.9,"cost_usd":9.02e-07}})"),
             std::string::npos)
       << lines[1];
