@@ -132,5 +132,88 @@ TEST(CascadeReplay, CountsEveryCallAndScoresTheSentAnswer) {
   EXPECT_EQ(recs[1].score, 1);
 }
 
+
+TEST(CascadeReplay, PreRoutingWithGivenProbabilitiesSkipsStages) {
+  // Records 0 (hard: the cheap models disagree, both wrong) and 1 (easy: they agree on A).
+  const OutcomeSet s = synthetic();
+  routing::CascadePlan::Stage agree;
+  agree.kind = config::CascadeStage::Kind::kAgree;
+  agree.models = {"cheap1", "cheap2"};
+  agree.min_votes = 2;
+  agree.extract = *routing::Extractor::parse("choice");
+  routing::CascadePlan::Stage ref;
+  ref.models = {"ref"};
+  auto plan = *routing::CascadePlan::fromStages({agree, ref});
+  auto checks = routing::AnswerChecks::make(config::CascadeConfig{}, "test", "r");
+  ASSERT_TRUE(checks);
+  auto table = ReplayTable::build(s, **checks, {&plan});
+  ASSERT_TRUE(table) << table.error().message;
+  // Columns cheap1, cheap2, ref. Record 0: every cheap p low (escalate); record 1: cheap1 sure (direct);
+  // record 2 (easy): in between (normal); record 4 (hard): cheap1 "sure" but wrong -> direct, then ref.
+  std::vector<double> probs(s.size() * 3, 0.5);
+  const auto set_p = [&](size_t i, double c1, double c2) { probs[i * 3] = c1, probs[i * 3 + 1] = c2; };
+  set_p(0, 0.05, 0.1);
+  set_p(1, 0.95, 0.2);
+  set_p(2, 0.5, 0.5);
+  set_p(4, 0.99, 0.99);
+  const ReplayPreRoute pre{routing::PreRouteThresholds{0.9, 0.15}, probs};
+  const auto recs = replayCascade(*table, plan, {0, 1, 2, 4}, &pre);
+  ASSERT_EQ(recs.size(), 4u);
+  using D = routing::PreRouteChoice::Decision;
+  EXPECT_EQ(recs[0].pre_route.decision, D::kEscalate);  // only ref is paid
+  EXPECT_EQ(recs[0].model, "ref");
+  EXPECT_EQ(recs[0].cost_usd, 100);
+  EXPECT_EQ(recs[0].score, 1);
+  EXPECT_EQ(recs[0].ended_stage, 1);
+  EXPECT_EQ(recs[1].pre_route.decision, D::kDirect);  // cheap1 alone, its answer passes the checks
+  EXPECT_EQ(recs[1].model, "cheap1");
+  EXPECT_EQ(recs[1].cost_usd, 1);
+  EXPECT_EQ(recs[1].score, 1);
+  EXPECT_TRUE(recs[1].accepted);
+  EXPECT_EQ(recs[2].pre_route.decision, D::kNormal);  // both cheap models agree
+  EXPECT_EQ(recs[2].cost_usd, 3);
+  EXPECT_EQ(recs[3].pre_route.decision, D::kDirect);  // "B" passes the default not-a-refusal check: accepted, wrong
+  EXPECT_EQ(recs[3].model, "cheap1");
+  EXPECT_EQ(recs[3].cost_usd, 1);
+  EXPECT_EQ(recs[3].score, 0);
+  // Without pre-routing the same rows replay as the plain cascade.
+  const auto plain = replayCascade(*table, plan, {0, 1, 2, 4});
+  EXPECT_EQ(plain[0].cost_usd, 103);
+  EXPECT_EQ(plain[1].cost_usd, 3);
+  EXPECT_EQ(plain[3].cost_usd, 103);
+  EXPECT_EQ(plain[3].score, 1);
+}
+
+TEST(CascadeReplay, ADirectAnswerThatFailsTheChecksGoesToTheLastStage) {
+  const OutcomeSet s = synthetic();
+  routing::CascadePlan::Stage agree;
+  agree.kind = config::CascadeStage::Kind::kAgree;
+  agree.models = {"cheap1", "cheap2"};
+  agree.min_votes = 2;
+  agree.extract = *routing::Extractor::parse("choice");
+  routing::CascadePlan::Stage ref;
+  ref.models = {"ref"};
+  auto plan = *routing::CascadePlan::fromStages({agree, ref});
+  config::CascadeConfig cc;
+  config::CascadeCheck only_a;
+  only_a.kind = config::CascadeCheck::Kind::kRegex;
+  only_a.pattern = "A";
+  cc.checks.push_back(only_a);
+  auto checks = routing::AnswerChecks::make(cc, "test", "r");
+  ASSERT_TRUE(checks) << checks.error().message;
+  auto table = ReplayTable::build(s, **checks, {&plan});
+  ASSERT_TRUE(table) << table.error().message;
+  std::vector<double> probs(s.size() * 3, 0.99);
+  const ReplayPreRoute pre{routing::PreRouteThresholds{0.9, std::nullopt}, probs};
+  const auto recs = replayCascade(*table, plan, {4, 5}, &pre);
+  // Record 4 is hard: cheap1 says "B", which fails the regex check -> straight to ref (cheap2 never asked).
+  EXPECT_EQ(recs[0].model, "ref");
+  EXPECT_EQ(recs[0].cost_usd, 101);
+  EXPECT_EQ(recs[0].score, 1);
+  EXPECT_EQ(recs[1].model, "cheap1");
+  EXPECT_EQ(recs[1].cost_usd, 1);
+}
+
+
 }  // namespace
 }  // namespace rightsize::evals

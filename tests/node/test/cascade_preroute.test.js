@@ -1,0 +1,150 @@
+// Learned pre-routing of a staged cascade (cascade.pre_route, docs/cascade.md) in the gateway over
+// rs_mock_upstream: `rightsize train` learns a router on which prompts the cheap models pass; a
+// prompt it is sure the cheapest model passes is sent to that model alone (one upstream call), one
+// it expects every cheap model to fail goes straight to the last stage, and the ledger's
+// attempts_detail records the decision. Needs RIGHTSIZE_BIN and RS_MOCK_UPSTREAM_BIN (or build/), sqlite3.
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { gatewayBinary, startGateway, startMock } from '../lib/harness.js';
+
+const sql = (db, query) => JSON.parse(execFileSync('sqlite3', ['-readonly', '-json', db, query], { encoding: 'utf8' }).trim() || '[]');
+
+const HARD = ['prove the theorem about', 'write a rigorous proof that', 'derive formally why', 'prove by induction that'];
+const EASY = ['what is the weather like in', 'is it sunny today in', 'will it rain tomorrow in', 'how cold is it in'];
+const PLACES = ['Paris', 'Oslo', 'Lima', 'Cairo', 'Tokyo', 'Quito', 'Perth', 'Dakar', 'Hanoi', 'Riga',
+                'Baku', 'Accra', 'Minsk', 'Sofia', 'Doha', 'Suva', 'Male', 'Apia', 'Bern', 'Kyiv'];
+const THINGS = ['primes', 'graphs', 'groups', 'rings', 'fields', 'sets', 'series', 'limits', 'lattices', 'knots',
+                'trees', 'codes', 'games', 'tilings', 'maps', 'chains', 'orders', 'cycles', 'paths', 'cuts'];
+
+// The cheap models pass the easy prompts and fail the hard ones; big passes both.
+function outcomesFile(dir) {
+  const lines = [];
+  let id = 0;
+  const o = (cheap) => ({ cheap1: { score: cheap, cost_usd: 0.0001 }, cheap2: { score: cheap, cost_usd: 0.0002 },
+    big: { score: 1, cost_usd: 0.01 } });
+  for (const h of HARD) for (const t of THINGS) lines.push({ id: `s${id++}`, prompt: `${h} ${t} are infinite`, outcomes: o(0) });
+  for (const e of EASY) for (const p of PLACES) lines.push({ id: `s${id++}`, prompt: `${e} ${p}`, outcomes: o(1) });
+  const path = join(dir, 'outcomes.jsonl');
+  writeFileSync(path, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  return path;
+}
+
+describe('cascade.pre_route in the gateway', () => {
+  let dir, db, mock, gw;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rightsize-preroute-'));
+    db = join(dir, 'ledger.db');
+    const router = join(dir, 'router.rsr');
+    const train = spawnSync(gatewayBinary(), ['train', '--data', outcomesFile(dir), '--out', router], { encoding: 'utf8' });
+    assert.equal(train.status, 0, `rightsize train failed:\n${train.stderr}`);
+    mock = await startMock();
+    // cheap1 and cheap2 disagree, so without pre-routing every prompt would cost three calls.
+    const stages = `
+      stages:
+        - {kind: agree, models: [cheap1, cheap2], min_votes: 2, extract: number}
+        - {kind: model, model: big}`;
+    gw = await startGateway(`
+server: {listen: "127.0.0.1:0", threads: 1}
+providers:
+  mock: {kind: openai, base_url: "http://127.0.0.1:${mock.port}/v1", retry: {max_attempts: 1}}
+models:
+  cheap1: {provider: mock, id: "cheap1;reply=42", input_usd_per_mtok: 0.1, output_usd_per_mtok: 0.1}
+  cheap2: {provider: mock, id: "cheap2;reply=41", input_usd_per_mtok: 0.2, output_usd_per_mtok: 0.2}
+  big:    {provider: mock, id: "big;reply=big%20says%2042", input_usd_per_mtok: 10, output_usd_per_mtok: 10}
+routes:
+  auto:
+    policy: cascade
+    candidates: [cheap1, cheap2, big]
+    cascade:${stages}
+      pre_route: {router: "${router}", direct_above: 0.8, escalate_below: 0.2}
+  always_big:
+    policy: cascade
+    candidates: [cheap1, cheap2, big]
+    cascade:${stages}
+      pre_route: {router: "${router}", escalate_below: 1.0}
+  plain:
+    policy: cascade
+    candidates: [cheap1, cheap2, big]
+    cascade:${stages}
+ledger: {kind: sqlite, path: "${db}"}
+`);
+  });
+  after(async () => {
+    await gw?.stop();
+    await mock?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const ask = async (route, id, content) => {
+    await mock.reset();
+    const res = await fetch(`${gw.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': id },
+      body: JSON.stringify({ model: route, messages: [{ role: 'user', content }] }),
+      signal: AbortSignal.timeout(30000),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const body = await res.json();
+    return { res, body, calls: (await mock.stats()).count };
+  };
+
+  test('a prompt the router is sure of goes to the cheapest model alone', async () => {
+    const { res, body, calls } = await ask('auto', 'easy-1', 'what is the weather like in Madrid');
+    assert.equal(calls, 1, 'one upstream call');
+    assert.equal(res.headers.get('x-rightsize-model'), 'cheap1');
+    assert.equal(res.headers.get('x-rightsize-attempts'), '1');
+    assert.equal(body.choices[0].message.content, '42');
+    const us = Number(res.headers.get('x-rightsize-decision-us'));
+    assert.ok(Number.isInteger(us) && us >= 0);
+  });
+
+  test('a prompt every cheap model is expected to fail goes straight to the last stage', async () => {
+    const { res, calls } = await ask('auto', 'hard-1', 'prove the theorem about matrices are infinite');
+    assert.equal(calls, 1, 'one upstream call');
+    assert.equal(res.headers.get('x-rightsize-model'), 'big');
+  });
+
+  test('escalate_below 1.0 always escalates: only the final model is called', async () => {
+    const { res, calls } = await ask('always_big', 'always-1', 'what is the weather like in Madrid');
+    assert.equal(calls, 1);
+    assert.equal(res.headers.get('x-rightsize-model'), 'big');
+  });
+
+  test('without pre_route the same prompt runs the whole cascade', async () => {
+    const { res, calls } = await ask('plain', 'plain-1', 'what is the weather like in Madrid');
+    assert.equal(calls, 3, 'cheap1 and cheap2 disagree, big is asked');
+    assert.equal(res.headers.get('x-rightsize-model'), 'big');
+  });
+
+  test('the ledger records the pre-route decision and only the calls made', async () => {
+    await gw.stop();  // SIGTERM: the ledger is flushed
+    gw = null;
+    const rows = Object.fromEntries(sql(db, 'SELECT request_id, model, attempts, cost_nanos, attempts_detail FROM requests')
+      .map((r) => [r.request_id, r]));
+    const detail = (id) => JSON.parse(rows[id].attempts_detail);
+    const easy = detail('easy-1');
+    assert.equal(easy[0].stage, 'pre_route');
+    assert.equal(easy[0].decision, 'direct');
+    assert.ok(easy[0].p >= 0.8, `p ${easy[0].p}`);
+    assert.deepEqual(easy.slice(1).map((a) => [a.model, a.result]), [['cheap1', 'accepted']]);
+    const hard = detail('hard-1');
+    assert.equal(hard[0].decision, 'escalate');
+    assert.ok(hard[0].p < 0.2, `p ${hard[0].p}`);
+    assert.deepEqual(hard.slice(1).map((a) => [a.model, a.result]), [['big', 'accepted']]);
+    assert.equal(detail('always-1')[0].decision, 'escalate');
+    assert.ok(!detail('plain-1').some((a) => a.stage === 'pre_route'));
+    // The row's cost is the calls made: the answer objects' costs add up to it.
+    for (const id of ['easy-1', 'hard-1', 'always-1', 'plain-1']) {
+      const paid = detail(id).filter((a) => a.model).reduce((s, a) => s + Math.round(Number(a.cost_usd) * 1e9), 0);
+      assert.equal(paid, rows[id].cost_nanos, id);
+      assert.equal(detail(id).filter((a) => a.model).length, rows[id].attempts, id);
+    }
+  });
+});
