@@ -215,5 +215,62 @@ TEST(CascadeReplay, ADirectAnswerThatFailsTheChecksGoesToTheLastStage) {
 }
 
 
+// The synthetic set with asks a router can learn: the hard prompts (the cheap models both wrong)
+// say so in their words.
+OutcomeSet learnable(size_t n) {
+  OutcomeSet s = synthetic(true, n);
+  static const char* kTopics[] = {"oceans", "rivers", "stars", "rocks", "trees", "birds", "clouds", "roads"};
+  for (size_t i = 0; i < n; ++i) {
+    const std::string topic = kTopics[i % 8];
+    s.asks[i] = i % 4 == 0 ? "prove this hard theorem about " + topic + " number " + std::to_string(i)
+                           : "quick easy question about " + topic + " number " + std::to_string(i);
+  }
+  return s;
+}
+
+TEST(Planner, LearnedCascadeCandidatesAreScoredWithHeldOutProbabilitiesAndWrittenWithTheirRouter) {
+  const OutcomeSet s = learnable(400);
+  PlanOptions o = options();
+  auto r = planRoute(s, o);
+  ASSERT_TRUE(r) << r.error().message;
+  size_t pre_routed = 0;
+  for (const PlanCandidate& c : r->candidates) pre_routed += c.pre_route.has_value();
+  EXPECT_GT(pre_routed, 0u);
+  const PlanCandidate& chosen = r->candidates[r->chosen];
+  // Easy prompts to cheap1 alone ($1 instead of $3), hard ones straight to ref ($100 instead of $103).
+  ASSERT_TRUE(chosen.pre_route) << chosen.name;
+  EXPECT_LT(r->cv_cost_usd, 0.25 * 3 + 0.75 * 3 + 0.25 * 100);  // cheaper than the plain cascade held out
+  EXPECT_GE(r->cv_quality, 0.97 * r->cv_ref_quality);
+  ASSERT_TRUE(r->router);
+  const std::string yaml = routeYaml(chosen, "auto", "ref", "test", "auto.pre_route.rsr");
+  EXPECT_NE(yaml.find("pre_route: {router: \"auto.pre_route.rsr\""), std::string::npos) << yaml;
+  const std::string cfg_text = std::string(R"(providers:
+  up: {kind: openai, base_url: "https://example.test/v1"}
+models:
+  cheap1: {provider: up}
+  cheap2: {provider: up}
+  ref: {provider: up}
+)") + yaml;
+  auto cfg = config::parseConfig(cfg_text, "planned.yaml", [](const std::string&) { return std::optional<std::string>(); });
+  ASSERT_TRUE(cfg) << cfg.error().message << "\n" << yaml;
+  ASSERT_TRUE(cfg->routes.at("auto").cascade.pre_route);
+  EXPECT_EQ(cfg->routes.at("auto").cascade.pre_route->direct_above, chosen.pre_route->direct_above);
+  // Deterministic, router training included.
+  auto again = planRoute(s, o);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->candidates[again->chosen].name, chosen.name);
+  EXPECT_EQ(again->cv_cost_usd, r->cv_cost_usd);
+  EXPECT_EQ(again->router->serialize(), r->router->serialize());
+}
+
+TEST(Planner, NoLearnedTrainsNothingAndAddsNoPreRoutedCandidate) {
+  PlanOptions o = options();
+  o.learned = false;
+  auto r = planRoute(learnable(400), o);
+  ASSERT_TRUE(r);
+  for (const PlanCandidate& c : r->candidates) EXPECT_FALSE(c.pre_route) << c.name;
+  EXPECT_FALSE(r->router);
+}
+
 }  // namespace
 }  // namespace rightsize::evals
