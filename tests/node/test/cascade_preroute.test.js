@@ -2,17 +2,23 @@
 // rs_mock_upstream: `rightsize train` learns a router on which prompts the cheap models pass; a
 // prompt it is sure the cheapest model passes is sent to that model alone (one upstream call), one
 // it expects every cheap model to fail goes straight to the last stage, and the ledger's
-// attempts_detail records the decision. Needs RIGHTSIZE_BIN and RS_MOCK_UPSTREAM_BIN (or build/), sqlite3.
+// attempts_detail records the decision. And over the replay provider (examples/cascade's recorded
+// answers, a router trained on them): the gateway's per-prompt ledger cost and model equal
+// `simulate --cascade`'s for a direct-or-normal route and an escalate-or-normal route.
+// Needs RIGHTSIZE_BIN and RS_MOCK_UPSTREAM_BIN (or build/), sqlite3.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 
 import { gatewayBinary, startGateway, startMock } from '../lib/harness.js';
 
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const sql = (db, query) => JSON.parse(execFileSync('sqlite3', ['-readonly', '-json', db, query], { encoding: 'utf8' }).trim() || '[]');
 
 const HARD = ['prove the theorem about', 'write a rigorous proof that', 'derive formally why', 'prove by induction that'];
@@ -145,6 +151,84 @@ ledger: {kind: sqlite, path: "${db}"}
       const paid = detail(id).filter((a) => a.model).reduce((s, a) => s + Math.round(Number(a.cost_usd) * 1e9), 0);
       assert.equal(paid, rows[id].cost_nanos, id);
       assert.equal(detail(id).filter((a) => a.model).length, rows[id].attempts, id);
+    }
+  });
+});
+
+describe('a pre-routed cascade over the replay provider costs what simulate --cascade says', () => {
+  let dir, db, gw, cfgPath;
+  const data = join(repoRoot, 'examples/cascade/data/outcomes.jsonl.gz');
+  const requests = 40;
+  const prompts = gunzipSync(readFileSync(data)).toString('utf8').trim().split('\n').slice(0, requests).map((l) => JSON.parse(l));
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rightsize-preroute-replay-'));
+    db = join(dir, 'ledger.db');
+    const router = join(dir, 'router.rsr');
+    const train = spawnSync(gatewayBinary(), ['train', '--data', data, '--out', router, '--learner', 'lr', '--threads', '2'],
+      { encoding: 'utf8' });
+    assert.equal(train.status, 0, `rightsize train failed:\n${train.stderr}`);
+    const base = readFileSync(join(repoRoot, 'examples/cascade/gateway.yaml'), 'utf8')
+      .replace('data: data/outcomes.jsonl.gz', `data: "${data}"`)
+      .replace(/^ledger: .*$/m, `ledger: {kind: sqlite, path: "${db}"}`)
+      .replace('listen: "127.0.0.1:8080"', 'listen: "127.0.0.1:0"');
+    // Thresholds inside this router's range on these prompts, so both ways through each route are taken.
+    const route = (name, pre) => `
+  ${name}:
+    policy: cascade
+    candidates: [mistral-7b, mixtral-8x7b, yi-34b, gpt-4]
+    reference: gpt-4
+    cascade:
+      stages:
+        - {kind: agree, models: [mistral-7b, mixtral-8x7b, yi-34b], min_votes: 3, extract: "choice"}
+        - {kind: model, model: gpt-4}
+      pre_route: {router: "${router}", ${pre}}`;
+    const config = `${base}routes:${route('direct', 'direct_above: 0.63')}${route('escalate', 'escalate_below: 0.855')}\n`;
+    cfgPath = join(dir, 'gateway.yaml');
+    writeFileSync(cfgPath, config);
+    gw = await startGateway(config);
+  });
+  after(async () => {
+    await gw?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('every prompt: same model, same nano-dollars, same decision', async () => {
+    for (const name of ['direct', 'escalate']) {
+      for (const p of prompts) {
+        const res = await fetch(`${gw.baseURL}/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': `${name}:${p.id}` },
+          body: JSON.stringify({ model: name, messages: [{ role: 'user', content: p.prompt }] }),
+          signal: AbortSignal.timeout(30000),
+        });
+        const text = await res.text();
+        assert.equal(res.status, 200, text);
+      }
+    }
+    await gw.stop();  // SIGTERM: the ledger is flushed
+    gw = null;
+    const rows = new Map(sql(db, 'SELECT request_id, model, cost_nanos, attempts_detail FROM requests').map((r) => [r.request_id, r]));
+    for (const name of ['direct', 'escalate']) {
+      const recs = join(dir, `${name}.jsonl`);
+      const sim = spawnSync(gatewayBinary(), ['simulate', '--cascade', name, '--config', cfgPath, '--data', data, '--records', recs],
+        { encoding: 'utf8' });
+      assert.equal(sim.status, 0, sim.stderr);
+      const byId = new Map(readFileSync(recs, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((r) => [r.id, r]));
+      const decisions = {};
+      for (const p of prompts) {
+        const s = byId.get(p.id);
+        const row = rows.get(`${name}:${p.id}`);
+        assert.ok(row, `${name}: no ledger row for ${p.id}`);
+        assert.equal(row.model, s.model, `${name} ${p.id}: the gateway sent ${row.model}, simulate ${s.model}`);
+        assert.equal(row.cost_nanos, Math.round(s.cost_usd * 1e9), `${name} ${p.id}: ledger ${row.cost_nanos}, simulate ${s.cost_usd}`);
+        const pre = JSON.parse(row.attempts_detail)[0];
+        assert.equal(pre.stage, 'pre_route');
+        assert.equal(pre.decision, s.pre_route, `${name} ${p.id}: gateway ${pre.decision} (p ${pre.p}), simulate ${s.pre_route} (p ${s.p})`);
+        decisions[s.pre_route] = (decisions[s.pre_route] ?? 0) + 1;
+      }
+      const skipped = name === 'direct' ? 'direct' : 'escalate';
+      assert.ok(decisions[skipped] > 0 && decisions.normal > 0, `${name}: ${JSON.stringify(decisions)}`);
     }
   });
 });
