@@ -15,6 +15,7 @@ namespace {
 using Kind = config::CascadeStage::Kind;
 
 constexpr double kZ90 = 1.6448536269514722;  // two-sided 90%: 5% below the lower bound
+constexpr size_t kLearnedBases = 300;         // cascades that also get pre-routed variants
 
 routing::CascadePlan::Stage modelStage(const std::string& m) {
   routing::CascadePlan::Stage s;
@@ -245,9 +246,20 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
   if (opt.learned && opt.max_stages >= 2) {
     auto probs = outOfFoldProbabilities(set, rows, fold, opt);
     if (!probs) return fail(probs.error());
-    const size_t base = res.candidates.size();
-    for (size_t c = 0; c < base; ++c) {
-      if (res.candidates[c].plan.stages().size() < 2) continue;
+    // Pre-routed variants of the kLearnedBases cheapest cascades only (memory: every candidate
+    // keeps two doubles per record). A cascade's cost depends on which answers agree, never on
+    // the scores, so this cut looks at no label; but the best cascade is rarely the cheapest
+    // (cheap models that agree while wrong are), so the cut is wide: every cascade of 11 models.
+    std::vector<size_t> bases;
+    for (size_t c = 0; c < res.candidates.size(); ++c)
+      if (res.candidates[c].plan.stages().size() >= 2) bases.push_back(c);
+    std::vector<double> mean_cost_of(res.candidates.size(), 0);
+    for (size_t c : bases)
+      for (size_t i : rows) mean_cost_of[c] += res.candidates[c].cost[i];
+    std::stable_sort(bases.begin(), bases.end(), [&](size_t a, size_t b) { return mean_cost_of[a] < mean_cost_of[b]; });
+    if (bases.size() > kLearnedBases) bases.resize(kLearnedBases);
+    std::sort(bases.begin(), bases.end());
+    for (size_t c : bases) {
       for (std::optional<double> direct : {std::optional<double>(), std::optional<double>(0.8), std::optional<double>(0.9),
                                            std::optional<double>(0.95)})
         for (std::optional<double> escalate : {std::optional<double>(), std::optional<double>(0.1), std::optional<double>(0.2)}) {

@@ -7,7 +7,8 @@
 // must agree on the extracted answer, else the reference answers. With max_stages >= 3 also
 // "pair -> pair -> reference" (the second pair dearer than the first pair's cheapest model).
 // Every candidate is replayed with the gateway's own decision code (evals/cascade_replay.h).
-// Learned + cascade (unless PlanOptions::learned is false): each cascade candidate again with
+// Learned + cascade (unless PlanOptions::learned is false): each of the 300 cheapest cascade
+// candidates (by in-sample cost, which depends on agreement, not on scores) again with
 // cascade.pre_route thresholds (direct_above in {off, 0.8, 0.9, 0.95} x escalate_below in {off,
 // 0.1, 0.2}), replayed with out-of-fold pass probabilities: for each fold, a router trained
 // (routing::train, learner lr) on the other folds' records predicts that fold's, so every
