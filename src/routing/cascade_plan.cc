@@ -83,11 +83,26 @@ std::string_view preRouteName(PreRouteChoice::Decision d) {
 }
 
 PreRouteChoice decidePreRoute(const CascadePlan& plan, const PreRouteThresholds& t, std::span<const double> p) {
-  const std::vector<std::string> models = plan.models();
-  assert(p.size() == models.size());
   const auto& stages = plan.stages();
+  // Position of `m` in plan.models() without building it (the planner calls this per record
+  // and candidate): count the first occurrences before m's first occurrence.
   const auto prob = [&](const std::string& m) {
-    return p[static_cast<size_t>(std::find(models.begin(), models.end(), m) - models.begin())];
+    size_t index = 0;
+    for (size_t si = 0; si < stages.size(); ++si)
+      for (size_t j = 0; j < stages[si].models.size(); ++j) {
+        const std::string& x = stages[si].models[j];
+        bool seen = false;
+        for (size_t sk = 0; sk <= si && !seen; ++sk)
+          for (size_t k = 0; k < (sk == si ? j : stages[sk].models.size()) && !seen; ++k) seen = stages[sk].models[k] == x;
+        if (seen) continue;
+        if (x == m) {
+          assert(index < p.size());
+          return p[index];
+        }
+        ++index;
+      }
+    assert(false);
+    return 0.0;
   };
   PreRouteChoice c;
   c.p = prob(stages.front().models.front());
