@@ -9,14 +9,14 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 
-import { gatewayBinary, startGateway, startMock } from '../lib/harness.js';
+import { gatewayBinary, startGateway, startMock, waitFor } from '../lib/harness.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const sql = (db, query) => JSON.parse(execFileSync('sqlite3', ['-readonly', '-json', db, query], { encoding: 'utf8' }).trim() || '[]');
@@ -230,5 +230,77 @@ describe('a pre-routed cascade over the replay provider costs what simulate --ca
       const skipped = name === 'direct' ? 'direct' : 'escalate';
       assert.ok(decisions[skipped] > 0 && decisions.normal > 0, `${name}: ${JSON.stringify(decisions)}`);
     }
+  });
+});
+
+describe('cascade.pre_route on live reload', () => {
+  let dir, mock, gw, router;
+  const config = (pre) => `
+server: {listen: "127.0.0.1:0", threads: 1}
+providers:
+  mock: {kind: openai, base_url: "http://127.0.0.1:${mock.port}/v1", retry: {max_attempts: 1}}
+models:
+  cheap1: {provider: mock, id: "cheap1;reply=42", input_usd_per_mtok: 0.1, output_usd_per_mtok: 0.1}
+  cheap2: {provider: mock, id: "cheap2;reply=41", input_usd_per_mtok: 0.2, output_usd_per_mtok: 0.2}
+  big:    {provider: mock, id: "big;reply=42", input_usd_per_mtok: 10, output_usd_per_mtok: 10}
+routes:
+  auto:
+    policy: cascade
+    candidates: [cheap1, cheap2, big]
+    cascade:
+      stages:
+        - {kind: agree, models: [cheap1, cheap2], min_votes: 2, extract: number}
+        - {kind: model, model: big}
+      pre_route: ${pre}
+ledger: {kind: "off"}
+`;
+  const reloads = async (result) => {
+    const text = await (await fetch(gw.baseURL.replace(/\/v1$/, '/metrics'))).text();
+    const m = text.match(new RegExp(`^rightsize_config_reloads_total\\{result="${result}"\\} (\\S+)$`, 'm'));
+    return m ? Number(m[1]) : 0;
+  };
+  const reload = async (text, result, count) => {
+    writeFileSync(`${gw.configPath}.tmp`, text);
+    renameSync(`${gw.configPath}.tmp`, gw.configPath);
+    gw.proc.kill('SIGHUP');
+    assert.ok(await waitFor(async () => (await reloads(result)) >= count, 10000), `no ${result} reload #${count}:\n${gw.output()}`);
+  };
+  const model = async () => {
+    const res = await fetch(`${gw.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'what is the weather like in Madrid' }] }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    return res.headers.get('x-rightsize-model');
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rightsize-preroute-reload-'));
+    router = join(dir, 'router.rsr');
+    const train = spawnSync(gatewayBinary(), ['train', '--data', outcomesFile(dir), '--out', router], { encoding: 'utf8' });
+    assert.equal(train.status, 0, train.stderr);
+    mock = await startMock();
+    gw = await startGateway(config(`{router: "${router}", escalate_below: 1.0}`));
+  });
+  after(async () => {
+    await gw?.stop();
+    await mock?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('new thresholds take effect; a router file that does not know a stage model is refused and the old route keeps serving', async () => {
+    assert.equal(await model(), 'big');  // always escalate
+    await reload(config(`{router: "${router}", direct_above: 0.0}`), 'ok', 1);
+    assert.equal(await model(), 'cheap1');  // always direct
+    // A router trained on other model names: the reload is refused, naming the model.
+    const other = join(dir, 'other.rsr');
+    const data = readFileSync(join(dir, 'outcomes.jsonl'), 'utf8').replaceAll('"cheap2"', '"stranger"');
+    writeFileSync(join(dir, 'other.jsonl'), data);
+    const train = spawnSync(gatewayBinary(), ['train', '--data', join(dir, 'other.jsonl'), '--out', other], { encoding: 'utf8' });
+    assert.equal(train.status, 0, train.stderr);
+    await reload(config(`{router: "${other}", direct_above: 0.0}`), 'invalid', 1);
+    assert.match(gw.output(), /stage model 'cheap2' is not a model of router file/);
+    assert.equal(await model(), 'cheap1');
   });
 });
