@@ -230,7 +230,8 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
   PlanResult res;
   res.reference = ref_plan;
   for (auto& p : plans) {
-    PlanCandidate c{describe(p), std::move(p), std::vector<double>(set.size(), 0), std::vector<double>(set.size(), 0)};
+    PlanCandidate c{describe(p), std::move(p), std::vector<double>(set.size(), 0), std::vector<double>(set.size(), 0),
+                    std::nullopt};
     const auto recs = replayCascade(*table, c.plan, rows);
     for (size_t k = 0; k < rows.size(); ++k) {
       c.score[rows[k]] = recs[k].score;
