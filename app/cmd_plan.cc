@@ -1,6 +1,8 @@
-// `rightsize plan`: pick the cheapest routing policy (a single model or a consensus cascade)
+// `rightsize plan`: pick the cheapest routing policy (a single model, a consensus cascade, or one
+// pre-routed by a learned router)
 // that keeps the reference's quality on outcomes-with-responses, cross-validated, and write it
 // as a route (src/evals/planner.h, docs/cascade.md).
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -40,7 +42,18 @@ int runPlan(const PlanArgs& a) {
       "held-out (cross-validated) quality {:.4f} vs reference {:.4f}; cost/request ${:.6f} vs ${:.6f} ({:.1f}% saved)",
       data_list, a.opt.reference, a.opt.quality, a.opt.extract, a.opt.folds, res->cv_quality, res->cv_ref_quality,
       res->cv_cost_usd, res->cv_ref_cost_usd, 100 * savings(res->cv_cost_usd, res->cv_ref_cost_usd));
-  const std::string yaml = evals::routeYaml(chosen, a.opt.route, a.opt.reference, header);
+  // A pre-routed pick needs its router: written beside the routes file, referenced by its file
+  // name (relative paths resolve against the directory of the config the route is appended to).
+  std::string router_name;
+  if (chosen.pre_route && res->router) {
+    router_name = a.opt.route + ".pre_route.rsr";
+    const std::filesystem::path router_path = std::filesystem::path(a.out).parent_path() / router_name;
+    if (auto st = res->router->save(router_path.string()); !st) {
+      std::cerr << "rightsize: cannot write " << router_path.string() << ": " << st.error().message << "\n";
+      return 1;
+    }
+  }
+  const std::string yaml = evals::routeYaml(chosen, a.opt.route, a.opt.reference, header, router_name);
   std::ofstream f(a.out, std::ios::binary | std::ios::trunc);
   f << yaml;
   if (!f) {
@@ -67,6 +80,7 @@ int runPlan(const PlanArgs& a) {
   for (const auto& r : res->runner_ups)
     fmt::print(stderr, "  {:<80} quality {:.4f}, cost ${:.6f}, bound {:+.4f}{}\n", res->candidates[r.candidate].name,
                r.quality, r.cost_usd, r.diff_lower, r.qualifies ? "" : " (does not qualify)");
+  if (!router_name.empty()) fmt::print(stderr, "wrote its pre_route router beside it: {}\n", router_name);
   fmt::print(stderr, "wrote route '{}' to {}\n", a.opt.route, a.out);
   return 0;
 }
@@ -88,7 +102,10 @@ void addPlanCommand(CLI::App& root, int& exit_code) {
                                                      "reference (default 2)")
       ->check(CLI::Range(1, 3));
   cmd->add_option("--folds", a->opt.folds, "cross-validation folds (default 5)")->check(CLI::Range(2, 50));
-  cmd->add_option("--seed", a->opt.seed, "seed of the fold split");
+  cmd->add_option("--seed", a->opt.seed, "seed of the fold split (and of the routers trained)");
+  cmd->add_flag("--no-learned{false}", a->opt.learned,
+                "skip learned + cascade candidates (no router is trained; faster)");
+  cmd->add_option("--threads", a->opt.threads, "router training threads (default 2)")->check(CLI::Range(1, 256));
   cmd->add_option("--out", a->out, "routes YAML to write")->required();
   cmd->callback([a, &exit_code] { exit_code = runPlan(*a); });
 }

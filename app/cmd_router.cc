@@ -283,16 +283,34 @@ int runCascadeSimulate(const SimulateArgs& a, const evals::OutcomeSet& set) {
   const routing::CascadePlan& plan = *(*policy)->plan();
   auto table = evals::ReplayTable::build(set, (*policy)->checks(), {&plan});
   if (!table) return reportError(table.error());
-  const auto records = evals::replayCascade(*table, plan);
+  // cascade.pre_route: the route's router predicts on each record's ask, as it would on the request.
+  std::vector<double> probs;
+  std::optional<evals::ReplayPreRoute> pre;
+  if (const routing::CascadePreRouter* pr = (*policy)->preRouter()) {
+    const std::vector<std::string> plan_models = plan.models();
+    const size_t mc = set.models.size();
+    probs.assign(set.size() * mc, 0.0);
+    std::vector<double> p;
+    for (size_t i = 0; i < set.size(); ++i) {
+      pr->probabilities(set.asks[i], p);
+      for (size_t j = 0; j < plan_models.size(); ++j)
+        probs[i * mc + static_cast<size_t>(set.modelIndex(plan_models[j]))] = p[j];
+    }
+    pre = evals::ReplayPreRoute{pr->thresholds(), probs};
+  }
+  const auto records = evals::replayCascade(*table, plan, {}, pre ? &*pre : nullptr);
   const auto sum = evals::summarize(records, plan.stages().size());
   if (!a.records.empty()) {
     // One line per record, in the data's order: what the gateway would send and charge for it.
     std::ofstream f(a.records, std::ios::binary | std::ios::trunc);
     for (size_t i = 0; i < records.size() && f; ++i) {
       const evals::ReplayRecord& r = records[i];
-      f << fmt::format("{{\"id\":{},\"task\":{},\"model\":{},\"ended_stage\":{},\"accepted\":{},\"score\":{},\"cost_usd\":{}}}\n",
+      f << fmt::format("{{\"id\":{},\"task\":{},\"model\":{},\"ended_stage\":{},\"accepted\":{},\"score\":{},\"cost_usd\":{}{}}}\n",
                        jsonString(set.ids[i]), jsonString(set.tasks[i]), jsonString(r.model), r.ended_stage + 1,
-                       r.accepted ? "true" : "false", r.score, r.cost_usd);
+                       r.accepted ? "true" : "false", r.score, r.cost_usd,
+                       pre ? fmt::format(",\"pre_route\":\"{}\",\"p\":{:.4f}", routing::preRouteName(r.pre_route.decision),
+                                         r.pre_route.p)
+                           : std::string());
     }
     if (!f.flush()) {
       std::cerr << "rightsize: cannot write " << a.records << "\n";

@@ -2,7 +2,9 @@
 // and planning over it (evals::readOutcomes + evals::planRoute, what `rightsize plan` does), on
 // deterministic synthetic data. Plain main(): prints numbers, asserts nothing about time.
 //
-//   rs_plan_bench [prompts=10000] [models=16] [max_stages=2] [dir=/tmp]
+//   rs_plan_bench [prompts=10000] [models=16] [max_stages=2] [dir=/tmp] [learned=1]
+//
+// learned=0 is `plan --no-learned` (no router is trained, no learned + cascade candidates).
 //
 // Data: `prompts` multiple-choice prompts in 4 tasks; model m (cheapest first) is right with a
 // probability rising with m, lowered by the prompt's difficulty, and answers in one of several
@@ -93,8 +95,9 @@ int main(int argc, char** argv) {
   const size_t models = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 16;
   const int max_stages = argc > 3 ? std::atoi(argv[3]) : 2;
   const std::string dir = argc > 4 ? argv[4] : "/tmp";
+  const bool learned = argc > 5 ? std::atoi(argv[5]) != 0 : true;
   if (prompts < 10 || models < 3 || models > 99) {
-    std::fprintf(stderr, "usage: rs_plan_bench [prompts>=10] [models 3..99] [max_stages] [dir]\n");
+    std::fprintf(stderr, "usage: rs_plan_bench [prompts>=10] [models 3..99] [max_stages] [dir] [learned 0|1]\n");
     return 2;
   }
   const std::string path = fmt::format("{}/rs_plan_bench_{}x{}.jsonl.gz", dir, prompts, models);
@@ -116,6 +119,7 @@ int main(int argc, char** argv) {
   opt.extract = "choice";
   opt.quality = 0.97;
   opt.max_stages = max_stages;
+  opt.learned = learned;
   auto plan = rightsize::evals::planRoute(*set, opt);
   auto t3 = Clock::now();
   if (!plan) {
@@ -124,8 +128,8 @@ int main(int argc, char** argv) {
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  fmt::print("plan benchmark: {} prompts x {} models, max_stages {}, {} folds, {} candidates\n", prompts, models, max_stages,
-             opt.folds, plan->candidates.size());
+  fmt::print("plan benchmark: {} prompts x {} models, max_stages {}, {} folds, {} candidates{}\n", prompts, models,
+             max_stages, opt.folds, plan->candidates.size(), learned ? " (with learned + cascade)" : " (--no-learned)");
   fmt::print("  write synthetic data   {:8.2f} s (not part of plan)\n", seconds(t0, t1));
   fmt::print("  read outcomes          {:8.2f} s\n", seconds(t1, t2));
   fmt::print("  plan (search + CV)     {:8.2f} s\n", seconds(t2, t3));

@@ -110,12 +110,23 @@ struct CascadeStage {
   int line = 0;
 };
 
+// Learned pre-routing of a staged cascade (cascade.pre_route): a router's pass probabilities let
+// a request skip stages (routing/cascade_plan.h, decidePreRoute). Thresholds are probabilities in
+// [0, 1]; absent = that branch is off; direct_above > escalate_below when both are given.
+struct CascadePreRoute {
+  std::string router;                     // path to the router file (resolved like learned routes')
+  std::optional<double> direct_above;     // the first stage's cheapest model alone when p >= this
+  std::optional<double> escalate_below;   // straight to the last stage when every earlier p < this
+  int line = 0;
+};
+
 struct CascadeConfig {
   std::vector<CascadeCheck> checks;       // all must pass; empty = "not a refusal"
   uint32_t max_attempts = 0;              // 0 = every candidate (and fallback) may be tried
   // When non-empty, the cascade runs these stages in order instead of the candidates cheapest
   // first; every stage model must be a candidate of the route. max_attempts does not apply.
   std::vector<CascadeStage> stages;
+  std::optional<CascadePreRoute> pre_route;  // only with stages
 };
 
 // policy: rules. Every present condition must hold.

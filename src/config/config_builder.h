@@ -50,6 +50,7 @@ class ConfigBuilder : YamlKit {
   // route_sections.cc
   Status readCascadeCheck(const Entry& item, const std::string& path, const Config& cfg, CascadeCheck& c) const;
   Status readCascadeStage(const Entry& item, const std::string& path, const Config& cfg, CascadeStage& s) const;
+  Status readPreRoute(const Entry& section, const std::string& path, CascadePreRoute& pr) const;
   Status readCascade(const Entry& section, const std::string& path, const Config& cfg, CascadeConfig& c) const;
   Status readRuleMatch(const Entry& section, const std::string& path, RuleMatch& m) const;
   Status readRule(const Entry& item, const std::string& path, const Config& cfg, const RouteConfig& r,

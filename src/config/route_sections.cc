@@ -121,6 +121,32 @@ Status ConfigBuilder::readCascadeStage(const Entry& item, const std::string& pat
   return {};
 }
 
+Status ConfigBuilder::readPreRoute(const Entry& section, const std::string& path, CascadePreRoute& pr) const {
+  const auto read_probability = [&](std::optional<double>& out) -> FieldReader {
+    return [this, &out](const Entry& e, const std::string& p) -> Status {
+      auto v = parseNumber(e, p);
+      if (!v) return fail(v.error());
+      if (!(*v >= 0 && *v <= 1)) return fail(errorAt(e.line, p, fmt::format("must be a probability in [0, 1], got {}", *v)));
+      out = *v;
+      return {};
+    };
+  };
+  const std::vector<Field> fields = {
+      {"router", filePath(pr.router)},
+      {"direct_above", read_probability(pr.direct_above)},
+      {"escalate_below", read_probability(pr.escalate_below)},
+  };
+  auto entries = readSection(section, path, fields);
+  if (!entries) return fail(entries.error());
+  pr.line = section.line;
+  if (pr.router.empty()) return fail(errorAt(section.line, path, "missing required key 'router'"));
+  if (pr.direct_above && pr.escalate_below && !(*pr.direct_above > *pr.escalate_below)) {
+    return fail(errorAt(section.line, path, fmt::format("direct_above ({}) must be greater than escalate_below ({})",
+                                                        *pr.direct_above, *pr.escalate_below)));
+  }
+  return {};
+}
+
 Status ConfigBuilder::readCascade(const Entry& section, const std::string& path, const Config& cfg, CascadeConfig& c) const {
   const auto read_checks = [&](const Entry& e, const std::string& p) -> Status {
     return forEachItem(e, p, "checks", [&](const Entry& item, const std::string& ip) -> Status {
@@ -142,9 +168,19 @@ Status ConfigBuilder::readCascade(const Entry& section, const std::string& path,
       {"checks", read_checks},
       {"max_attempts", integer(c.max_attempts, 0, 100)},
       {"stages", read_stages},
+      {"pre_route",
+       [&](const Entry& e, const std::string& p) {
+         CascadePreRoute pr;
+         if (auto st = readPreRoute(e, p, pr); !st) return st;
+         c.pre_route = std::move(pr);
+         return Status{};
+       }},
   };
   auto entries = readSection(section, path, fields);
   if (!entries) return fail(entries.error());
+  if (c.pre_route && c.stages.empty()) {
+    return fail(errorAt(c.pre_route->line, child(path, "pre_route"), "pre_route needs 'stages' (a staged cascade)"));
+  }
   return {};
 }
 

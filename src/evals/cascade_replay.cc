@@ -51,29 +51,42 @@ const routing::StageAnswer& ReplayTable::at(const std::string& spec, size_t i, s
 }
 
 std::vector<ReplayRecord> replayCascade(const ReplayTable& table, const routing::CascadePlan& plan,
-                                        const std::vector<size_t>& rows) {
+                                        const std::vector<size_t>& rows, const ReplayPreRoute* pre) {
+  static const std::string kNoExtractor;
   const OutcomeSet& set = table.set();
+  const size_t mc = set.models.size();
   std::vector<std::vector<size_t>> cols;  // per stage, the model columns
+  std::vector<std::string> specs;         // per stage, its extractor spec ("" = none)
   for (const auto& s : plan.stages()) {
     std::vector<size_t> c;
     for (const std::string& m : s.models) c.push_back(static_cast<size_t>(set.modelIndex(m)));
     cols.push_back(std::move(c));
+    specs.push_back(s.extract ? s.extract->spec() : "");
   }
+  std::vector<size_t> plan_cols;  // per plan.models() entry, its column
+  for (const std::string& m : plan.models()) plan_cols.push_back(static_cast<size_t>(set.modelIndex(m)));
   std::vector<ReplayRecord> out;
   const size_t n = rows.empty() ? set.size() : rows.size();
   out.reserve(n);
   std::vector<routing::StageAnswer> answers;
+  std::vector<double> p(plan_cols.size());
   for (size_t k = 0; k < n; ++k) {
     const size_t i = rows.empty() ? k : rows[k];
     ReplayRecord rec;
-    routing::CascadeRun run(plan);
+    if (pre) {
+      for (size_t j = 0; j < plan_cols.size(); ++j) p[j] = pre->probs[i * mc + plan_cols[j]];
+      rec.pre_route = routing::decidePreRoute(plan, pre->thresholds, p);
+    }
+    routing::CascadeRun run(plan, rec.pre_route.decision);
     routing::CascadeRun::Step step;
     while (!run.finished()) {
       const size_t si = run.stage();
-      const auto& stage = plan.stages()[si];
-      const std::string spec = stage.extract ? stage.extract->spec() : "";
+      // A direct step asks a prefix of the stage (its cheapest model) and decides as a model stage.
+      const std::string& spec = run.extract() ? specs[si] : kNoExtractor;
+      const size_t count = run.models().size();
       answers.clear();
-      for (size_t m : cols[si]) {
+      for (size_t j = 0; j < count; ++j) {
+        const size_t m = cols[si][j];
         answers.push_back(table.at(spec, i, m));
         if (answers.back().answered) rec.cost_usd += set.costAt(i, m);
       }

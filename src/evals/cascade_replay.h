@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,12 +43,22 @@ class ReplayTable {
   std::map<std::string, std::vector<routing::StageAnswer>> by_spec_;
 };
 
+// Learned pre-routing in a replay (cascade.pre_route): the gateway's own decidePreRoute over
+// given probabilities instead of a router's predictions on the live request.
+struct ReplayPreRoute {
+  routing::PreRouteThresholds thresholds;
+  // Pass probability per (record, model column of the set): probs[i * set.models.size() + m].
+  // Only the columns of the plan's models are read. Size: set.size() * set.models.size().
+  std::span<const double> probs;
+};
+
 struct ReplayRecord {
   double score = 0;                 // of the answer sent
   double cost_usd = 0;              // every call made
   int ended_stage = -1;             // stage whose decision ended the run
   bool accepted = false;            // false: no stage accepted (the last answer was sent)
   std::string model;                // who answered ("" when nobody)
+  routing::PreRouteChoice pre_route;  // kNormal without pre-routing
 };
 
 struct ReplaySummary {
@@ -58,9 +69,10 @@ struct ReplaySummary {
   double accepted_share = 0;
 };
 
-// Replays `plan` over records `rows` of the table's set (all records when empty).
+// Replays `plan` over records `rows` of the table's set (all records when empty), pre-routed
+// per record when `pre` is given (its probs must cover the set).
 std::vector<ReplayRecord> replayCascade(const ReplayTable& table, const routing::CascadePlan& plan,
-                                        const std::vector<size_t>& rows = {});
+                                        const std::vector<size_t>& rows = {}, const ReplayPreRoute* pre = nullptr);
 ReplaySummary summarize(const std::vector<ReplayRecord>& records, size_t stages);
 
 }  // namespace rightsize::evals

@@ -15,6 +15,7 @@ namespace {
 using Kind = config::CascadeStage::Kind;
 
 constexpr double kZ90 = 1.6448536269514722;  // two-sided 90%: 5% below the lower bound
+constexpr size_t kLearnedBases = 300;         // cascades that also get pre-routed variants
 
 routing::CascadePlan::Stage modelStage(const std::string& m) {
   routing::CascadePlan::Stage s;
@@ -46,6 +47,54 @@ std::string describe(const routing::CascadePlan& p) {
   }
   return out;
 }
+
+// The router the planner trains: fast (one learner, 3 inner folds), seeded, deterministic.
+routing::TrainOptions trainOptions(const PlanOptions& opt) {
+  routing::TrainOptions t;
+  t.seed = opt.seed;
+  t.folds = 3;
+  t.threads = opt.threads;
+  t.learner = "lr";
+  return t;
+}
+
+routing::TrainingData trainingRows(const OutcomeSet& set, const std::vector<size_t>& rows) {
+  routing::TrainingData d;
+  d.models = set.models;
+  for (size_t i : rows) {
+    d.ids.push_back(set.ids[i]);
+    d.asks.push_back(set.asks[i]);
+    d.tasks.push_back(set.tasks[i]);
+    for (size_t m = 0; m < set.models.size(); ++m) {
+      d.score.push_back(set.scoreAt(i, m));
+      d.cost_usd.push_back(static_cast<float>(set.costAt(i, m)));
+    }
+  }
+  return d;
+}
+
+// Out-of-fold pass probabilities, probs[i * models + m]: record i's come from a router trained
+// on the other folds' records.
+Result<std::vector<double>> outOfFoldProbabilities(const OutcomeSet& set, const std::vector<size_t>& rows,
+                                                   const std::vector<uint32_t>& fold, const PlanOptions& opt) {
+  const size_t mc = set.models.size();
+  std::vector<double> probs(set.size() * mc, 0.0);
+  std::vector<double> p(mc);
+  for (uint32_t f = 0; f < opt.folds; ++f) {
+    std::vector<size_t> train, test;
+    for (size_t i : rows) (fold[i] == f ? test : train).push_back(i);
+    if (test.empty() || train.empty()) continue;
+    auto router = routing::train(trainingRows(set, train), trainOptions(opt));
+    if (!router) return fail(router.error());
+    for (size_t i : test) {
+      router->predict(set.asks[i], p);
+      for (size_t m = 0; m < mc; ++m) probs[i * mc + m] = p[m];
+    }
+  }
+  return probs;
+}
+
+std::string thresholdName(const std::optional<double>& t) { return t ? fmt::format("{:g}", *t) : "off"; }
 
 std::string yamlString(std::string_view s) {
   std::string out = "\"";
@@ -181,7 +230,8 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
   PlanResult res;
   res.reference = ref_plan;
   for (auto& p : plans) {
-    PlanCandidate c{describe(p), std::move(p), std::vector<double>(set.size(), 0), std::vector<double>(set.size(), 0)};
+    PlanCandidate c{describe(p), std::move(p), std::vector<double>(set.size(), 0), std::vector<double>(set.size(), 0),
+                    std::nullopt};
     const auto recs = replayCascade(*table, c.plan, rows);
     for (size_t k = 0; k < rows.size(); ++k) {
       c.score[rows[k]] = recs[k].score;
@@ -190,9 +240,47 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
     res.candidates.push_back(std::move(c));
   }
 
-  // Cross-validation of the procedure.
   std::vector<uint32_t> fold(set.size(), 0);
   for (size_t i : rows) fold[i] = routing::foldOf(set.ids[i], opt.seed, opt.folds);
+
+  // Learned + cascade: every cascade again, pre-routed with out-of-fold probabilities.
+  if (opt.learned && opt.max_stages >= 2) {
+    auto probs = outOfFoldProbabilities(set, rows, fold, opt);
+    if (!probs) return fail(probs.error());
+    // Pre-routed variants of the kLearnedBases cheapest cascades only (memory: every candidate
+    // keeps two doubles per record). A cascade's cost depends on which answers agree, never on
+    // the scores, so this cut looks at no label; but the best cascade is rarely the cheapest
+    // (cheap models that agree while wrong are), so the cut is wide: every cascade of 11 models.
+    std::vector<size_t> bases;
+    for (size_t c = 0; c < res.candidates.size(); ++c)
+      if (res.candidates[c].plan.stages().size() >= 2) bases.push_back(c);
+    std::vector<double> mean_cost_of(res.candidates.size(), 0);
+    for (size_t c : bases)
+      for (size_t i : rows) mean_cost_of[c] += res.candidates[c].cost[i];
+    std::stable_sort(bases.begin(), bases.end(), [&](size_t a, size_t b) { return mean_cost_of[a] < mean_cost_of[b]; });
+    if (bases.size() > kLearnedBases) bases.resize(kLearnedBases);
+    std::sort(bases.begin(), bases.end());
+    for (size_t c : bases) {
+      for (std::optional<double> direct : {std::optional<double>(), std::optional<double>(0.8), std::optional<double>(0.9),
+                                           std::optional<double>(0.95)})
+        for (std::optional<double> escalate : {std::optional<double>(), std::optional<double>(0.1), std::optional<double>(0.2)}) {
+          if (!direct && !escalate) continue;
+          const routing::PreRouteThresholds t{direct, escalate};
+          const ReplayPreRoute pre{t, *probs};
+          PlanCandidate pc{fmt::format("{} [pre_route direct {} escalate {}]", res.candidates[c].name, thresholdName(direct),
+                                       thresholdName(escalate)),
+                           res.candidates[c].plan, std::vector<double>(set.size(), 0), std::vector<double>(set.size(), 0), t};
+          const auto recs = replayCascade(*table, pc.plan, rows, &pre);
+          for (size_t k = 0; k < rows.size(); ++k) {
+            pc.score[rows[k]] = recs[k].score;
+            pc.cost[rows[k]] = recs[k].cost_usd;
+          }
+          res.candidates.push_back(std::move(pc));
+        }
+    }
+  }
+
+  // Cross-validation of the procedure.
   double n_held = 0;
   for (uint32_t f = 0; f < opt.folds; ++f) {
     std::vector<size_t> train, test;
@@ -246,13 +334,28 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
   });
   for (size_t k = 0; k < std::min<size_t>(3, qualifying.size()); ++k) res.runner_ups.push_back(qualifying[k]);
   for (size_t k = 0; k < std::min<size_t>(2, failing.size()); ++k) res.runner_ups.push_back(failing[k]);
-  res.chosen_summary = summarize(replayCascade(*table, res.candidates[res.chosen].plan, rows),
-                                 res.candidates[res.chosen].plan.stages().size());
+  const PlanCandidate& chosen = res.candidates[res.chosen];
+  if (chosen.pre_route) {
+    // The route's router: trained on every record. The in-sample summary replays with it.
+    auto router = routing::train(trainingRows(set, rows), trainOptions(opt));
+    if (!router) return fail(router.error());
+    const size_t mc = set.models.size();
+    std::vector<double> probs(set.size() * mc, 0.0), p(mc);
+    for (size_t i : rows) {
+      router->predict(set.asks[i], p);
+      for (size_t m = 0; m < mc; ++m) probs[i * mc + m] = p[m];
+    }
+    const ReplayPreRoute pre{*chosen.pre_route, probs};
+    res.chosen_summary = summarize(replayCascade(*table, chosen.plan, rows, &pre), chosen.plan.stages().size());
+    res.router = std::move(*router);
+    return res;
+  }
+  res.chosen_summary = summarize(replayCascade(*table, chosen.plan, rows), chosen.plan.stages().size());
   return res;
 }
 
 std::string routeYaml(const PlanCandidate& c, const std::string& name, const std::string& reference,
-                      const std::string& header_comment) {
+                      const std::string& header_comment, const std::string& router_path) {
   std::string out;
   for (size_t start = 0; start < header_comment.size();) {
     size_t nl = header_comment.find('\n', start);
@@ -282,6 +385,12 @@ std::string routeYaml(const PlanCandidate& c, const std::string& name, const std
       out += fmt::format("        - {{kind: agree, models: {}, min_votes: {}, extract: {}}}\n", list(s.models), s.min_votes,
                          yamlString(s.extract->spec()));
     }
+  }
+  if (c.pre_route && !router_path.empty()) {
+    out += "      pre_route: {router: " + yamlString(router_path);
+    if (c.pre_route->direct_above) out += fmt::format(", direct_above: {:g}", *c.pre_route->direct_above);
+    if (c.pre_route->escalate_below) out += fmt::format(", escalate_below: {:g}", *c.pre_route->escalate_below);
+    out += "}\n";
   }
   return out;
 }

@@ -7,6 +7,12 @@
 // must agree on the extracted answer, else the reference answers. With max_stages >= 3 also
 // "pair -> pair -> reference" (the second pair dearer than the first pair's cheapest model).
 // Every candidate is replayed with the gateway's own decision code (evals/cascade_replay.h).
+// Learned + cascade (unless PlanOptions::learned is false): each of the 300 cheapest cascade
+// candidates (by in-sample cost, which depends on agreement, not on scores) again with
+// cascade.pre_route thresholds (direct_above in {off, 0.8, 0.9, 0.95} x escalate_below in {off,
+// 0.1, 0.2}), replayed with out-of-fold pass probabilities: for each fold, a router trained
+// (routing::train, learner lr) on the other folds' records predicts that fold's, so every
+// candidate's per-record score and cost stays held out from the router.
 //
 // Choice rule (pickCheapestQualifying): among candidates whose conservative quality — the
 // reference's mean score plus the lower bound of the two-sided 90% confidence interval of the
@@ -18,6 +24,8 @@
 // each fold the rule picks on the other folds and the pick is scored on the fold; the pooled
 // held-out records measure the whole procedure. The final pick uses all records. Deterministic.
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +33,7 @@
 #include "evals/cascade_replay.h"
 #include "evals/outcomes.h"
 #include "routing/cascade_plan.h"
+#include "routing/router_model.h"
 
 namespace rightsize::evals {
 
@@ -36,12 +45,15 @@ struct PlanOptions {
   int max_stages = 2;            // 1: single models only; 2: + agree -> reference; 3: + pair -> pair -> reference
   uint32_t folds = 5;            // >= 2
   uint64_t seed = 1;             // of the fold split
+  bool learned = true;           // also learned + cascade candidates (trains a router per fold)
+  uint32_t threads = 2;          // router training threads
 };
 
 struct PlanCandidate {
   std::string name;              // e.g. "agree(a,b)>ref" or "model"
   routing::CascadePlan plan;
   std::vector<double> score, cost;  // per record of the set
+  std::optional<routing::PreRouteThresholds> pre_route;  // learned + cascade: the thresholds
 };
 
 struct CandidateStats {
@@ -67,9 +79,11 @@ struct PlanResult {
   double cv_quality = 0, cv_cost_usd = 0, cv_ref_quality = 0, cv_ref_cost_usd = 0;
   std::vector<std::string> cv_picks;  // per fold, the candidate picked
   std::map<std::string, TaskNumbers> cv_by_task;
+  // When the chosen candidate pre-routes: a router trained on every record (else empty).
+  std::optional<routing::RouterModel> router;
 };
 
-// Plans over `set`. kInvalidArgument: no response texts in the data, unknown reference, a bad
+// Plans over `set` (deterministic: same set and options, same result). kInvalidArgument: no response texts in the data, unknown reference, a bad
 // extract spec, quality outside (0, 1], fewer than 2 folds.
 Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt);
 
@@ -79,8 +93,9 @@ size_t pickCheapestQualifying(const std::vector<PlanCandidate>& cands, size_t re
                               double quality, std::vector<CandidateStats>* stats = nullptr);
 
 // The chosen candidate as YAML: one top-level `routes:` mapping holding route `name` in the
-// config's format (policy fixed for a single model, policy cascade with stages otherwise).
+// config's format (policy fixed for a single model, policy cascade with stages otherwise; with
+// `cascade.pre_route` naming `router_path` when the candidate pre-routes).
 std::string routeYaml(const PlanCandidate& c, const std::string& name, const std::string& reference,
-                      const std::string& header_comment);
+                      const std::string& header_comment, const std::string& router_path = "");
 
 }  // namespace rightsize::evals

@@ -112,20 +112,32 @@ asio::awaitable<CascadeOutcome> runStagedCascade(const CascadeRequest& in, const
     bool usage_known = false;
     Nanos cost = 0;
   };
-  std::vector<std::vector<std::optional<Answered>>> held;  // [stage][model]
+  // [stage][model]: a pre-routed run skips stages, so the answers are kept by stage index.
+  std::vector<std::vector<std::optional<Answered>>> held(plan.stages().size());
   std::optional<Error> last_error;
   Nanos total_cost = 0;
-  routing::CascadeRun run(plan);
+  routing::PreRouteChoice pre;
+  if (const routing::CascadePreRouter* pr = in.policy.preRouter()) {
+    const auto t0 = SteadyClock::now();
+    pre = pr->decide(plan, in.ask);
+    out.pre_route_us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - t0).count();
+    appendDetail(out.detail, fmt::format(R"({{"stage":"pre_route","decision":"{}","p":{:.4f},"latency_us":{}}})",
+                                         routing::preRouteName(pre.decision), pre.p, out.pre_route_us));
+    if (pre.decision != routing::PreRouteChoice::Decision::kNormal)
+      spdlog::info("[{}] cascade: pre-route {} (p {:.3f})", in.request_id, routing::preRouteName(pre.decision), pre.p);
+  }
+  routing::CascadeRun run(plan, pre.decision);
   std::optional<routing::CascadeRun::AnswerRef> send;
   bool accepted = false;
   auto ex = co_await asio::this_coro::executor;
   while (!run.finished()) {
-    const routing::CascadePlan::Stage& stage = plan.stages()[run.stage()];
-    const size_t n = stage.models.size();
+    const std::span<const std::string> models = run.models();
+    const routing::Extractor* extract = run.extract();
+    const size_t n = models.size();
     std::vector<const Target*> targets(n, nullptr);
     for (size_t i = 0; i < n; ++i)
       for (const Target& t : in.targets)
-        if (t.model->name == stage.models[i]) targets[i] = &t;
+        if (t.model->name == models[i]) targets[i] = &t;
     // Bodies first: a request the rewrite rejects ends the cascade before anything is paid for.
     std::vector<api::Rewrite> rws(n);
     std::vector<upstream::ChatCall> calls(n);
@@ -145,7 +157,7 @@ asio::awaitable<CascadeOutcome> runStagedCascade(const CascadeRequest& in, const
     std::vector<size_t> op_index;
     for (size_t i = 0; i < n; ++i) {
       if (!targets[i]) {
-        spdlog::info("[{}] cascade: {} is not available for this request; it does not vote", in.request_id, stage.models[i]);
+        spdlog::info("[{}] cascade: {} is not available for this request; it does not vote", in.request_id, models[i]);
         continue;
       }
       ops.push_back(asio::co_spawn(ex, callOnce(*targets[i]->provider, calls[i], in.chat), asio::deferred));
@@ -163,7 +175,9 @@ asio::awaitable<CascadeOutcome> runStagedCascade(const CascadeRequest& in, const
     }
     std::vector<routing::StageAnswer> answers(n);
     std::vector<std::string> results_text(n), details(n);
-    held.emplace_back(n);
+    const size_t stage_index = run.stage();
+    std::vector<std::optional<Answered>>& stage_held = held[stage_index];
+    stage_held.assign(n, std::nullopt);
     for (size_t i = 0; i < n; ++i) {
       if (!targets[i]) continue;
       const config::ModelConfig& m = *targets[i]->model;
@@ -185,25 +199,24 @@ asio::awaitable<CascadeOutcome> runStagedCascade(const CascadeRequest& in, const
       routing::CheckVerdict verdict =
           view ? checks.runLocal(*view, in.chat.response_schema) : routing::CheckVerdict{false, "parse", view.error().message};
       a.passed = verdict.pass;
-      if (verdict.pass && stage.extract) a.value = stage.extract->extract(view->text);
-      results_text[i] = !verdict.pass ? verdict.failed : stage.extract && !a.value ? "no_vote" : "answered";
+      if (verdict.pass && extract) a.value = extract->extract(view->text);
+      results_text[i] = !verdict.pass ? verdict.failed : extract && !a.value ? "no_vote" : "answered";
       details[i] = verdict.detail;
       if (a.value) details[i] = fmt::format("vote {}", a.value->size() <= 64 ? *a.value : a.value->substr(0, 64) + "...");
-      held.back()[i] = Answered{std::move(*r.res), &m, r.usage, r.usage_known, cost};
+      stage_held[i] = Answered{std::move(*r.res), &m, r.usage, r.usage_known, cost};
     }
     if (out.error) {
       // The request itself is bad: no answer is sent, but the answers already given were paid for.
       out.extra_cost = total_cost;
       co_return out;
     }
-    const size_t stage_index = run.stage();
     const routing::CascadeRun::Step step = run.feed(answers);
     for (size_t i = 0; i < n; ++i) {
-      if (!held.back()[i]) continue;
+      if (!stage_held[i]) continue;
       const bool is_accepted = step.verdict == routing::CascadeRun::Step::Verdict::kAccept && step.answer &&
                                step.answer->index == i;
       const std::string& result = is_accepted ? std::string("accepted") : results_text[i];
-      const Answered& h = *held.back()[i];
+      const Answered& h = *stage_held[i];
       appendDetail(out.detail, attemptJson("answer", *h.model, result, details[i], h.cost, results[i].latency_ms, &rws[i]));
       if (in.metrics) in.metrics->cascade_attempts->labels({in.route_name, h.model->name, result}).inc();
     }
@@ -450,6 +463,7 @@ asio::awaitable<void> CascadeDispatch::dispatch(RequestContext& ctx, const Servi
   info.chosen = out.model;
   info.extra_cost = out.extra_cost;
   info.attempts_detail = std::move(out.detail);
+  if (out.pre_route_us >= 0 && info.decision_us >= 0) info.decision_us += out.pre_route_us;  // the router decided too
   if (!out.answer) {
     ctx.error = out.error ? *out.error : Error{ErrorCode::kUnavailable, "no upstream answered", 0};
     co_return;

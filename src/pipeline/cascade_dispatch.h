@@ -47,6 +47,7 @@ struct CascadeOutcome {
   Nanos extra_cost = 0;           // every other answer and every judge call
   std::string detail;             // JSON array, one object per call (ledger attempts_detail)
   std::optional<Error> error;     // set when no target answered at all
+  int64_t pre_route_us = -1;      // time the cascade.pre_route router took; -1 when there is none
 };
 
 asio::awaitable<CascadeOutcome> runCascade(const CascadeRequest& in);

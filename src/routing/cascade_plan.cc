@@ -73,13 +73,82 @@ std::vector<std::string> CascadePlan::models() const {
   return out;
 }
 
+std::string_view preRouteName(PreRouteChoice::Decision d) {
+  switch (d) {
+    case PreRouteChoice::Decision::kDirect: return "direct";
+    case PreRouteChoice::Decision::kEscalate: return "escalate";
+    case PreRouteChoice::Decision::kNormal: break;
+  }
+  return "normal";
+}
+
+PreRouteChoice decidePreRoute(const CascadePlan& plan, const PreRouteThresholds& t, std::span<const double> p) {
+  const auto& stages = plan.stages();
+  // Position of `m` in plan.models() without building it (the planner calls this per record
+  // and candidate): count the first occurrences before m's first occurrence.
+  const auto prob = [&](const std::string& m) {
+    size_t index = 0;
+    for (size_t si = 0; si < stages.size(); ++si)
+      for (size_t j = 0; j < stages[si].models.size(); ++j) {
+        const std::string& x = stages[si].models[j];
+        bool seen = false;
+        for (size_t sk = 0; sk <= si && !seen; ++sk)
+          for (size_t k = 0; k < (sk == si ? j : stages[sk].models.size()) && !seen; ++k) seen = stages[sk].models[k] == x;
+        if (seen) continue;
+        if (x == m) {
+          assert(index < p.size());
+          return p[index];
+        }
+        ++index;
+      }
+    assert(false);
+    return 0.0;
+  };
+  PreRouteChoice c;
+  c.p = prob(stages.front().models.front());
+  if (stages.size() < 2) return c;
+  if (t.direct_above && c.p >= *t.direct_above) {
+    c.decision = PreRouteChoice::Decision::kDirect;
+    return c;
+  }
+  if (!t.escalate_below) return c;
+  double highest = 0;
+  for (size_t si = 0; si + 1 < stages.size(); ++si)
+    for (const std::string& m : stages[si].models) highest = std::max(highest, prob(m));
+  if (highest < *t.escalate_below) {
+    c.decision = PreRouteChoice::Decision::kEscalate;
+    c.p = highest;
+  }
+  return c;
+}
+
+CascadeRun::CascadeRun(const CascadePlan& plan, PreRouteChoice::Decision decision) : plan_(&plan) {
+  if (plan.stages().size() < 2) return;  // nothing to skip (decidePreRoute never skips here)
+  if (decision == PreRouteChoice::Decision::kDirect) direct_ = true;
+  if (decision == PreRouteChoice::Decision::kEscalate) stage_ = plan.stages().size() - 1;
+}
+
+std::span<const std::string> CascadeRun::models() const {
+  const std::vector<std::string>& m = plan_->stages()[stage_].models;
+  return direct_ ? std::span<const std::string>(m.data(), 1) : std::span<const std::string>(m);
+}
+
+config::CascadeStage::Kind CascadeRun::kind() const {
+  return direct_ ? config::CascadeStage::Kind::kModel : plan_->stages()[stage_].kind;
+}
+
+const Extractor* CascadeRun::extract() const {
+  const CascadePlan::Stage& s = plan_->stages()[stage_];
+  return !direct_ && s.extract ? &*s.extract : nullptr;
+}
+
 CascadeRun::Step CascadeRun::feed(std::span<const StageAnswer> answers) {
   assert(!finished_);
   const CascadePlan::Stage& s = plan_->stages()[stage_];
-  assert(answers.size() == s.models.size());
+  assert(answers.size() == models().size());
   Step step;
   std::optional<size_t> pick;
-  if (s.kind == config::CascadeStage::Kind::kAgree) {
+  if (kind() == config::CascadeStage::Kind::kAgree) {
     pick = decideConsensus(answers, s.min_votes);
   } else if (answers[0].answered && answers[0].passed) {
     pick = 0;
@@ -101,7 +170,9 @@ CascadeRun::Step CascadeRun::feed(std::span<const StageAnswer> answers) {
     finished_ = true;
     return step;
   }
-  ++stage_;
+  // A direct call that did not pass goes straight to the last stage.
+  stage_ = direct_ ? plan_->stages().size() - 1 : stage_ + 1;
+  direct_ = false;
   step.verdict = Step::Verdict::kEscalate;
   return step;
 }

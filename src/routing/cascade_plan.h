@@ -4,10 +4,9 @@
 // a simulated cascade decides exactly as the served one.
 //
 //   CascadePlan plan = *CascadePlan::make(route_cascade_config, source, route_name);
-//   CascadeRun run(plan);
+//   CascadeRun run(plan, decidePreRoute(plan, thresholds, p));   // or CascadeRun run(plan)
 //   while (!run.finished()) {
-//     const CascadePlan::Stage& s = plan.stages()[run.stage()];
-//     ... ask s.models (an agree stage: all of them, in parallel) ...
+//     ... ask run.models() (an agree step: all of them, in parallel; run.kind(), run.extract()) ...
 //     CascadeRun::Step step = run.feed(answers);   // kAccept, kEscalate or kExhausted
 //   }
 //
@@ -63,9 +62,34 @@ class CascadePlan {
   std::vector<Stage> stages_;
 };
 
+// Learned pre-routing (cascade.pre_route): thresholds on a router's pass probabilities.
+struct PreRouteThresholds {
+  std::optional<double> direct_above;    // nullopt: never direct
+  std::optional<double> escalate_below;  // nullopt: never escalate
+};
+
+struct PreRouteChoice {
+  enum class Decision { kNormal, kDirect, kEscalate };
+  Decision decision = Decision::kNormal;
+  // The probability the decision rests on: direct/normal, p of the first stage's cheapest model;
+  // escalate, the highest p of the models of the non-final stages.
+  double p = 0;
+};
+std::string_view preRouteName(PreRouteChoice::Decision d);  // "normal", "direct", "escalate"
+
+// The pre-route decision for one request. `p`: the pass probability of each of plan.models(), in
+// that order (precondition: same size). With c = the first stage's cheapest model (its first):
+//   p(c) >= direct_above                                  -> kDirect: ask only c; it passes the
+//                                                            route's checks -> accept, else the last stage;
+//   else every model of every non-final stage < escalate_below -> kEscalate: only the last stage;
+//   else kNormal (the plain cascade). A one-stage plan is always kNormal (nothing to skip).
+PreRouteChoice decidePreRoute(const CascadePlan& plan, const PreRouteThresholds& t, std::span<const double> p);
+
 class CascadeRun {
  public:
   explicit CascadeRun(const CascadePlan& plan) : plan_(&plan) {}
+  // A run that starts as the pre-route decided (kNormal = the plain run above).
+  CascadeRun(const CascadePlan& plan, PreRouteChoice::Decision decision);
 
   // Which answer the client gets: stage index and index within that stage's models.
   struct AnswerRef {
@@ -82,16 +106,25 @@ class CascadeRun {
     std::optional<AnswerRef> answer;
   };
 
+  // The stage the current step belongs to (AnswerRef::stage of its answers).
   size_t stage() const { return stage_; }
   bool finished() const { return finished_; }
+  // The models to ask now, a prefix of the stage's models: all of them, or only the cheapest
+  // for the direct step of a pre-routed run. Precondition: !finished().
+  std::span<const std::string> models() const;
+  // How the current step decides: a direct step is a model step whatever its stage's kind.
+  config::CascadeStage::Kind kind() const;
+  // The current step's extractor (agree steps only), else null.
+  const Extractor* extract() const;
 
-  // Feeds the current stage's answers (one per model of the stage, in its order) and moves on.
-  // Precondition: !finished() and answers.size() == the stage's model count.
+  // Feeds the current step's answers (one per models() entry, in its order) and moves on.
+  // Precondition: !finished() and answers.size() == models().size().
   Step feed(std::span<const StageAnswer> answers);
 
  private:
   const CascadePlan* plan_;
   size_t stage_ = 0;
+  bool direct_ = false;  // the current step is a pre-route's direct call
   bool finished_ = false;
   std::optional<AnswerRef> latest_;  // the most recent answer of any stage
 };

@@ -150,5 +150,31 @@ TEST(ConfigRoutingPolicies, RejectsBadCascadeStagesWithTheirLine) {
   EXPECT_NE(not_candidate.find("config.yaml:"), std::string::npos);
 }
 
+
+TEST(ConfigRoutingPolicies, ReadsAndChecksCascadePreRoute) {
+  const std::string head = "  c:\n    policy: cascade\n    candidates: [small, big]\n    cascade:\n"
+                           "      stages:\n        - {kind: model, model: small}\n        - {kind: model, model: big}\n";
+  auto cfg = parse(withRoutes(head + "      pre_route: {router: r.rsr, direct_above: 0.85, escalate_below: 0.15}\n"));
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  const auto& pr = cfg->routes.at("c").cascade.pre_route;
+  ASSERT_TRUE(pr);
+  EXPECT_NE(pr->router.find("r.rsr"), std::string::npos);
+  EXPECT_EQ(pr->direct_above, 0.85);
+  EXPECT_EQ(pr->escalate_below, 0.15);
+  auto only_direct = parse(withRoutes(head + "      pre_route: {router: r.rsr, direct_above: 0.9}\n"));
+  ASSERT_TRUE(only_direct) << only_direct.error().message;
+  EXPECT_FALSE(only_direct->routes.at("c").cascade.pre_route->escalate_below);
+  const auto err = [&](const std::string& pre) { return errorOf(withRoutes(head + "      pre_route: " + pre + "\n")); };
+  EXPECT_NE(err("{router: r.rsr, direct_above: 1.5}").find("must be a probability in [0, 1], got 1.5"), std::string::npos);
+  EXPECT_NE(err("{router: r.rsr, escalate_below: -0.1}").find("escalate_below"), std::string::npos);
+  EXPECT_NE(err("{router: r.rsr, direct_above: 0.2, escalate_below: 0.2}").find("must be greater than escalate_below"),
+            std::string::npos);
+  EXPECT_NE(err("{direct_above: 0.9}").find("missing required key 'router'"), std::string::npos);
+  EXPECT_NE(err("{router: r.rsr, above: 0.9}").find("unknown key 'above'"), std::string::npos);
+  const std::string no_stages = errorOf(withRoutes(
+      "  c:\n    policy: cascade\n    candidates: [small, big]\n    cascade:\n      pre_route: {router: r.rsr}\n"));
+  EXPECT_NE(no_stages.find("pre_route needs 'stages'"), std::string::npos) << no_stages;
+}
+
 }  // namespace
 }  // namespace rightsize::config

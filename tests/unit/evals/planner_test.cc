@@ -132,5 +132,145 @@ TEST(CascadeReplay, CountsEveryCallAndScoresTheSentAnswer) {
   EXPECT_EQ(recs[1].score, 1);
 }
 
+
+TEST(CascadeReplay, PreRoutingWithGivenProbabilitiesSkipsStages) {
+  // Records 0 (hard: the cheap models disagree, both wrong) and 1 (easy: they agree on A).
+  const OutcomeSet s = synthetic();
+  routing::CascadePlan::Stage agree;
+  agree.kind = config::CascadeStage::Kind::kAgree;
+  agree.models = {"cheap1", "cheap2"};
+  agree.min_votes = 2;
+  agree.extract = *routing::Extractor::parse("choice");
+  routing::CascadePlan::Stage ref;
+  ref.models = {"ref"};
+  auto plan = *routing::CascadePlan::fromStages({agree, ref});
+  auto checks = routing::AnswerChecks::make(config::CascadeConfig{}, "test", "r");
+  ASSERT_TRUE(checks);
+  auto table = ReplayTable::build(s, **checks, {&plan});
+  ASSERT_TRUE(table) << table.error().message;
+  // Columns cheap1, cheap2, ref. Record 0: every cheap p low (escalate); record 1: cheap1 sure (direct);
+  // record 2 (easy): in between (normal); record 4 (hard): cheap1 "sure" but wrong -> direct, then ref.
+  std::vector<double> probs(s.size() * 3, 0.5);
+  const auto set_p = [&](size_t i, double c1, double c2) { probs[i * 3] = c1, probs[i * 3 + 1] = c2; };
+  set_p(0, 0.05, 0.1);
+  set_p(1, 0.95, 0.2);
+  set_p(2, 0.5, 0.5);
+  set_p(4, 0.99, 0.99);
+  const ReplayPreRoute pre{routing::PreRouteThresholds{0.9, 0.15}, probs};
+  const auto recs = replayCascade(*table, plan, {0, 1, 2, 4}, &pre);
+  ASSERT_EQ(recs.size(), 4u);
+  using D = routing::PreRouteChoice::Decision;
+  EXPECT_EQ(recs[0].pre_route.decision, D::kEscalate);  // only ref is paid
+  EXPECT_EQ(recs[0].model, "ref");
+  EXPECT_EQ(recs[0].cost_usd, 100);
+  EXPECT_EQ(recs[0].score, 1);
+  EXPECT_EQ(recs[0].ended_stage, 1);
+  EXPECT_EQ(recs[1].pre_route.decision, D::kDirect);  // cheap1 alone, its answer passes the checks
+  EXPECT_EQ(recs[1].model, "cheap1");
+  EXPECT_EQ(recs[1].cost_usd, 1);
+  EXPECT_EQ(recs[1].score, 1);
+  EXPECT_TRUE(recs[1].accepted);
+  EXPECT_EQ(recs[2].pre_route.decision, D::kNormal);  // both cheap models agree
+  EXPECT_EQ(recs[2].cost_usd, 3);
+  EXPECT_EQ(recs[3].pre_route.decision, D::kDirect);  // "B" passes the default not-a-refusal check: accepted, wrong
+  EXPECT_EQ(recs[3].model, "cheap1");
+  EXPECT_EQ(recs[3].cost_usd, 1);
+  EXPECT_EQ(recs[3].score, 0);
+  // Without pre-routing the same rows replay as the plain cascade.
+  const auto plain = replayCascade(*table, plan, {0, 1, 2, 4});
+  EXPECT_EQ(plain[0].cost_usd, 103);
+  EXPECT_EQ(plain[1].cost_usd, 3);
+  EXPECT_EQ(plain[3].cost_usd, 103);
+  EXPECT_EQ(plain[3].score, 1);
+}
+
+TEST(CascadeReplay, ADirectAnswerThatFailsTheChecksGoesToTheLastStage) {
+  const OutcomeSet s = synthetic();
+  routing::CascadePlan::Stage agree;
+  agree.kind = config::CascadeStage::Kind::kAgree;
+  agree.models = {"cheap1", "cheap2"};
+  agree.min_votes = 2;
+  agree.extract = *routing::Extractor::parse("choice");
+  routing::CascadePlan::Stage ref;
+  ref.models = {"ref"};
+  auto plan = *routing::CascadePlan::fromStages({agree, ref});
+  config::CascadeConfig cc;
+  config::CascadeCheck only_a;
+  only_a.kind = config::CascadeCheck::Kind::kRegex;
+  only_a.pattern = "A";
+  cc.checks.push_back(only_a);
+  auto checks = routing::AnswerChecks::make(cc, "test", "r");
+  ASSERT_TRUE(checks) << checks.error().message;
+  auto table = ReplayTable::build(s, **checks, {&plan});
+  ASSERT_TRUE(table) << table.error().message;
+  std::vector<double> probs(s.size() * 3, 0.99);
+  const ReplayPreRoute pre{routing::PreRouteThresholds{0.9, std::nullopt}, probs};
+  const auto recs = replayCascade(*table, plan, {4, 5}, &pre);
+  // Record 4 is hard: cheap1 says "B", which fails the regex check -> straight to ref (cheap2 never asked).
+  EXPECT_EQ(recs[0].model, "ref");
+  EXPECT_EQ(recs[0].cost_usd, 101);
+  EXPECT_EQ(recs[0].score, 1);
+  EXPECT_EQ(recs[1].model, "cheap1");
+  EXPECT_EQ(recs[1].cost_usd, 1);
+}
+
+
+// The synthetic set with asks a router can learn: the hard prompts (the cheap models both wrong)
+// say so in their words.
+OutcomeSet learnable(size_t n) {
+  OutcomeSet s = synthetic(true, n);
+  static const char* kTopics[] = {"oceans", "rivers", "stars", "rocks", "trees", "birds", "clouds", "roads"};
+  for (size_t i = 0; i < n; ++i) {
+    const std::string topic = kTopics[i % 8];
+    s.asks[i] = i % 4 == 0 ? "prove this hard theorem about " + topic + " number " + std::to_string(i)
+                           : "quick easy question about " + topic + " number " + std::to_string(i);
+  }
+  return s;
+}
+
+TEST(Planner, LearnedCascadeCandidatesAreScoredWithHeldOutProbabilitiesAndWrittenWithTheirRouter) {
+  const OutcomeSet s = learnable(400);
+  PlanOptions o = options();
+  auto r = planRoute(s, o);
+  ASSERT_TRUE(r) << r.error().message;
+  size_t pre_routed = 0;
+  for (const PlanCandidate& c : r->candidates) pre_routed += c.pre_route.has_value();
+  EXPECT_GT(pre_routed, 0u);
+  const PlanCandidate& chosen = r->candidates[r->chosen];
+  // Easy prompts to cheap1 alone ($1 instead of $3), hard ones straight to ref ($100 instead of $103).
+  ASSERT_TRUE(chosen.pre_route) << chosen.name;
+  EXPECT_LT(r->cv_cost_usd, 0.25 * 3 + 0.75 * 3 + 0.25 * 100);  // cheaper than the plain cascade held out
+  EXPECT_GE(r->cv_quality, 0.97 * r->cv_ref_quality);
+  ASSERT_TRUE(r->router);
+  const std::string yaml = routeYaml(chosen, "auto", "ref", "test", "auto.pre_route.rsr");
+  EXPECT_NE(yaml.find("pre_route: {router: \"auto.pre_route.rsr\""), std::string::npos) << yaml;
+  const std::string cfg_text = std::string(R"(providers:
+  up: {kind: openai, base_url: "https://example.test/v1"}
+models:
+  cheap1: {provider: up}
+  cheap2: {provider: up}
+  ref: {provider: up}
+)") + yaml;
+  auto cfg = config::parseConfig(cfg_text, "planned.yaml", [](const std::string&) { return std::optional<std::string>(); });
+  ASSERT_TRUE(cfg) << cfg.error().message << "\n" << yaml;
+  ASSERT_TRUE(cfg->routes.at("auto").cascade.pre_route);
+  EXPECT_EQ(cfg->routes.at("auto").cascade.pre_route->direct_above, chosen.pre_route->direct_above);
+  // Deterministic, router training included.
+  auto again = planRoute(s, o);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->candidates[again->chosen].name, chosen.name);
+  EXPECT_EQ(again->cv_cost_usd, r->cv_cost_usd);
+  EXPECT_EQ(again->router->serialize(), r->router->serialize());
+}
+
+TEST(Planner, NoLearnedTrainsNothingAndAddsNoPreRoutedCandidate) {
+  PlanOptions o = options();
+  o.learned = false;
+  auto r = planRoute(learnable(400), o);
+  ASSERT_TRUE(r);
+  for (const PlanCandidate& c : r->candidates) EXPECT_FALSE(c.pre_route) << c.name;
+  EXPECT_FALSE(r->router);
+}
+
 }  // namespace
 }  // namespace rightsize::evals

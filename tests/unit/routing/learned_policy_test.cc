@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "routing/cascade_policy.h"
 #include "routing/learned_policy.h"
 #include "routing/policy.h"
 #include "routing/trainer.h"
@@ -164,6 +165,57 @@ TEST_F(LearnedPolicyTest, FactoryNeedsARouterPath) {
   auto p = makePolicy({cfg_, route_});
   ASSERT_FALSE(p);
   EXPECT_NE(p.error().message.find("router"), std::string::npos);
+}
+
+
+// cascade.pre_route: a staged cascade over tiny -> medium -> big with this fixture's router.
+config::RouteConfig preRoutedCascade(const config::RouteConfig& base, const std::string& router_path, double direct_above,
+                                     double escalate_below) {
+  config::RouteConfig r = base;
+  r.policy = "cascade";
+  for (const std::string& m : r.candidates) {
+    config::CascadeStage s;
+    s.models = {m};
+    r.cascade.stages.push_back(s);
+  }
+  r.cascade.pre_route = config::CascadePreRoute{router_path, direct_above, escalate_below, 1};
+  return r;
+}
+
+TEST_F(LearnedPolicyTest, PreRoutedCascadeSendsTheEasyPromptDirectAndTheHardOneToTheLastStage) {
+  const std::string path = ::testing::TempDir() + "/rs_pre_route_test.rsr";
+  ASSERT_TRUE((*router_)->save(path));
+  auto c = makeCascade({cfg_, preRoutedCascade(route_, path, 0.7, 0.6)});
+  ASSERT_TRUE(c) << c.error().message;
+  const CascadePreRouter* pr = (*c)->preRouter();
+  ASSERT_NE(pr, nullptr);
+  const CascadePlan& plan = *(*c)->plan();
+  EXPECT_EQ(pr->decide(plan, kEasy).decision, PreRouteChoice::Decision::kDirect);
+  EXPECT_EQ(pr->decide(plan, kHard).decision, PreRouteChoice::Decision::kEscalate);
+  std::vector<double> p;
+  pr->probabilities(kHard, p);
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_LT(p[0], p[2]);  // tiny (router model "small", by provider id) is less likely than big
+  // Without thresholds met, the normal cascade.
+  auto normal = makeCascade({cfg_, preRoutedCascade(route_, path, 0.999, 0.001)});
+  ASSERT_TRUE(normal);
+  EXPECT_EQ((*normal)->preRouter()->decide(*(*normal)->plan(), kHard).decision, PreRouteChoice::Decision::kNormal);
+}
+
+TEST_F(LearnedPolicyTest, PreRouteRejectsAStageModelTheRouterDoesNotKnowAndAMissingFile) {
+  const std::string path = ::testing::TempDir() + "/rs_pre_route_test2.rsr";
+  ASSERT_TRUE((*router_)->save(path));
+  addModel("stranger", "gpt-9");
+  route_.candidates.push_back("stranger");
+  auto c = makeCascade({cfg_, preRoutedCascade(route_, path, 0.9, 0.1)});
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(c.error().message.find("'stranger'"), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find(path), std::string::npos) << c.error().message;
+  auto missing = makeCascade({cfg_, preRoutedCascade(route_, "/nonexistent/pre.rsr", 0.9, 0.1)});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("/nonexistent/pre.rsr"), std::string::npos) << missing.error().message;
+  EXPECT_NE(missing.error().message.find("pre_route"), std::string::npos) << missing.error().message;
 }
 
 }  // namespace
