@@ -103,8 +103,8 @@ void addPlanCommand(CLI::App& root, int& exit_code) {
       ->check(CLI::Range(1, 3));
   cmd->add_option("--folds", a->opt.folds, "cross-validation folds (default 5)")->check(CLI::Range(2, 50));
   cmd->add_option("--seed", a->opt.seed, "seed of the fold split (and of the routers trained)");
-  cmd->add_flag("--no-learned{false}", a->opt.learned,
-                "skip learned + cascade candidates (no router is trained; faster)");
+  cmd->add_flag("--learned", a->opt.learned,
+                "also search learned + cascade candidates (a router per fold; ~9x the time; see docs/cascade.md)");
   cmd->add_option("--threads", a->opt.threads, "router training threads (default 2)")->check(CLI::Range(1, 256));
   cmd->add_option("--out", a->out, "routes YAML to write")->required();
   cmd->callback([a, &exit_code] { exit_code = runPlan(*a); });

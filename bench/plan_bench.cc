@@ -4,7 +4,7 @@
 //
 //   rs_plan_bench [prompts=10000] [models=16] [max_stages=2] [dir=/tmp] [learned=1]
 //
-// learned=0 is `plan --no-learned` (no router is trained, no learned + cascade candidates).
+// learned=0 is plain `plan` (no router is trained, no learned + cascade candidates); 1 is `plan --learned`.
 //
 // Data: `prompts` multiple-choice prompts in 4 tasks; model m (cheapest first) is right with a
 // probability rising with m, lowered by the prompt's difficulty, and answers in one of several
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   fmt::print("plan benchmark: {} prompts x {} models, max_stages {}, {} folds, {} candidates{}\n", prompts, models,
-             max_stages, opt.folds, plan->candidates.size(), learned ? " (with learned + cascade)" : " (--no-learned)");
+             max_stages, opt.folds, plan->candidates.size(), learned ? " (--learned: with learned + cascade)" : " (no learned candidates)");
   fmt::print("  write synthetic data   {:8.2f} s (not part of plan)\n", seconds(t0, t1));
   fmt::print("  read outcomes          {:8.2f} s\n", seconds(t1, t2));
   fmt::print("  plan (search + CV)     {:8.2f} s\n", seconds(t2, t3));

@@ -7,7 +7,7 @@
 // must agree on the extracted answer, else the reference answers. With max_stages >= 3 also
 // "pair -> pair -> reference" (the second pair dearer than the first pair's cheapest model).
 // Every candidate is replayed with the gateway's own decision code (evals/cascade_replay.h).
-// Learned + cascade (unless PlanOptions::learned is false): each of the 300 cheapest cascade
+// Learned + cascade (only when PlanOptions::learned, `plan --learned`): each of the 300 cheapest cascade
 // candidates (by in-sample cost, which depends on agreement, not on scores) again with
 // cascade.pre_route thresholds (direct_above in {off, 0.8, 0.9, 0.95} x escalate_below in {off,
 // 0.1, 0.2}), replayed with out-of-fold pass probabilities: for each fold, a router trained
@@ -45,7 +45,7 @@ struct PlanOptions {
   int max_stages = 2;            // 1: single models only; 2: + agree -> reference; 3: + pair -> pair -> reference
   uint32_t folds = 5;            // >= 2
   uint64_t seed = 1;             // of the fold split
-  bool learned = true;           // also learned + cascade candidates (trains a router per fold)
+  bool learned = false;          // also learned + cascade candidates (trains a router per fold; `plan --learned`)
   uint32_t threads = 2;          // router training threads
 };
 

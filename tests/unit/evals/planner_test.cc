@@ -231,6 +231,7 @@ OutcomeSet learnable(size_t n) {
 TEST(Planner, LearnedCascadeCandidatesAreScoredWithHeldOutProbabilitiesAndWrittenWithTheirRouter) {
   const OutcomeSet s = learnable(400);
   PlanOptions o = options();
+  o.learned = true;
   auto r = planRoute(s, o);
   ASSERT_TRUE(r) << r.error().message;
   size_t pre_routed = 0;

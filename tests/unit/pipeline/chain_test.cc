@@ -160,8 +160,9 @@ TEST_P(ChatChainExit, SettlesAndRecordsExactlyOnce) {
   EXPECT_EQ(f.keys.settles, 1);
   // An answer that reached its end was settled before its last bytes went out, so the client's
   // next request is admitted against the real usage, not this one's estimate.
-  if (exit == Exit::kAnswered || exit == Exit::kUpstreamError || exit == Exit::kBrokenStream)
+  if (exit == Exit::kAnswered || exit == Exit::kUpstreamError || exit == Exit::kBrokenStream) {
     EXPECT_EQ(r.sink.watched_at_end, 1);
+  }
   ASSERT_EQ(f.recorder.rows.size(), 1u);
   const auto& row = f.recorder.rows[0];
   switch (exit) {
