@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/wire.h"
+#include "http/write_now.h"
 
 namespace rightsize::http {
 
@@ -21,6 +22,11 @@ class Connection {
   explicit Connection(std::unique_ptr<Plain> s) : stream_(std::move(s)) {}
   explicit Connection(std::unique_ptr<Tls> s) : stream_(std::move(s)) {}
 
+  // The plain TCP stream, or nullptr for a TLS connection.
+  Plain* plain() {
+    auto* p = std::get_if<std::unique_ptr<Plain>>(&stream_);
+    return p ? p->get() : nullptr;
+  }
   beast::tcp_stream& tcp() {
     return std::visit([](auto& p) -> beast::tcp_stream& { return beast::get_lowest_layer(*p); }, stream_);
   }
@@ -180,6 +186,7 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> HttpClient::connect() {
   std::unique_ptr<Connection> conn;
   if (!url_.tls) {
     plain->expires_never();
+    plain->socket().non_blocking(true, ignored);  // for writeNow's first try
     conn = std::make_unique<Connection>(std::move(plain));
   } else {
     auto tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*plain), tls_ctx_);
@@ -228,10 +235,19 @@ asio::awaitable<Result<std::unique_ptr<ClientResponse>>> HttpClient::exchange(
       conn = std::move(*c);
     }
     bool reused = conn->reused;
+    beast::error_code wec;
+    if (Connection::Plain* plain = conn->plain(); plain && !chunked) {
+      // Usually taken by the kernel at once: no Asio operation (see http/write_now.h).
+      wec = co_await writeNow(*plain, bufs, opts_.first_byte_timeout);
+    } else {
+      conn->tcp().expires_after(opts_.first_byte_timeout);
+      auto [ec, wn] = co_await conn->visit([&](auto& s) {
+        return chunked ? bhttp::async_write(s, *chunked, use_nothrow) : asio::async_write(s, bufs, use_nothrow);
+      });
+      wec = ec;
+    }
+    // The first byte of the answer is due within first_byte_timeout of the request written.
     conn->tcp().expires_after(opts_.first_byte_timeout);
-    auto [wec, wn] = co_await conn->visit([&](auto& s) {
-      return chunked ? bhttp::async_write(s, *chunked, use_nothrow) : asio::async_write(s, bufs, use_nothrow);
-    });
     if (wec) {
       if (reused && staleConnection(wec)) continue;
       co_return fail(transportError(url_, "sending request failed", wec));
@@ -255,6 +271,9 @@ asio::awaitable<Result<std::unique_ptr<ClientResponse>>> HttpClient::exchange(
 ClientResponse::ClientResponse(std::shared_ptr<HttpClient> client, std::unique_ptr<Connection> conn)
     : client_(std::move(client)), conn_(std::move(conn)),
       parser_(std::make_unique<bhttp::response_parser<bhttp::buffer_body>>()) {
+  // Reads of up to 4 KB (an empty flat_buffer makes Beast read 512 bytes at a time: a streamed answer
+  // cost a recvmsg per half event).
+  buffer_.reserve(kHeadReadBytes);
   parser_->header_limit(64 * 1024);
   parser_->body_limit(boost::none);  // bounded by our own count in readSome
 }
@@ -290,8 +309,20 @@ asio::awaitable<Result<size_t>> ClientResponse::readAppend(std::string& out) {
     auto& body = parser_->get().body();
     body.data = scratch_.get();
     body.size = scratch_size_;
-    conn_->tcp().expires_after(client_->opts_.idle_timeout);
-    auto [ec, n] = co_await conn_->visit([&](auto& s) { return bhttp::async_read_some(s, buffer_, *parser_, use_nothrow); });
+    beast::error_code ec;
+    size_t used = 0;
+    if (buffer_.size() > 0) {
+      // Bytes that came with the head or with the last read: parsed without an Asio operation (an async
+      // read of buffered bytes completes through a posted handler and a timer armed and cancelled).
+      used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == bhttp::error::need_more) ec = {};
+    }
+    if (used == 0 && !ec) {
+      conn_->tcp().expires_after(client_->opts_.idle_timeout);
+      auto [rec, n] = co_await conn_->visit([&](auto& s) { return bhttp::async_read_some(s, buffer_, *parser_, use_nothrow); });
+      ec = rec;
+    }
     if (ec && ec != bhttp::error::need_buffer) {
       done_ = true;
       body.data = nullptr;

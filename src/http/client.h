@@ -72,6 +72,7 @@ class ClientResponse {
   asio::awaitable<Result<size_t>> readAppend(std::string& out);
 
   static constexpr size_t kReadChunk = 16 * 1024;
+  static constexpr size_t kHeadReadBytes = 4 * 1024;
   std::unique_ptr<bhttp::response_parser<bhttp::buffer_body>> parser_;
   std::unique_ptr<char[]> scratch_;  // body bytes of one read, see readAppend
   size_t scratch_size_ = 0;

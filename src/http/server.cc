@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/wire.h"
+#include "http/write_now.h"
 
 namespace rightsize::http {
 
@@ -34,16 +35,39 @@ asio::awaitable<void> lingeringClose(beast::tcp_stream& stream) {
   stream.expires_never();
 }
 
+// Feeds what `buffer` already holds to `parser`, without an Asio operation: a small request usually
+// arrives whole in the first read, and an async read of bytes already buffered still completes through
+// a posted handler, one more turn of the event loop and a timer armed and cancelled. Parses up to the
+// end of the head (`head_only`) or of the message. True when that point was reached; false when more
+// bytes are needed (`ec` clear: read them asynchronously) or on a parse error (`ec` set, the same error
+// the async read would have given).
+bool parseBuffered(bhttp::request_parser<bhttp::string_body>& parser, beast::flat_buffer& buffer, bool head_only,
+                   beast::error_code& ec) {
+  ec = {};
+  while (!(head_only ? parser.is_header_done() : parser.is_done())) {
+    if (buffer.size() == 0) return false;
+    const size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      return false;
+    }
+    if (ec || used == 0) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 asio::awaitable<bool> ResponseWriter::send(Response res) {
   if (failed_) co_return false;
   res.keep_alive(keep_alive_);
   res.prepare_payload();
-  stream_.expires_after(write_timeout_);
   beast::error_code ec;
   if (res.chunked()) {  // a handler's own Transfer-Encoding: let Beast frame the body
+    stream_.expires_after(write_timeout_);
     auto [wec, n] = co_await bhttp::async_write(stream_, res, use_nothrow);
+    stream_.expires_never();
     ec = wec;
   } else {
     // Head and body in one gather write (see http/wire.h).
@@ -51,10 +75,8 @@ asio::awaitable<bool> ResponseWriter::send(Response res) {
     appendHead(head, res.base());
     const std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
                                                  asio::buffer(res.body().data(), head_only_ ? 0 : res.body().size())};
-    auto [wec, n] = co_await asio::async_write(stream_, bufs, use_nothrow);
-    ec = wec;
+    ec = co_await writeNow(stream_, bufs, write_timeout_);
   }
-  stream_.expires_never();
   head_sent_ = true;
   if (ec) failed_ = true;
   co_return !failed_;
@@ -65,9 +87,7 @@ asio::awaitable<bool> ResponseWriter::send(unsigned status, const HeadFields& fi
   std::string head;
   appendResponseHead(head, status, fields, keep_alive_, body.size());
   const std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body.data(), head_only_ ? 0 : body.size())};
-  stream_.expires_after(write_timeout_);
-  auto [ec, n] = co_await asio::async_write(stream_, bufs, use_nothrow);
-  stream_.expires_never();
+  const beast::error_code ec = co_await writeNow(stream_, bufs, write_timeout_);
   head_sent_ = true;
   if (ec) failed_ = true;
   co_return !failed_;
@@ -77,10 +97,10 @@ asio::awaitable<bool> ResponseWriter::beginChunked(bhttp::response<bhttp::empty_
   if (failed_) co_return false;
   head.keep_alive(keep_alive_);
   head.chunked(true);
-  bhttp::response_serializer<bhttp::empty_body> sr{head};
-  stream_.expires_after(write_timeout_);
-  auto [ec, n] = co_await bhttp::async_write_header(stream_, sr, use_nothrow);
-  stream_.expires_never();
+  std::string bytes;
+  appendHead(bytes, head.base());
+  const asio::const_buffer buf = asio::buffer(bytes);
+  const beast::error_code ec = co_await writeNow(stream_, buf, write_timeout_);
   head_sent_ = true;
   chunked_open_ = true;
   if (ec) failed_ = true;
@@ -90,20 +110,17 @@ asio::awaitable<bool> ResponseWriter::beginChunked(bhttp::response<bhttp::empty_
 asio::awaitable<bool> ResponseWriter::sendChunk(std::string_view data) {
   if (failed_) co_return false;
   if (data.empty()) co_return true;
-  stream_.expires_after(write_timeout_);
-  auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data.data(), data.size())),
-                                            use_nothrow);
-  stream_.expires_never();
+  const auto chunk = bhttp::make_chunk(asio::buffer(data.data(), data.size()));
+  const beast::error_code ec = co_await writeNow(stream_, chunk, write_timeout_);
   if (ec) failed_ = true;
   co_return !failed_;
 }
 
 asio::awaitable<bool> ResponseWriter::endChunked(const bhttp::fields* trailer) {
   if (failed_) co_return false;
-  stream_.expires_after(write_timeout_);
   bhttp::fields empty;
-  auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(trailer ? *trailer : empty), use_nothrow);
-  stream_.expires_never();
+  const auto last = bhttp::make_chunk_last(trailer ? *trailer : empty);
+  const beast::error_code ec = co_await writeNow(stream_, last, write_timeout_);
   chunked_open_ = false;
   if (ec) failed_ = true;
   co_return !failed_;
@@ -180,6 +197,9 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
   } guard{connections_};
 
   beast::tcp_stream stream(std::move(socket));
+  // Non-blocking for writeNow's first try (Asio's own operations do not depend on this mode).
+  beast::error_code nb_ec;
+  stream.socket().non_blocking(true, nb_ec);
   beast::flat_buffer buffer;
   bool first = true;
   while (true) {
@@ -195,8 +215,12 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(limits_.max_header_bytes);
     parser.body_limit(limits_.max_body_bytes);
-    stream.expires_after(limits_.header_timeout);
-    auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow);
+    beast::error_code hec;
+    if (!parseBuffered(parser, buffer, true, hec) && !hec) {
+      stream.expires_after(limits_.header_timeout);
+      auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow);
+      hec = ec;
+    }
     ResponseWriter early(stream, limits_.write_timeout, false);
     bool linger = false;
     if (hec) {
@@ -240,8 +264,12 @@ asio::awaitable<void> Server::session(tcp::socket socket) {
       auto [cec, cn] = co_await bhttp::async_write(stream, cont, use_nothrow);
       if (cec) break;
     }
-    stream.expires_after(limits_.read_timeout);
-    auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, use_nothrow);
+    beast::error_code bec;
+    if (!parseBuffered(parser, buffer, false, bec) && !bec) {
+      stream.expires_after(limits_.read_timeout);
+      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_nothrow);
+      bec = ec;
+    }
     stream.expires_never();
     if (bec) {
       if (bec == bhttp::error::body_limit) {
