@@ -1,5 +1,9 @@
 #include "http/workers.h"
 
+#include <string>
+
+#include "common/threads.h"
+
 namespace rightsize::http {
 
 Workers::Workers(size_t n) {
@@ -23,7 +27,11 @@ void Workers::destroy() {
 asio::io_context& Workers::next() { return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()]; }
 
 void Workers::start() {
-  for (auto& ctx : contexts_) threads_.emplace_back([c = ctx.get()] { c->run(); });
+  for (size_t i = 0; i < contexts_.size(); ++i)
+    threads_.emplace_back([c = contexts_[i].get(), i] {
+      nameThisThread("rs-io-" + std::to_string(i));
+      c->run();
+    });
 }
 
 void Workers::stop() {

@@ -7,6 +7,8 @@
 #include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
+#include "common/threads.h"
+
 namespace rightsize::limits {
 
 Result<RedisUrl> parseRedisUrl(std::string_view url) {
@@ -176,7 +178,10 @@ BlockingWorker::~BlockingWorker() { stop(); }
 void BlockingWorker::start(std::function<void()> tick, std::chrono::milliseconds period) {
   tick_ = std::move(tick);
   period_ = period;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    nameThisThread("rs-" + name_);
+    run();
+  });
 }
 
 void BlockingWorker::stop() {

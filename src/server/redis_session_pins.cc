@@ -29,7 +29,7 @@ Result<std::unique_ptr<RedisSessionPins>> RedisSessionPins::make(const config::L
   std::unique_ptr<RedisSessionPins> p(new RedisSessionPins());
   p->ttl_ = ttl;
   p->conn_ = std::make_unique<limits::RedisConnection>(*url, limits.timeout);
-  p->worker_ = std::make_unique<limits::BlockingWorker>("rs-pins", 4096);
+  p->worker_ = std::make_unique<limits::BlockingWorker>("pins", 4096);
   p->worker_->start({}, std::chrono::milliseconds(0));
   return p;
 }
