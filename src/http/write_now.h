@@ -17,10 +17,11 @@ namespace rightsize::http {
 
 // Writes all of `bufs` to `stream`: at once if the socket takes them, else the rest asynchronously
 // with `timeout` (the stream's expiry is cleared afterwards). Returns the write's error, if any.
-// `bufs` must stay valid until the returned awaitable completes.
-template <class ConstBufferSequence>
-asio::awaitable<beast::error_code> writeNow(beast::tcp_stream& stream, const ConstBufferSequence& bufs,
-                                            std::chrono::milliseconds timeout) {
+// `bufs` must stay valid until the returned awaitable completes. Any beast::basic_stream (TCP on the
+// proxy path; a local stream socket in the unit tests).
+template <class Protocol, class Executor, class RatePolicy, class ConstBufferSequence>
+asio::awaitable<beast::error_code> writeNow(beast::basic_stream<Protocol, Executor, RatePolicy>& stream,
+                                            const ConstBufferSequence& bufs, std::chrono::milliseconds timeout) {
   beast::error_code ec;
   size_t sent = 0;
   const size_t total = asio::buffer_size(bufs);
