@@ -1,5 +1,12 @@
 #include "ledger/writer.h"
 
+#include <sys/resource.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "ledger/spill.h"
@@ -83,6 +90,38 @@ TEST(LedgerWriter, WritesAPartialBatchAfterTheFlushInterval) {
   writer.start();
   ASSERT_TRUE(writer.submit(sampleRecord(1)));
   EXPECT_TRUE(eventually([&] { return sink.stored().size() == 1; }));
+  writer.flushAndStop();
+}
+
+// The nice value of this process's thread named `name` (from /proc/self/task/*/stat), or nullopt.
+std::optional<int> niceOfThread(const std::string& name) {
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(t.path() / "comm");
+    std::string c;
+    std::getline(comm, c);
+    if (c != name) continue;
+    std::ifstream stat(t.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19; ++i) rest >> field;  // field 19: nice
+    return std::stoi(field);
+  }
+  return std::nullopt;
+}
+
+TEST(LedgerWriter, TheWriterThreadIsNamedAndYieldsToTheIoThreads) {
+  TempDir dir;
+  FakeSink sink;
+  LedgerWriter writer(sink, smallOptions(dir));
+  writer.start();
+  ASSERT_TRUE(writer.submit(sampleRecord(1)));
+  ASSERT_TRUE(eventually([&] { return sink.stored().size() == 1; }));  // the thread has run
+  const int process_nice = getpriority(PRIO_PROCESS, 0);
+  const auto nice = niceOfThread("rs-ledger");
+  ASSERT_TRUE(nice.has_value()) << "no thread named rs-ledger";
+  EXPECT_EQ(*nice, std::min(process_nice + 10, 19));
   writer.flushAndStop();
 }
 
