@@ -13,7 +13,7 @@ PKGS=(
   libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libexpected-dev
   libsqlite3-dev sqlite3
   libpq-dev postgresql libhiredis-dev redis-server
-  libvalijson-dev libre2-dev libgoogle-perftools-dev
+  libvalijson-dev libre2-dev
   clang-14 libclang-rt-14-dev
   chromium
   libgtest-dev libgmock-dev libbenchmark-dev
