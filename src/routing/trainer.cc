@@ -88,11 +88,20 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
     return fail(ErrorCode::kInvalidArgument,
                 "hash_bits=" + std::to_string(opt.hash_bits) + " with " + std::to_string(m_count + t_count) +
                     " models and tasks needs a predictor table over the router file limit; lower hash_bits");
-  const std::vector<Setting> settings =
+  std::vector<Setting> settings =
       settingGrid(L == "auto" || L == "lr" || L == "blend", L == "auto" || L == "mf" || L == "blend",
-                  (L == "auto" || L == "task" || L == "blend") && t_count > 0, L == "auto" || baseline);
-  const auto oof = crossValidate(x, data, tasks, *folds, settings, opt, threads);
+                  (L == "auto" || L == "task" || L == "blend") && t_count > 0, baseline);
+  auto oof = crossValidate(x, data, tasks, *folds, settings, opt, threads);
   BestSettings best = pickBestSettings(data, settings, oof, !baseline, t_count);
+  if (L == "auto" && best.best[static_cast<size_t>(Kind::kLr)] >= 0) {
+    // auto's tf-idf regression at lr's chosen lambda only (its own grid would cost as many fits
+    // as lr's: training time).
+    const Setting tfidf{Kind::kTfidf, settings[static_cast<size_t>(best.best[static_cast<size_t>(Kind::kLr)])].lambda};
+    auto tfidf_oof = crossValidate(x, data, tasks, *folds, {tfidf}, opt, threads);
+    settings.push_back(tfidf);
+    oof.push_back(std::move(tfidf_oof[0]));
+    best = pickBestSettings(data, settings, oof, true, t_count);
+  }
 
   TrainReport rep;
   rep.prompts = n;

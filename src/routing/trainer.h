@@ -16,8 +16,8 @@
 //     pickBestSettings; trainer_cv.cc, the learners in trainer_learners.cc);
 //  4. stacks every combination of the best settings (per-model logistic regression on their
 //     out-of-fold logits) and keeps the lowest out-of-fold log loss (or the forced learner);
-//     auto keeps the tf-idf regression (never stacked, decided as the baseline) instead when its
-//     out-of-fold decisions are worth more (AIQ + Q@C*);
+//     auto keeps the tf-idf regression (at lr's lambda, never stacked, decided as the baseline)
+//     instead when its out-of-fold decisions are worth more (AIQ + Q@C*);
 //     then, when the data names two or more tasks, the out-of-distribution shrinkage, chosen
 //     on held-out groups of tasks (stackFinalists, selectLearner: trainer_select.cc;
 //     shrinkOutOfDistribution: trainer_ood.cc);
