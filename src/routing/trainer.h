@@ -16,6 +16,8 @@
 //     pickBestSettings; trainer_cv.cc, the learners in trainer_learners.cc);
 //  4. stacks every combination of the best settings (per-model logistic regression on their
 //     out-of-fold logits) and keeps the lowest out-of-fold log loss (or the forced learner);
+//     auto keeps the tf-idf regression (at lr's lambda, never stacked, decided as the baseline)
+//     instead when its out-of-fold decisions are worth more (AIQ + Q@C*);
 //     then, when the data names two or more tasks, the out-of-distribution shrinkage, chosen
 //     on held-out groups of tasks (stackFinalists, selectLearner: trainer_select.cc;
 //     shrinkOutOfDistribution: trainer_ood.cc);
@@ -61,7 +63,8 @@ struct TrainOptions {
   uint32_t threads = 0;      // 0 = all cores
   uint32_t hash_bits = 16;   // 2^bits hashed feature buckets
   uint32_t epochs = 12;      // SGD passes per fit
-  // auto: keep whichever learner (or stacked combination) wins on held-out folds;
+  // auto: keep whichever learner (or stacked combination) wins on held-out folds (the stacked
+  // ones by log loss; then the tf-idf baseline instead when its held-out decisions are better);
   // lr | mf | task force one component; blend forces all of them stacked;
   // tfidf-lr: the baseline, per-model logistic regression on tf-idf weighted n-grams, its raw
   // probabilities deciding (no stacking, anchor bonus or out-of-distribution shrinkage).

@@ -204,7 +204,8 @@ BestSettings pickBestSettings(const TrainingData& data, const std::vector<Settin
   BestSettings out;
   std::array<double, kKinds> best_ll = {1e300, 1e300, 1e300, 1e300};
   for (size_t s = 0; s < settings.size(); ++s) {
-    Stack st = calibrate ? fitStack(data, {&oof[s]}) : identityStack(1, m_count);
+    const bool platt = calibrate && settings[s].kind != Kind::kTfidf;  // tf-idf: as the baseline decides
+    Stack st = platt ? fitStack(data, {&oof[s]}) : identityStack(1, m_count);
     auto p = applyStack(st, n, m_count, {&oof[s]});
     LearnerScore ls;
     ls.name = settingName(settings[s], t_count);

@@ -6,12 +6,16 @@
 
 namespace rightsize::routing::train_steps {
 
+bool isPlainTfidf(const Finalist& f) { return f.parts.size() == 1 && f.parts[0] == Kind::kTfidf; }
+
 std::vector<Finalist> stackFinalists(const TrainingData& data, const std::vector<Setting>& settings,
                                      const std::vector<std::vector<float>>& oof, const BestSettings& best,
                                      bool calibrate, size_t t_count) {
   const size_t n = data.size(), m_count = data.models.size();
+  // The tf-idf regression is never stacked (stacked, it lowered the out-of-fold log loss and
+  // cost held-out decisions; docs/router.md): it is one finalist of its own, uncalibrated.
   std::vector<Kind> avail;
-  for (Kind k : {Kind::kLr, Kind::kMf, Kind::kTask, Kind::kTfidf})
+  for (Kind k : {Kind::kLr, Kind::kMf, Kind::kTask})
     if (best.best[static_cast<size_t>(k)] >= 0) avail.push_back(k);
   std::vector<Finalist> finalists;
   for (unsigned mask = 1; mask < (1u << avail.size()); ++mask) {
@@ -29,6 +33,14 @@ std::vector<Finalist> stackFinalists(const TrainingData& data, const std::vector
     f.p = applyStack(f.stack, n, m_count, in);
     finalists.push_back(std::move(f));
   }
+  if (const int s = best.best[static_cast<size_t>(Kind::kTfidf)]; s >= 0) {
+    Finalist f;
+    f.parts = {Kind::kTfidf};
+    f.name = settingName(settings[static_cast<size_t>(s)], t_count);
+    f.stack = identityStack(1, m_count);
+    f.p = applyStack(f.stack, n, m_count, {&oof[static_cast<size_t>(s)]});
+    finalists.push_back(std::move(f));
+  }
   return finalists;
 }
 
@@ -38,18 +50,30 @@ Selection selectLearner(const RouterModel& shape, const TrainingData& data, cons
   size_t most_parts = 0;
   for (const auto& f : finalists) most_parts = std::max(most_parts, f.parts.size());
   double chosen_ll = 1e300;
+  int plain = -1;  // the tf-idf finalist
   for (size_t f = 0; f < finalists.size(); ++f) {
     LearnerScore ls;
     ls.name = finalists[f].name;
     lossOf(data, finalists[f].p, ls.log_loss, ls.brier);
     out.sweeps.push_back(sweep(shape, data, finalists[f].p, est_cost));
     for (const auto& sp : out.sweeps.back()) ls.curve.emplace_back(sp.real_cost, sp.quality);
-    const bool eligible = !all_parts_only || finalists[f].parts.size() == most_parts;
+    if (isPlainTfidf(finalists[f])) plain = static_cast<int>(f);
+    const bool eligible = (!all_parts_only || finalists[f].parts.size() == most_parts) && !isPlainTfidf(finalists[f]);
     if (eligible && ls.log_loss < chosen_ll) {
       out.chosen = static_cast<int>(f);
       chosen_ll = ls.log_loss;
     }
     out.scores.push_back(std::move(ls));
+  }
+  // The tf-idf finalist is judged by what routing is for, its held-out decisions, against the
+  // log-loss choice (stacked probabilities of few prompts can be well calibrated and still rank
+  // the prompts worse for choosing a model; the baseline then decides better).
+  if (plain >= 0) {
+    const double c_min = *std::min_element(shape.mean_cost_usd.begin(), shape.mean_cost_usd.end());
+    const double c_max = *std::max_element(shape.mean_cost_usd.begin(), shape.mean_cost_usd.end());
+    const double c_star = shape.mean_cost_usd[bestSingleModel(shape.mean_score, shape.mean_cost_usd)];
+    auto value = [&](int f) { return sweepValue(out.sweeps[static_cast<size_t>(f)], c_min, c_max, c_star); };
+    if (out.chosen < 0 || value(plain) > value(out.chosen)) out.chosen = plain;
   }
   return out;
 }

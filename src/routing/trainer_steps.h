@@ -227,19 +227,25 @@ struct Finalist {
   std::vector<float> p;     // N*M stacked out-of-fold probabilities
   std::string name;
 };
-// Every non-empty combination of the components that have a best setting, stacked per model on
-// their out-of-fold logits (`calibrate` false: identity stacks). The last one holds them all.
+// Every non-empty combination of the lr, mf and task components that have a best setting,
+// stacked per model on their out-of-fold logits (`calibrate` false: identity stacks); the last
+// of these holds them all. Then, when tf-idf has a best setting, the tf-idf regression alone,
+// uncalibrated (identity stack): it is never stacked.
 std::vector<Finalist> stackFinalists(const TrainingData& data, const std::vector<Setting>& settings,
                                      const std::vector<std::vector<float>>& oof, const BestSettings& best,
                                      bool calibrate, size_t t_count);
+// The tf-idf finalist: decided like the baseline (no stacking, shrinkage or anchor bonus).
+bool isPlainTfidf(const Finalist& f);
 
 struct Selection {
   int chosen = -1;                               // index into finalists, -1 = none eligible
   std::vector<LearnerScore> scores;              // one per finalist, with its sweep's curve
   std::vector<std::vector<SweepPoint>> sweeps;   // one per finalist
 };
-// The finalist with the lowest out-of-fold log loss; `all_parts_only`: among those that stack
-// every component (a forced learner). Sweeps decide with `shape`.
+// The stacked finalist with the lowest out-of-fold log loss (`all_parts_only`: among those that
+// stack every component, a forced learner); then the tf-idf finalist (isPlainTfidf) instead when
+// there is none or when the value of its out-of-fold decisions (sweepValue: AIQ + Q@C* over the
+// mean costs of `shape`'s models) is higher. Sweeps decide with `shape`.
 Selection selectLearner(const RouterModel& shape, const TrainingData& data, const std::vector<Finalist>& finalists,
                         const std::vector<double>& est_cost, bool all_parts_only);
 

@@ -238,6 +238,79 @@ TEST(TrainSelection, StacksEveryCombinationOfTheBestSettings) {
   EXPECT_NEAR(finalists[2].p[0], sigmoid(1.0), 1e-6);  // identity stacks: the logits summed
 }
 
+TEST(TrainSelection, NeverStacksTheTfidfRegressionAndKeepsItUncalibratedAsAFinalistOfItsOwn) {
+  TrainingData d = syntheticData(30);
+  const size_t n = d.size();
+  std::vector<float> z(n * 3, 0.5f), zt(n * 3, -1.0f);
+  const std::vector<Setting> settings = {{Kind::kLr, 0.1}, {Kind::kMf, 0.2}, {Kind::kTfidf, 0.3}};
+  BestSettings best;
+  best.best = {0, 1, -1, 2};
+  const auto finalists = stackFinalists(d, settings, {z, z, zt}, best, true, 0);
+  ASSERT_EQ(finalists.size(), 4u);  // lr, mf, lr + mf, tf-idf alone
+  for (size_t f = 0; f < 3; ++f) EXPECT_FALSE(isPlainTfidf(finalists[f])) << finalists[f].name;
+  ASSERT_TRUE(isPlainTfidf(finalists[3]));
+  EXPECT_EQ(finalists[3].name, "tfidf-lr(lambda=0.3)");
+  ASSERT_EQ(finalists[3].p.size(), n * 3);
+  EXPECT_NEAR(finalists[3].p[0], sigmoid(-1.0), 1e-6);  // its own probabilities, not recalibrated
+}
+
+TEST(TrainBestSettings, ScoresTheTfidfRegressionUncalibratedAsTheBaselineDecides) {
+  TrainingData d = syntheticData(40);
+  const std::vector<float> zero(d.size() * 3, 0.0f);
+  const std::vector<Setting> settings = {{Kind::kLr, 1}, {Kind::kTfidf, 1}};
+  const BestSettings best = pickBestSettings(d, settings, {zero, zero}, true, 0);
+  EXPECT_LT(best.tried[0].log_loss, std::log(2.0) - 0.01);    // Platt scaling moves p = 0.5 to the means
+  EXPECT_NEAR(best.tried[1].log_loss, std::log(2.0), 1e-6);  // the tf-idf logits as they are
+}
+
+// Per model probabilities that rank the prompts perfectly but are overconfident (a poor log
+// loss), and each model's mean score (a good log loss, no ranking at all).
+void rankingAndMeans(const TrainingData& d, std::vector<float>& ranking, std::vector<float>& means) {
+  const size_t n = d.size();
+  std::vector<double> mean(3, 0.0);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t m = 0; m < 3; ++m) mean[m] += d.scoreAt(i, m) / double(n);
+  for (size_t i = 0; i < n; ++i) {
+    const bool hard = i % 2 == 0;
+    for (float v : {hard ? 0.001f : 0.999f, hard ? 0.01f : 0.999f, 0.999f}) ranking.push_back(v);
+    for (size_t m = 0; m < 3; ++m) means.push_back(static_cast<float>(mean[m]));
+  }
+}
+
+TEST(TrainSelection, KeepsTheTfidfFinalistOnlyWhenItsHeldOutDecisionsAreBetter) {
+  const TrainingData d = syntheticData(200);
+  auto fit = fitCosts(d);
+  ASSERT_TRUE(fit.has_value());
+  RouterModel shape;
+  shape.costs = fit->costs;
+  shape.mean_score = fit->mean_score;
+  shape.mean_cost_usd = fit->mean_cost_usd;
+  shape.cost_scale_usd = 0.01;
+  std::vector<double> est;
+  for (size_t i = 0; i < d.size(); ++i)
+    for (size_t m = 0; m < 3; ++m) est.push_back(d.costAt(i, m));
+  std::vector<float> ranking, means;
+  rankingAndMeans(d, ranking, means);
+  Finalist lr, tfidf;
+  lr.parts = {Kind::kLr}, lr.name = "lr";
+  tfidf.parts = {Kind::kTfidf}, tfidf.name = "tfidf";
+
+  // The stacked learner decides better, though the tf-idf finalist has the lower log loss.
+  lr.p = ranking, tfidf.p = means;
+  Selection s = selectLearner(shape, d, {lr, tfidf}, est, false);
+  EXPECT_LT(s.scores[1].log_loss, s.scores[0].log_loss);
+  EXPECT_EQ(s.chosen, 0);
+
+  // The tf-idf finalist decides better: kept, though its log loss is the higher.
+  lr.p = means, tfidf.p = ranking;
+  s = selectLearner(shape, d, {lr, tfidf}, est, false);
+  EXPECT_GT(s.scores[1].log_loss, s.scores[0].log_loss);
+  EXPECT_EQ(s.chosen, 1);
+
+  // Alone (the baseline), it is kept.
+  EXPECT_EQ(selectLearner(shape, d, {tfidf}, est, false).chosen, 0);
+}
+
 // A sweep as the calibration sees it: the decisions of a router that knows which prompts are hard.
 std::vector<SweepPoint> knownSweep(RouterModel& shape, const TrainingData& d) {
   auto fit = fitCosts(d);

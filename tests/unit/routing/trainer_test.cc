@@ -88,8 +88,13 @@ TEST_F(TrainedRouter, SweepingTheKnobNeverLowersAPromptsChosenCost) {
 
 TEST_F(TrainedRouter, ReportsEveryLearnerItTried) {
   EXPECT_GE(report_.tried.size(), 4u);
-  EXPECT_EQ(report_.finalists.size(), 3u);  // lr, mf, blend
-  for (const auto& t : report_.tried) EXPECT_NE(t.name.rfind("tfidf-lr(", 0), 0u) << "the baseline is not stacked";
+  ASSERT_EQ(report_.finalists.size(), 4u);  // lr, mf, blend, and the tf-idf regression alone
+  for (size_t f = 0; f < 3; ++f)
+    EXPECT_EQ(report_.finalists[f].name.find("tfidf-lr("), std::string::npos) << "the tf-idf regression is not stacked";
+  EXPECT_EQ(report_.finalists[3].name, "tfidf-" + report_.finalists[0].name) << "at lr's chosen lambda";
+  size_t tfidf_tried = 0;
+  for (const auto& t : report_.tried) tfidf_tried += t.name.rfind("tfidf-lr(", 0) == 0 ? 1 : 0;
+  EXPECT_EQ(tfidf_tried, 1u);
   EXPECT_FALSE(report_.chosen.empty());
   for (const auto& f : report_.finalists) EXPECT_FALSE(f.curve.empty());
 }
