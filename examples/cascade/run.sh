@@ -10,6 +10,8 @@
 #                                   QUALITY=0.97, REQUESTS=40). Needs curl and jq.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib/start_gateway.sh
+source "$here/../lib/start_gateway.sh"
 bin="${RIGHTSIZE:-$here/../../build/app/rightsize}"
 out="${OUT_DIR:-$here/out}"
 quality="${QUALITY:-0.97}"
@@ -39,17 +41,7 @@ echo "== 3. simulate: the route replayed over the recorded answers (in-sample)" 
 
 echo "== 4. serve: $requests prompts sent to \"auto\"" >&2
 rm -f "$out/ledger.db" "$out/ledger.db-wal" "$out/ledger.db-shm"
-"$bin" serve --config "$out/gateway.yaml" > "$out/serve.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-port=""
-for _ in $(seq 200); do
-  port="$(grep -o -m1 'listening on 127\.0\.0\.1:[0-9]*' "$out/serve.log" | sed 's/.*://' || true)"
-  [[ -n "$port" ]] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$out/serve.log" >&2; exit 1; }
-  sleep 0.05
-done
-[[ -n "$port" ]] || { echo "run.sh: the gateway did not start" >&2; cat "$out/serve.log" >&2; exit 1; }
+start_gateway "$bin" "$out/gateway.yaml" "$out/serve.log"
 gzip -dc "$data" > "$out/outcomes.jsonl"
 head -n "$requests" "$out/outcomes.jsonl" | jq -c '{id, body: {model: "auto", messages: [{role: "user", content: .prompt}]}}' |
   while read -r req; do

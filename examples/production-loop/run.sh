@@ -12,6 +12,8 @@
 #        default ./out; REQUESTS=120, QUALITY=0.95). Needs curl and jq.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib/start_gateway.sh
+source "$here/../lib/start_gateway.sh"
 bin="${RIGHTSIZE:-$here/../../build/app/rightsize}"
 out="${OUT_DIR:-$here/out}"
 requests="${REQUESTS:-120}"
@@ -50,17 +52,7 @@ YAML
 
 echo "== 1. serve: a cheap fixed route, every answer shadowed by gpt-4" >&2
 rm -f "$out"/ledger.db*
-"$bin" serve --config "$out/gateway.yaml" > "$out/serve.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-port=""
-for _ in $(seq 200); do
-  port="$(grep -o -m1 'listening on 127\.0\.0\.1:[0-9]*' "$out/serve.log" | sed 's/.*://' || true)"
-  [[ -n "$port" ]] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$out/serve.log" >&2; exit 1; }
-  sleep 0.05
-done
-[[ -n "$port" ]] || { echo "run.sh: the gateway did not start" >&2; cat "$out/serve.log" >&2; exit 1; }
+start_gateway "$bin" "$out/gateway.yaml" "$out/serve.log"
 base="http://127.0.0.1:$port"
 
 ask() {  # ask N-th prompt; prints the model that answered
