@@ -109,8 +109,8 @@ TEST(Planner, ALowerQualityTargetAllowsTheCheapestModel) {
   EXPECT_EQ(r->candidates[r->chosen].name, "cheap1");
 }
 
-TEST(CascadeReplay, CountsEveryCallAndScoresTheSentAnswer) {
-  const OutcomeSet s = synthetic();
+// The cascade the replay tests run: cheap1 and cheap2 must agree on a choice, else ref answers.
+routing::CascadePlan agreeThenRef() {
   routing::CascadePlan::Stage agree;
   agree.kind = config::CascadeStage::Kind::kAgree;
   agree.models = {"cheap1", "cheap2"};
@@ -118,7 +118,12 @@ TEST(CascadeReplay, CountsEveryCallAndScoresTheSentAnswer) {
   agree.extract = *routing::Extractor::parse("choice");
   routing::CascadePlan::Stage ref;
   ref.models = {"ref"};
-  auto plan = *routing::CascadePlan::fromStages({agree, ref});
+  return *routing::CascadePlan::fromStages({agree, ref});
+}
+
+TEST(CascadeReplay, CountsEveryCallAndScoresTheSentAnswer) {
+  const OutcomeSet s = synthetic();
+  const routing::CascadePlan plan = agreeThenRef();
   auto checks = routing::AnswerChecks::make(config::CascadeConfig{}, "test", "r");
   ASSERT_TRUE(checks);
   auto table = ReplayTable::build(s, **checks, {&plan});
@@ -132,18 +137,10 @@ TEST(CascadeReplay, CountsEveryCallAndScoresTheSentAnswer) {
   EXPECT_EQ(recs[1].score, 1);
 }
 
-
 TEST(CascadeReplay, PreRoutingWithGivenProbabilitiesSkipsStages) {
   // Records 0 (hard: the cheap models disagree, both wrong) and 1 (easy: they agree on A).
   const OutcomeSet s = synthetic();
-  routing::CascadePlan::Stage agree;
-  agree.kind = config::CascadeStage::Kind::kAgree;
-  agree.models = {"cheap1", "cheap2"};
-  agree.min_votes = 2;
-  agree.extract = *routing::Extractor::parse("choice");
-  routing::CascadePlan::Stage ref;
-  ref.models = {"ref"};
-  auto plan = *routing::CascadePlan::fromStages({agree, ref});
+  const routing::CascadePlan plan = agreeThenRef();
   auto checks = routing::AnswerChecks::make(config::CascadeConfig{}, "test", "r");
   ASSERT_TRUE(checks);
   auto table = ReplayTable::build(s, **checks, {&plan});
@@ -186,14 +183,7 @@ TEST(CascadeReplay, PreRoutingWithGivenProbabilitiesSkipsStages) {
 
 TEST(CascadeReplay, ADirectAnswerThatFailsTheChecksGoesToTheLastStage) {
   const OutcomeSet s = synthetic();
-  routing::CascadePlan::Stage agree;
-  agree.kind = config::CascadeStage::Kind::kAgree;
-  agree.models = {"cheap1", "cheap2"};
-  agree.min_votes = 2;
-  agree.extract = *routing::Extractor::parse("choice");
-  routing::CascadePlan::Stage ref;
-  ref.models = {"ref"};
-  auto plan = *routing::CascadePlan::fromStages({agree, ref});
+  const routing::CascadePlan plan = agreeThenRef();
   config::CascadeConfig cc;
   config::CascadeCheck only_a;
   only_a.kind = config::CascadeCheck::Kind::kRegex;
