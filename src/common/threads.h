@@ -9,9 +9,8 @@ namespace rightsize {
 void nameThisThread(std::string_view name);
 
 // Lowers the calling thread's scheduling priority by `nice` steps (nice is per thread on Linux),
-// for background work that must not take the CPU from the io threads when both want it: the ledger
-// writer's SQLite commits woke on an io thread's core and delayed the requests behind them. Best
-// effort: returns false if the kernel refused.
+// for background work that must not take the CPU from the io threads when both want it (the ledger
+// writer). Best effort: returns false if the kernel refused.
 bool lowerThisThreadPriority(int nice);
 
 }  // namespace rightsize

@@ -33,7 +33,7 @@ asio::awaitable<beast::error_code> writeNow(beast::basic_stream<Protocol, Execut
   beast::buffers_suffix<ConstBufferSequence> rest(bufs);
   rest.consume(sent);
   stream.expires_after(timeout);
-  auto [wec, n] = co_await asio::async_write(stream, rest, asio::as_tuple(asio::use_awaitable));
+  auto [wec, n] = co_await asio::async_write(stream, rest, use_nothrow);
   stream.expires_never();
   co_return wec;
 }

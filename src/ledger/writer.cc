@@ -120,9 +120,10 @@ void LedgerWriter::writeShadowGrades(std::vector<ShadowGradeRecord>& taken) {
 
 void LedgerWriter::run() {
   nameThisThread("rs-ledger");
-  // Below the io threads: a batch commit that woke on an io thread's core used to hold it for a
-  // millisecond or more (the one-connection p99 with the ledger on was 4x nginx's). Lower priority
-  // only means the writer yields when the io threads want the CPU; the queue holds the rows meanwhile.
+  // Below the io threads: when both want a core, the request path gets it and the batch waits (the
+  // queue holds the rows meanwhile). It did not cure the one-connection p99 with the ledger on, which
+  // is vCPU wake-up latency on the VM measured (docs/benchmarks.md), but a commit has no reason to
+  // go before a request.
   if (!lowerThisThreadPriority(kWriterNice)) spdlog::debug("ledger: could not lower the writer thread's priority");
   std::vector<LedgerRecord> taken;
   taken.reserve(2 * opts_.max_batch);  // becomes the submitters' queue at the first swap
