@@ -1,6 +1,7 @@
 #include "evals/outcomes.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include <zlib.h>
 
@@ -300,21 +301,13 @@ Result<routing::TrainingData> toTrainingData(const OutcomeSet& set, const std::v
   return d;
 }
 
-Result<OutcomeSet> restrictModels(const OutcomeSet& set, const std::vector<std::string>& models) {
-  std::vector<size_t> cols;
-  for (const auto& name : models) {
-    const int m = set.modelIndex(name);
-    if (m < 0) return fail(ErrorCode::kInvalidArgument, "model '" + name + "' has no outcomes");
-    if (std::find(cols.begin(), cols.end(), static_cast<size_t>(m)) != cols.end())
-      return fail(ErrorCode::kInvalidArgument, "model '" + name + "' given twice");
-    cols.push_back(static_cast<size_t>(m));
-  }
+namespace {
+
+// Records `rows` and model columns `cols` of `set`, in those orders.
+OutcomeSet subset(const OutcomeSet& set, const std::vector<size_t>& rows, const std::vector<size_t>& cols) {
   OutcomeSet out;
   for (size_t c : cols) out.models.push_back(set.models[c]);
-  for (size_t i = 0; i < set.size(); ++i) {
-    bool any = false;
-    for (size_t c : cols) any = any || set.has(i, c);
-    if (!any) continue;
+  for (size_t i : rows) {
     out.index[set.ids[i]] = out.ids.size();
     out.ids.push_back(set.ids[i]);
     out.tasks.push_back(set.tasks[i]);
@@ -329,6 +322,32 @@ Result<OutcomeSet> restrictModels(const OutcomeSet& set, const std::vector<std::
     }
   }
   return out;
+}
+
+}  // namespace
+
+Result<OutcomeSet> restrictModels(const OutcomeSet& set, const std::vector<std::string>& models) {
+  std::vector<size_t> cols;
+  for (const auto& name : models) {
+    const int m = set.modelIndex(name);
+    if (m < 0) return fail(ErrorCode::kInvalidArgument, "model '" + name + "' has no outcomes");
+    if (std::find(cols.begin(), cols.end(), static_cast<size_t>(m)) != cols.end())
+      return fail(ErrorCode::kInvalidArgument, "model '" + name + "' given twice");
+    cols.push_back(static_cast<size_t>(m));
+  }
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < set.size(); ++i) {
+    bool any = false;
+    for (size_t c : cols) any = any || set.has(i, c);
+    if (any) rows.push_back(i);
+  }
+  return subset(set, rows, cols);
+}
+
+OutcomeSet restrictRecords(const OutcomeSet& set, const std::vector<size_t>& rows) {
+  std::vector<size_t> cols(set.models.size());
+  std::iota(cols.begin(), cols.end(), 0);
+  return subset(set, rows, cols);
 }
 
 }  // namespace rightsize::evals

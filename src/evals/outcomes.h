@@ -77,4 +77,8 @@ Result<routing::TrainingData> toTrainingData(const OutcomeSet& set, const std::v
 // dropping records that have none of them: e.g. a two-model pair out of a many-model set.
 Result<OutcomeSet> restrictModels(const OutcomeSet& set, const std::vector<std::string>& models);
 
+// The same set with only records `rows` (indices into `set`, in that order; each < set.size()):
+// e.g. a planning split and a judging split of one file.
+OutcomeSet restrictRecords(const OutcomeSet& set, const std::vector<size_t>& rows);
+
 }  // namespace rightsize::evals

@@ -1,9 +1,11 @@
 #include "evals/planner.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 
+#include <boost/math/distributions/normal.hpp>
 #include <fmt/format.h>
 
 #include "routing/trainer.h"
@@ -14,8 +16,8 @@ namespace {
 
 using Kind = config::CascadeStage::Kind;
 
-constexpr double kZ90 = 1.6448536269514722;  // two-sided 90%: 5% below the lower bound
-constexpr size_t kLearnedBases = 300;         // cascades that also get pre-routed variants
+constexpr size_t kLearnedBases = 300;
+constexpr std::array<double, 3> kConfidenceLadder{0.8, 0.9, 0.95};         // cascades that also get pre-routed variants
 
 routing::CascadePlan::Stage modelStage(const std::string& m) {
   routing::CascadePlan::Stage s;
@@ -107,8 +109,12 @@ std::string yamlString(std::string_view s) {
 
 }  // namespace
 
+double lowerBoundZ(double confidence) {
+  return boost::math::quantile(boost::math::normal_distribution<double>(), confidence);
+}
+
 size_t pickCheapestQualifying(const std::vector<PlanCandidate>& cands, size_t reference, const std::vector<size_t>& rows,
-                              double quality, std::vector<CandidateStats>* stats) {
+                              double quality, double z, std::vector<CandidateStats>* stats) {
   const PlanCandidate& ref = cands[reference];
   const double n = static_cast<double>(rows.size());
   double ref_q = 0;
@@ -131,7 +137,7 @@ size_t pickCheapestQualifying(const std::vector<PlanCandidate>& cands, size_t re
     st.cost_usd /= n;
     const double mean_d = sum_d / n;
     const double var = n > 1 ? std::max(0.0, (sum_d2 - n * mean_d * mean_d) / (n - 1)) : 0.0;
-    st.diff_lower = mean_d - kZ90 * std::sqrt(var / n);
+    st.diff_lower = mean_d - z * std::sqrt(var / n);
     // The small epsilon keeps the reference (difference exactly 0) qualifying at quality 1.
     st.qualifies = ref_q + st.diff_lower >= quality * ref_q - 1e-12;
   }
@@ -145,6 +151,57 @@ size_t pickCheapestQualifying(const std::vector<PlanCandidate>& cands, size_t re
   return best;
 }
 
+namespace {
+
+// K-fold cross-validation of the choice rule at `z`: for each fold, the pick on the other folds
+// scored on the fold; pooled into res.cv_* (reset first).
+void crossValidate(PlanResult& res, const std::vector<uint32_t>& fold, const std::vector<size_t>& rows,
+                   const std::vector<std::string>& tasks, const PlanOptions& opt, double z) {
+  const size_t ref_plan = res.reference;
+  res.cv_quality = res.cv_cost_usd = res.cv_ref_quality = res.cv_ref_cost_usd = 0;
+  res.cv_picks.clear();
+  res.cv_by_task.clear();
+  double n_held = 0;
+  for (uint32_t f = 0; f < opt.folds; ++f) {
+    std::vector<size_t> train, test;
+    for (size_t i : rows) (fold[i] == f ? test : train).push_back(i);
+    if (test.empty() || train.empty()) continue;
+    const size_t pick = pickCheapestQualifying(res.candidates, ref_plan, train, opt.quality, z);
+    res.cv_picks.push_back(res.candidates[pick].name);
+    for (size_t i : test) {
+      const double q = res.candidates[pick].score[i], c = res.candidates[pick].cost[i];
+      const double rq = res.candidates[ref_plan].score[i], rc = res.candidates[ref_plan].cost[i];
+      res.cv_quality += q;
+      res.cv_cost_usd += c;
+      res.cv_ref_quality += rq;
+      res.cv_ref_cost_usd += rc;
+      TaskNumbers& t = res.cv_by_task[tasks[i].empty() ? "(no task)" : tasks[i]];
+      ++t.records;
+      t.quality += q;
+      t.cost_usd += c;
+      t.ref_quality += rq;
+      t.ref_cost_usd += rc;
+      n_held += 1;
+    }
+  }
+  if (n_held > 0) {
+    res.cv_quality /= n_held;
+    res.cv_cost_usd /= n_held;
+    res.cv_ref_quality /= n_held;
+    res.cv_ref_cost_usd /= n_held;
+  }
+  for (auto& [task, t] : res.cv_by_task) {
+    const double n = static_cast<double>(t.records);
+    t.quality /= n;
+    t.cost_usd /= n;
+    t.ref_quality /= n;
+    t.ref_cost_usd /= n;
+  }
+
+}
+
+}  // namespace
+
 Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
   if (set.responses_present == 0)
     return fail(ErrorCode::kInvalidArgument,
@@ -154,6 +211,8 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
   if (ref_col < 0) return fail(ErrorCode::kInvalidArgument, fmt::format("reference model '{}' is not in the data", opt.reference));
   if (!(opt.quality > 0 && opt.quality <= 1))
     return fail(ErrorCode::kInvalidArgument, fmt::format("--quality must be in (0, 1], got {}", opt.quality));
+  if (opt.confidence != 0 && !(opt.confidence >= 0.5 && opt.confidence < 1))
+    return fail(ErrorCode::kInvalidArgument, fmt::format("--confidence must be in [0.5, 1), got {}", opt.confidence));
   if (opt.folds < 2) return fail(ErrorCode::kInvalidArgument, "cross-validation needs at least 2 folds");
   if (opt.max_stages < 1) return fail(ErrorCode::kInvalidArgument, "--max-stages must be at least 1");
   auto ex = routing::Extractor::parse(opt.extract);
@@ -280,46 +339,20 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
     }
   }
 
-  // Cross-validation of the procedure.
-  double n_held = 0;
-  for (uint32_t f = 0; f < opt.folds; ++f) {
-    std::vector<size_t> train, test;
-    for (size_t i : rows) (fold[i] == f ? test : train).push_back(i);
-    if (test.empty() || train.empty()) continue;
-    const size_t pick = pickCheapestQualifying(res.candidates, ref_plan, train, opt.quality);
-    res.cv_picks.push_back(res.candidates[pick].name);
-    for (size_t i : test) {
-      const double q = res.candidates[pick].score[i], c = res.candidates[pick].cost[i];
-      const double rq = res.candidates[ref_plan].score[i], rc = res.candidates[ref_plan].cost[i];
-      res.cv_quality += q;
-      res.cv_cost_usd += c;
-      res.cv_ref_quality += rq;
-      res.cv_ref_cost_usd += rc;
-      TaskNumbers& t = res.cv_by_task[set.tasks[i].empty() ? "(no task)" : set.tasks[i]];
-      ++t.records;
-      t.quality += q;
-      t.cost_usd += c;
-      t.ref_quality += rq;
-      t.ref_cost_usd += rc;
-      n_held += 1;
-    }
-  }
-  if (n_held > 0) {
-    res.cv_quality /= n_held;
-    res.cv_cost_usd /= n_held;
-    res.cv_ref_quality /= n_held;
-    res.cv_ref_cost_usd /= n_held;
-  }
-  for (auto& [task, t] : res.cv_by_task) {
-    const double n = static_cast<double>(t.records);
-    t.quality /= n;
-    t.cost_usd /= n;
-    t.ref_quality /= n;
-    t.ref_cost_usd /= n;
+  // Cross-validation of the procedure, at each confidence level of the ladder (one level when
+  // fixed): the first level whose pooled held-out quality keeps quality x the reference's is used.
+  std::vector<double> ladder = opt.confidence > 0 ? std::vector<double>{opt.confidence}
+                                                  : std::vector<double>(kConfidenceLadder.begin(), kConfidenceLadder.end());
+  double z = 0;
+  for (size_t l = 0; l < ladder.size(); ++l) {
+    z = lowerBoundZ(ladder[l]);
+    crossValidate(res, fold, rows, set.tasks, opt, z);
+    res.confidence = ladder[l];
+    if (res.cv_quality >= opt.quality * res.cv_ref_quality - 1e-12) break;
   }
 
   std::vector<CandidateStats> stats;
-  res.chosen = pickCheapestQualifying(res.candidates, ref_plan, rows, opt.quality, &stats);
+  res.chosen = pickCheapestQualifying(res.candidates, ref_plan, rows, opt.quality, z, &stats);
   res.chosen_stats = stats[res.chosen];
   std::vector<CandidateStats> qualifying, failing;
   for (const CandidateStats& s : stats) {

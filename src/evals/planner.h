@@ -15,14 +15,22 @@
 // candidate's per-record score and cost stays held out from the router.
 //
 // Choice rule (pickCheapestQualifying): among candidates whose conservative quality — the
-// reference's mean score plus the lower bound of the two-sided 90% confidence interval of the
-// paired per-prompt score difference (candidate - reference) — is >= quality * the reference's
-// mean score, the cheapest (mean cost; ties: higher quality, then earlier candidate). The
-// reference itself always qualifies when quality <= 1.
+// reference's mean score plus a one-sided lower confidence bound (normal approximation, level
+// `confidence`) of the paired per-prompt score difference (candidate - reference) — is >=
+// quality * the reference's mean score, the cheapest (mean cost; ties: higher quality, then
+// earlier candidate). The reference itself always qualifies when quality <= 1.
+//
+// The level: fixed by PlanOptions::confidence, or by default the ladder 0.8 -> 0.9 -> 0.95: the
+// first level whose cross-validated choice (below) keeps quality x the reference's quality held
+// out; 0.95 when none does. A higher level is surer and dearer; the ladder spends the extra
+// certainty only where the folds show the cheaper level picking a route that loses quality
+// (bench/plan_holdout.cc measures the trade-off on new prompts, docs/cascade.md).
 //
 // Held-out estimate: K-fold cross-validation by prompt (routing::foldOf on the prompt id): for
 // each fold the rule picks on the other folds and the pick is scored on the fold; the pooled
 // held-out records measure the whole procedure. The final pick uses all records. Deterministic.
+// With the ladder, the numbers reported are those of the level it stopped at, which was chosen
+// by looking at them: a little optimistic when it stopped because the level held.
 
 #include <map>
 #include <optional>
@@ -45,6 +53,9 @@ struct PlanOptions {
   int max_stages = 2;            // 1: single models only; 2: + agree -> reference; 3: + pair -> pair -> reference
   uint32_t folds = 5;            // >= 2
   uint64_t seed = 1;             // of the fold split
+  // One-sided confidence of the quality bound, in [0.5, 1); 0 (the default): the ladder 0.8 ->
+  // 0.9 -> 0.95, the first level whose cross-validated choice keeps the quality.
+  double confidence = 0;
   bool learned = false;          // also learned + cascade candidates (trains a router per fold; `plan --learned`)
   uint32_t threads = 2;          // router training threads
 };
@@ -59,7 +70,7 @@ struct PlanCandidate {
 struct CandidateStats {
   size_t candidate = 0;
   double quality = 0, cost_usd = 0;
-  double diff_lower = 0;         // lower 90% bound of mean(candidate - reference)
+  double diff_lower = 0;         // lower bound (at the level used) of mean(candidate - reference)
   bool qualifies = false;
 };
 
@@ -78,6 +89,7 @@ struct PlanResult {
   // Cross-validated (held-out) numbers of the procedure, pooled over folds.
   double cv_quality = 0, cv_cost_usd = 0, cv_ref_quality = 0, cv_ref_cost_usd = 0;
   std::vector<std::string> cv_picks;  // per fold, the candidate picked
+  double confidence = 0;             // the level used (the ladder's pick, or PlanOptions::confidence)
   std::map<std::string, TaskNumbers> cv_by_task;
   // When the chosen candidate pre-routes: a router trained on every record (else empty).
   std::optional<routing::RouterModel> router;
@@ -89,8 +101,12 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt);
 
 // Evaluates candidates on `rows` and applies the choice rule; returns the index of the pick
 // and fills `stats` (one per candidate) when non-null.
+// `z`: the lower bound's standard-normal quantile (lowerBoundZ(PlanOptions::confidence)).
 size_t pickCheapestQualifying(const std::vector<PlanCandidate>& cands, size_t reference, const std::vector<size_t>& rows,
-                              double quality, std::vector<CandidateStats>* stats = nullptr);
+                              double quality, double z, std::vector<CandidateStats>* stats = nullptr);
+
+// The z of a one-sided lower confidence bound at `confidence` (0.95 -> 1.645; 0.5 -> 0: the mean).
+double lowerBoundZ(double confidence);
 
 // The chosen candidate as YAML: one top-level `routes:` mapping holding route `name` in the
 // config's format (policy fixed for a single model, policy cascade with stages otherwise; with

@@ -141,6 +141,22 @@ TEST(RestrictModels, KeepsAPairAndDropsRecordsWithoutEither) {
   EXPECT_FALSE(restrictModels(*s, {"small", "small"}));
 }
 
+TEST(RestrictRecords, KeepsTheGivenRecordsInTheirOrderWithEveryModel) {
+  auto s = readOutcomes({writePlain("rr.jsonl", kTwoRecords)});
+  ASSERT_TRUE(s);
+  const OutcomeSet r = restrictRecords(*s, {1, 0});
+  EXPECT_EQ(r.models, s->models);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r.ids[0], s->ids[1]);
+  EXPECT_EQ(r.index.at(s->ids[0]), 1u);
+  EXPECT_EQ(r.responses_present, s->responses_present);
+  for (size_t m = 0; m < s->models.size(); ++m) {
+    EXPECT_EQ(r.has(0, m), s->has(1, m));
+    if (s->has(1, m)) EXPECT_EQ(r.scoreAt(0, m), s->scoreAt(1, m));
+  }
+  EXPECT_EQ(restrictRecords(*s, {0}).size(), 1u);
+}
+
 TEST(ReadDecisions, ReadsLinesWrittenByDecisionLine) {
   const std::string text = decisionLine("a\"1", "m/x", 0.35) + "\n" + decisionLine("b", "n", 1) + "\n";
   auto d = readDecisions(writePlain("dec.jsonl", text));

@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "evals/cascade_replay.h"
+#include "routing/trainer.h"
 
 namespace rightsize::evals {
 namespace {
@@ -107,6 +108,97 @@ TEST(Planner, ALowerQualityTargetAllowsTheCheapestModel) {
   auto r = planRoute(synthetic(), o);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->candidates[r->chosen].name, "cheap1");
+}
+
+// Two models: "cand" ($1) and "ref" ($100), both right on every prompt except: per fold 1-3 of
+// a 4-fold split (seed 1), cand is right where ref is wrong on 6 prompts and wrong where ref is
+// right on 4; on fold 0, cand is wrong where ref is right on 12. Trained on folds 1-3, cand's
+// mean difference is +6/~300 with a lower bound above 0 at confidence 0.8 and below at 0.9; on
+// any other training split it loses.
+OutcomeSet foldTrap() {
+  OutcomeSet s;
+  s.models = {"cand", "ref"};
+  std::vector<int> wins(4, 0), losses(4, 0);
+  const std::vector<int> want_wins = {0, 6, 6, 6}, want_losses = {12, 4, 4, 4};
+  for (size_t i = 0; i < 400; ++i) {
+    const std::string id = "t" + std::to_string(i);
+    const uint32_t f = routing::foldOf(id, 1, 4);
+    float cand = 1, ref = 1;
+    if (wins[f] < want_wins[f]) {
+      ++wins[f];
+      ref = 0;
+    } else if (losses[f] < want_losses[f]) {
+      ++losses[f];
+      cand = 0;
+    }
+    s.index[id] = s.ids.size();
+    s.ids.push_back(id);
+    s.tasks.push_back("t");
+    s.asks.push_back("question " + id);
+    s.where.push_back("trap:" + std::to_string(i + 1));
+    for (const auto& [score, cost] : {std::pair<float, double>{cand, 1}, {ref, 100}}) {
+      s.score.push_back(score);
+      s.cost_usd.push_back(cost);
+      s.response.push_back("A");
+      s.has_response.push_back(true);
+      ++s.responses_present;
+    }
+  }
+  return s;
+}
+
+TEST(Planner, TheConfidenceLevelSetsHowSureTheBoundMustBe) {
+  // cand: right on 10 prompts where ref is wrong, wrong on 10 where ref is right: the same mean.
+  std::vector<PlanCandidate> c(2);
+  for (auto& k : c) k.score.assign(100, 1.0), k.cost.assign(100, 0.0);
+  for (size_t i = 0; i < 100; ++i) c[0].cost[i] = 1, c[1].cost[i] = 100;
+  for (size_t i = 0; i < 10; ++i) c[0].score[i] = 0, c[1].score[10 + i] = 0;
+  std::vector<size_t> rows(100);
+  for (size_t i = 0; i < 100; ++i) rows[i] = i;
+  EXPECT_DOUBLE_EQ(lowerBoundZ(0.5), 0.0);
+  EXPECT_NEAR(lowerBoundZ(0.95), 1.6449, 1e-4);
+  std::vector<CandidateStats> st;
+  EXPECT_EQ(pickCheapestQualifying(c, 1, rows, 1.0, lowerBoundZ(0.5), &st), 0u);  // the mean: as good, cheaper
+  EXPECT_DOUBLE_EQ(st[0].diff_lower, 0.0);
+  EXPECT_EQ(pickCheapestQualifying(c, 1, rows, 1.0, lowerBoundZ(0.8), &st), 1u);  // not sure enough: the reference
+  EXPECT_LT(st[0].diff_lower, 0.0);
+  EXPECT_EQ(pickCheapestQualifying(c, 1, rows, 0.9, lowerBoundZ(0.95)), 0u);     // a 10% looser target: cand
+}
+
+TEST(Planner, TheDefaultRaisesTheConfidenceWhenTheCrossValidatedChoiceLosesQuality) {
+  const OutcomeSet s = foldTrap();
+  PlanOptions o;
+  o.reference = "ref";
+  o.extract = "choice";
+  o.folds = 4;
+  o.seed = 1;
+  o.confidence = 0.8;  // fixed: fold 0's pick is cand, which loses 12 prompts held out
+  auto fixed = planRoute(s, o);
+  ASSERT_TRUE(fixed) << fixed.error().message;
+  EXPECT_DOUBLE_EQ(fixed->confidence, 0.8);
+  EXPECT_EQ(fixed->cv_picks, (std::vector<std::string>{"cand", "ref", "ref", "ref"}));
+  EXPECT_LT(fixed->cv_quality, fixed->cv_ref_quality);
+  o.confidence = 0;  // the ladder: 0.8 loses held out, 0.9 keeps the quality
+  auto ladder = planRoute(s, o);
+  ASSERT_TRUE(ladder);
+  EXPECT_DOUBLE_EQ(ladder->confidence, 0.9);
+  EXPECT_EQ(ladder->cv_picks, (std::vector<std::string>{"ref", "ref", "ref", "ref"}));
+  EXPECT_DOUBLE_EQ(ladder->cv_quality, ladder->cv_ref_quality);
+  EXPECT_EQ(ladder->candidates[ladder->chosen].name, "ref");
+  // The obvious cascade keeps the quality at the first level.
+  auto easy = planRoute(synthetic(), options());
+  ASSERT_TRUE(easy);
+  EXPECT_DOUBLE_EQ(easy->confidence, 0.8);
+}
+
+TEST(Planner, RefusesAConfidenceOutsideItsRange) {
+  PlanOptions o = options();
+  for (double bad : {0.3, 1.0, 1.5}) {
+    o.confidence = bad;
+    auto r = planRoute(synthetic(), o);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("--confidence"), std::string::npos);
+  }
 }
 
 // The cascade the replay tests run: cheap1 and cheap2 must agree on a choice, else ref answers.
