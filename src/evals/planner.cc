@@ -35,7 +35,8 @@ routing::CascadePlan::Stage agreeStage(std::vector<std::string> models, uint32_t
   return s;
 }
 
-std::string describe(const routing::CascadePlan& p) {
+// "a > agree2/2(b,c) > ref"; with `spec`, agree stages name their extractor: "agree2/2[number](b,c)".
+std::string describe(const routing::CascadePlan& p, bool spec) {
   std::string out;
   for (const auto& s : p.stages()) {
     if (!out.empty()) out += " > ";
@@ -43,7 +44,7 @@ std::string describe(const routing::CascadePlan& p) {
       out += s.models[0];
       continue;
     }
-    out += fmt::format("agree{}/{}(", s.min_votes, s.models.size());
+    out += fmt::format("agree{}/{}{}(", s.min_votes, s.models.size(), spec ? "[" + s.extract->spec() + "]" : "");
     for (size_t i = 0; i < s.models.size(); ++i) out += (i ? "," : "") + s.models[i];
     out += ")";
   }
@@ -215,8 +216,15 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
     return fail(ErrorCode::kInvalidArgument, fmt::format("--confidence must be in [0.5, 1), got {}", opt.confidence));
   if (opt.folds < 2) return fail(ErrorCode::kInvalidArgument, "cross-validation needs at least 2 folds");
   if (opt.max_stages < 1) return fail(ErrorCode::kInvalidArgument, "--max-stages must be at least 1");
-  auto ex = routing::Extractor::parse(opt.extract);
-  if (!ex) return fail(ex.error());
+  // The extractors agree stages are tried with: the one given, or with "auto" every kind that
+  // needs no argument.
+  std::vector<routing::Extractor> extractors;
+  for (const char* spec : opt.extract == "auto" ? std::vector<const char*>{"choice", "number", "text"}
+                                                : std::vector<const char*>{opt.extract.c_str()}) {
+    auto ex = routing::Extractor::parse(spec);
+    if (!ex) return fail(ex.error());
+    extractors.push_back(*ex);
+  }
 
   // Only records where every model has an outcome: every candidate is then scored on the same prompts.
   std::vector<size_t> rows;
@@ -254,29 +262,28 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
     for (size_t c : cols) v.push_back(set.models[c]);
     return v;
   };
-  if (opt.max_stages >= 2) {
+  for (const routing::Extractor& ex : extractors) {
     const size_t k = cheaper.size();
-    for (size_t a = 0; a < k; ++a)
-      for (size_t b = a + 1; b < k; ++b) {
-        plans.push_back(*routing::CascadePlan::fromStages(
-            {agreeStage(names({cheaper[a], cheaper[b]}), 2, *ex), modelStage(ref)}));
-        for (size_t c = b + 1; c < k; ++c)
-          for (uint32_t votes : {2u, 3u})
-            plans.push_back(*routing::CascadePlan::fromStages(
-                {agreeStage(names({cheaper[a], cheaper[b], cheaper[c]}), votes, *ex), modelStage(ref)}));
-      }
-  }
-  if (opt.max_stages >= 3) {
-    const size_t k = cheaper.size();
-    for (size_t a = 0; a < k; ++a)
-      for (size_t b = a + 1; b < k; ++b)
-        for (size_t c = a + 1; c < k; ++c)
-          for (size_t d = c + 1; d < k; ++d) {
-            if (c == b || d == b) continue;
-            plans.push_back(*routing::CascadePlan::fromStages({agreeStage(names({cheaper[a], cheaper[b]}), 2, *ex),
-                                                              agreeStage(names({cheaper[c], cheaper[d]}), 2, *ex),
-                                                              modelStage(ref)}));
-          }
+    if (opt.max_stages >= 2)
+      for (size_t a = 0; a < k; ++a)
+        for (size_t b = a + 1; b < k; ++b) {
+          plans.push_back(*routing::CascadePlan::fromStages(
+              {agreeStage(names({cheaper[a], cheaper[b]}), 2, ex), modelStage(ref)}));
+          for (size_t c = b + 1; c < k; ++c)
+            for (uint32_t votes : {2u, 3u})
+              plans.push_back(*routing::CascadePlan::fromStages(
+                  {agreeStage(names({cheaper[a], cheaper[b], cheaper[c]}), votes, ex), modelStage(ref)}));
+        }
+    if (opt.max_stages >= 3)
+      for (size_t a = 0; a < k; ++a)
+        for (size_t b = a + 1; b < k; ++b)
+          for (size_t c = a + 1; c < k; ++c)
+            for (size_t d = c + 1; d < k; ++d) {
+              if (c == b || d == b) continue;
+              plans.push_back(*routing::CascadePlan::fromStages({agreeStage(names({cheaper[a], cheaper[b]}), 2, ex),
+                                                                agreeStage(names({cheaper[c], cheaper[d]}), 2, ex),
+                                                                modelStage(ref)}));
+            }
   }
 
   auto checks = routing::AnswerChecks::make(config::CascadeConfig{}, "plan", opt.route);
@@ -287,11 +294,20 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
   if (!table) return fail(table.error());
 
   PlanResult res;
-  res.reference = ref_plan;
-  for (auto& p : plans) {
-    PlanCandidate c{describe(p), std::move(p), std::vector<double>(set.size(), 0), std::vector<double>(set.size(), 0),
-                    std::nullopt};
-    const auto recs = replayCascade(*table, c.plan, rows);
+  double ref_cost = 0;
+  for (size_t i : rows) ref_cost += set.costAt(i, static_cast<size_t>(ref_col));
+  for (size_t p = 0; p < plans.size(); ++p) {
+    const auto recs = replayCascade(*table, plans[p], rows);
+    // A cascade that costs at least the reference on all records is never the cheapest that
+    // qualifies: not kept (cost depends on which answers agree, not on scores: no label is read).
+    if (plans[p].stages().size() > 1) {
+      double cost = 0;
+      for (const auto& r : recs) cost += r.cost_usd;
+      if (cost >= ref_cost) continue;
+    }
+    if (p == ref_plan) res.reference = res.candidates.size();
+    PlanCandidate c{describe(plans[p], extractors.size() > 1), std::move(plans[p]), std::vector<double>(set.size(), 0),
+                    std::vector<double>(set.size(), 0), std::nullopt};
     for (size_t k = 0; k < rows.size(); ++k) {
       c.score[rows[k]] = recs[k].score;
       c.cost[rows[k]] = recs[k].cost_usd;
@@ -352,7 +368,7 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
   }
 
   std::vector<CandidateStats> stats;
-  res.chosen = pickCheapestQualifying(res.candidates, ref_plan, rows, opt.quality, z, &stats);
+  res.chosen = pickCheapestQualifying(res.candidates, res.reference, rows, opt.quality, z, &stats);
   res.chosen_stats = stats[res.chosen];
   std::vector<CandidateStats> qualifying, failing;
   for (const CandidateStats& s : stats) {

@@ -191,6 +191,34 @@ TEST(Planner, TheDefaultRaisesTheConfidenceWhenTheCrossValidatedChoiceLosesQuali
   EXPECT_DOUBLE_EQ(easy->confidence, 0.8);
 }
 
+TEST(Planner, AutoExtractSearchesEachKindAndDropsCascadesDearerThanTheReference) {
+  OutcomeSet s = synthetic();
+  // Numeric answers: "18" in three formats when right, different numbers when wrong.
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool hard = i % 4 == 0;
+    s.response[i * 3 + 0] = hard ? "I get 17." : "The total is $18.";
+    s.response[i * 3 + 1] = hard ? "19" : "18.0";
+    s.response[i * 3 + 2] = "18";
+  }
+  PlanOptions o = options();
+  o.extract = "auto";
+  auto r = planRoute(s, o);
+  ASSERT_TRUE(r) << r.error().message;
+  const PlanCandidate& c = r->candidates[r->chosen];
+  ASSERT_EQ(c.plan.stages().size(), 2u) << c.name;
+  EXPECT_EQ(c.plan.stages()[0].extract->spec(), "number");
+  EXPECT_EQ(c.name, "agree2/2[number](cheap1,cheap2) > ref");
+  EXPECT_DOUBLE_EQ(r->chosen_stats.cost_usd, 3 + 100 * 0.25);
+  // choice finds no letter and text never agrees: those cascades cost 103 > 100 and are not kept.
+  for (const auto& k : r->candidates) {
+    EXPECT_EQ(k.name.find("[choice]"), std::string::npos) << k.name;
+    EXPECT_EQ(k.name.find("[text]"), std::string::npos) << k.name;
+  }
+  EXPECT_EQ(r->candidates[r->reference].name, "ref");
+  // The YAML names the extractor of the stage.
+  EXPECT_NE(routeYaml(c, "auto", "ref", "t").find("extract: \"number\""), std::string::npos);
+}
+
 TEST(Planner, RefusesAConfidenceOutsideItsRange) {
   PlanOptions o = options();
   for (double bad : {0.3, 1.0, 1.5}) {
