@@ -103,8 +103,8 @@ void addPlanCommand(CLI::App& root, int& exit_code) {
                   "while the cross-validated choice loses quality)")
       ->check(CLI::Range(0.5, 0.999));
   cmd->add_option("--extract", a->opt.extract, "how agree stages compare answers: json:FIELD, regex:PATTERN, number, "
-                                               "choice, text, or auto (default: cascades with each of choice, number "
-                                               "and text are searched)");
+                                               "choice, answer, text, or auto (default: cascades with each of answer, "
+                                               "json:answer and text are searched)");
   cmd->add_option("--route", a->opt.route, "route name to write (default auto)");
   cmd->add_option("--max-stages", a->opt.max_stages, "1: single models; 2: + agree -> reference; 3: + pair -> pair -> "
                                                      "reference (default 2)")

@@ -216,10 +216,11 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
     return fail(ErrorCode::kInvalidArgument, fmt::format("--confidence must be in [0.5, 1), got {}", opt.confidence));
   if (opt.folds < 2) return fail(ErrorCode::kInvalidArgument, "cross-validation needs at least 2 folds");
   if (opt.max_stages < 1) return fail(ErrorCode::kInvalidArgument, "--max-stages must be at least 1");
-  // The extractors agree stages are tried with: the one given, or with "auto" every kind that
-  // needs no argument.
+  // The extractors agree stages are tried with: the one given, or with "auto" the final answer
+  // (an option letter, else a number), a JSON "answer" field, and the whole text. One that never
+  // finds agreement costs nothing: its cascades are dearer than the reference and dropped below.
   std::vector<routing::Extractor> extractors;
-  for (const char* spec : opt.extract == "auto" ? std::vector<const char*>{"choice", "number", "text"}
+  for (const char* spec : opt.extract == "auto" ? std::vector<const char*>{"answer", "json:answer", "text"}
                                                 : std::vector<const char*>{opt.extract.c_str()}) {
     auto ex = routing::Extractor::parse(spec);
     if (!ex) return fail(ex.error());

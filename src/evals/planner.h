@@ -48,7 +48,7 @@ namespace rightsize::evals {
 struct PlanOptions {
   std::string reference;         // a model of the data
   double quality = 1.0;          // (0, 1]
-  std::string extract = "auto";  // extractor spec for agree stages; "auto": each of choice, number, text
+  std::string extract = "auto";  // extractor spec for agree stages; "auto": each of answer, json:answer, text
   std::string route = "auto";    // route name written
   int max_stages = 2;            // 1: single models only; 2: + agree -> reference; 3: + pair -> pair -> reference
   uint32_t folds = 5;            // >= 2

@@ -10,7 +10,7 @@ namespace rightsize::routing {
 
 namespace {
 
-enum class Kind { kJson, kRegex, kNumber, kChoice, kText };
+enum class Kind { kJson, kRegex, kNumber, kChoice, kAnswer, kText };
 
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
@@ -108,10 +108,11 @@ Result<Extractor> Extractor::parse(std::string_view spec) {
   impl->spec = std::string(spec);
   const auto bad = [&](std::string_view why) {
     return fail(ErrorCode::kInvalidArgument,
-                fmt::format("bad extract spec '{}': {} (valid: json:FIELD, regex:PATTERN, number, choice, text)", spec, why));
+                fmt::format("bad extract spec '{}': {} (valid: json:FIELD, regex:PATTERN, number, choice, answer, text)", spec, why));
   };
   if (spec == "number") impl->kind = Kind::kNumber;
   else if (spec == "choice") impl->kind = Kind::kChoice;
+  else if (spec == "answer") impl->kind = Kind::kAnswer;
   else if (spec == "text") impl->kind = Kind::kText;
   else if (spec.substr(0, 5) == "json:") {
     impl->kind = Kind::kJson;
@@ -226,6 +227,10 @@ std::optional<std::string> Extractor::extract(std::string_view answer) const {
     case Kind::kRegex: v = extractRegex(answer, *impl_->re); break;
     case Kind::kNumber: v = extractNumber(answer); break;
     case Kind::kChoice: v = extractChoice(answer); break;
+    case Kind::kAnswer:
+      v = extractChoice(answer);
+      if (!v) v = extractNumber(answer);
+      break;
     case Kind::kText: v = std::string(answer); break;
   }
   if (!v) return std::nullopt;

@@ -9,6 +9,8 @@
 //   regex:PATTERN  the first capture group of the first RE2 match (the whole match when no group)
 //   number         the final number in the text: "18", "18.0", "$18", "1,234" -> canonical decimal
 //   choice         one option letter A–J: "B", "(B)", "B.", "**B**", "The answer is (B)", "Answer: B"
+//   answer         the final answer of a mixed workload: the option letter as `choice` when the text
+//                  gives one, else the final number as `number` (multiple choice and math in one route)
 //   text           the whole text
 // Every value is then normalized: trimmed, surrounding quotes stripped, whitespace collapsed,
 // ASCII case folded. No value (nothing found, or empty after normalizing) is no vote.

@@ -206,17 +206,17 @@ TEST(Planner, AutoExtractSearchesEachKindAndDropsCascadesDearerThanTheReference)
   ASSERT_TRUE(r) << r.error().message;
   const PlanCandidate& c = r->candidates[r->chosen];
   ASSERT_EQ(c.plan.stages().size(), 2u) << c.name;
-  EXPECT_EQ(c.plan.stages()[0].extract->spec(), "number");
-  EXPECT_EQ(c.name, "agree2/2[number](cheap1,cheap2) > ref");
+  EXPECT_EQ(c.plan.stages()[0].extract->spec(), "answer");  // no letter: the final number
+  EXPECT_EQ(c.name, "agree2/2[answer](cheap1,cheap2) > ref");
   EXPECT_DOUBLE_EQ(r->chosen_stats.cost_usd, 3 + 100 * 0.25);
-  // choice finds no letter and text never agrees: those cascades cost 103 > 100 and are not kept.
+  // No JSON and texts that never agree: those cascades cost 103 > 100 and are not kept.
   for (const auto& k : r->candidates) {
-    EXPECT_EQ(k.name.find("[choice]"), std::string::npos) << k.name;
+    EXPECT_EQ(k.name.find("[json:answer]"), std::string::npos) << k.name;
     EXPECT_EQ(k.name.find("[text]"), std::string::npos) << k.name;
   }
   EXPECT_EQ(r->candidates[r->reference].name, "ref");
   // The YAML names the extractor of the stage.
-  EXPECT_NE(routeYaml(c, "auto", "ref", "t").find("extract: \"number\""), std::string::npos);
+  EXPECT_NE(routeYaml(c, "auto", "ref", "t").find("extract: \"answer\""), std::string::npos);
 }
 
 TEST(Planner, RefusesAConfidenceOutsideItsRange) {

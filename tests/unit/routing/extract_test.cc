@@ -82,20 +82,34 @@ TEST(Extractor, ChoiceReadsOneOptionLetter) {
   EXPECT_EQ(c.extract(""), std::nullopt);
 }
 
+TEST(Extractor, AnswerIsTheOptionLetterElseTheFinalNumber) {
+  auto a = make("answer");
+  EXPECT_EQ(a.extract("The answer is (B)"), "b");
+  EXPECT_EQ(a.extract("**C**"), "c");
+  EXPECT_EQ(a.extract("She has 3 apples, then 15 more: 18"), "18");
+  EXPECT_EQ(a.extract("$18.00"), "18");
+  EXPECT_EQ(a.extract("Answer: A, since 2 + 2 = 4"), "a");  // a letter, when given, wins
+  EXPECT_EQ(a.extract("I am not sure"), std::nullopt);
+  EXPECT_NE(a.extract("B"), a.extract("2"));                 // a letter never equals a number
+  EXPECT_EQ(a.spec(), "answer");
+}
+
 TEST(Extractor, GarbageAndHugeAnswersAreNoVoteNotACrash) {
   const std::string garbage("\x00\xff\xfe{{{\"\\", 8);
-  for (std::string_view s : {"json:a", "regex:(x)", "number", "choice"}) EXPECT_EQ(make(s).extract(garbage), std::nullopt) << s;
+  for (std::string_view s : {"json:a", "regex:(x)", "number", "choice", "answer"})
+    EXPECT_EQ(make(s).extract(garbage), std::nullopt) << s;
   std::string huge(1 << 20, '{');
   EXPECT_EQ(make("json:a").extract(huge), std::nullopt);
   std::string prose(1 << 20, 'x');
   prose += " so 42";
   EXPECT_EQ(make("number").extract(prose), "42");
   EXPECT_EQ(make("choice").extract(prose), std::nullopt);
+  EXPECT_EQ(make("answer").extract(prose), "42");
   EXPECT_EQ(make("text").extract(prose)->size(), prose.size());
 }
 
 TEST(Extractor, EmptyAndBlankAnswersAreNoVoteForEveryKind) {
-  for (std::string_view s : {"json:answer", "regex:(\\d+)", "regex:x", "number", "choice", "text"})
+  for (std::string_view s : {"json:answer", "regex:(\\d+)", "regex:x", "number", "choice", "answer", "text"})
     for (std::string_view a : {"", " ", "\n\t ", "\"\"", "''"}) EXPECT_EQ(make(s).extract(a), std::nullopt) << s << " on [" << a << "]";
   EXPECT_EQ(make("json:answer").extract("{\"answer\": \"\"}"), std::nullopt);      // an empty value is no vote
   EXPECT_EQ(make("json:answer").extract("{\"answer\": \"  \"}"), std::nullopt);
