@@ -45,15 +45,15 @@ int runPlan(const PlanArgs& a) {
   // A pre-routed pick needs its router: written beside the routes file, referenced by its file
   // name (relative paths resolve against the directory of the config the route is appended to).
   std::string router_name;
-  if (chosen.pre_route && res->router) {
-    router_name = a.opt.route + ".pre_route.rsr";
+  if ((chosen.pre_route || chosen.learned_quality) && res->router) {
+    router_name = a.opt.route + (chosen.learned_quality ? ".router.rsr" : ".pre_route.rsr");
     const std::filesystem::path router_path = std::filesystem::path(a.out).parent_path() / router_name;
     if (auto st = res->router->save(router_path.string()); !st) {
       std::cerr << "rightsize: cannot write " << router_path.string() << ": " << st.error().message << "\n";
       return 1;
     }
   }
-  const std::string yaml = evals::routeYaml(chosen, a.opt.route, a.opt.reference, header, router_name);
+  const std::string yaml = evals::routeYaml(chosen, a.opt.route, a.opt.reference, header, router_name, set->models);
   std::ofstream f(a.out, std::ios::binary | std::ios::trunc);
   f << yaml;
   if (!f) {
@@ -83,7 +83,7 @@ int runPlan(const PlanArgs& a) {
   for (const auto& r : res->runner_ups)
     fmt::print(stderr, "  {:<80} quality {:.4f}, cost ${:.6f}, bound {:+.4f}{}\n", res->candidates[r.candidate].name,
                r.quality, r.cost_usd, r.diff_lower, r.qualifies ? "" : " (does not qualify)");
-  if (!router_name.empty()) fmt::print(stderr, "wrote its pre_route router beside it: {}\n", router_name);
+  if (!router_name.empty()) fmt::print(stderr, "wrote its router beside it: {}\n", router_name);
   fmt::print(stderr, "wrote route '{}' to {}\n", a.opt.route, a.out);
   return 0;
 }

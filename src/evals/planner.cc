@@ -76,25 +76,42 @@ routing::TrainingData trainingRows(const OutcomeSet& set, const std::vector<size
   return d;
 }
 
-// Out-of-fold pass probabilities, probs[i * models + m]: record i's come from a router trained
-// on the other folds' records.
-Result<std::vector<double>> outOfFoldProbabilities(const OutcomeSet& set, const std::vector<size_t>& rows,
-                                                   const std::vector<uint32_t>& fold, const PlanOptions& opt) {
+constexpr std::array<double, 6> kLearnedQualities{0.8, 0.85, 0.9, 0.95, 0.98, 1.0};
+
+struct OutOfFold {
+  std::vector<double> probs;  // probs[i * models + m]
+  std::vector<int> picks;     // picks[i * kLearnedQualities.size() + q]: the learned route's model
+};
+
+// Out-of-fold pass probabilities and learned decisions: record i's come from a router trained on
+// the other folds' records.
+Result<OutOfFold> outOfFoldProbabilities(const OutcomeSet& set, const std::vector<size_t>& rows,
+                                         const std::vector<uint32_t>& fold, const PlanOptions& opt) {
   const size_t mc = set.models.size();
-  std::vector<double> probs(set.size() * mc, 0.0);
-  std::vector<double> p(mc);
+  OutOfFold out;
+  std::vector<double>& probs = out.probs;
+  probs.assign(set.size() * mc, 0.0);
+  out.picks.assign(set.size() * kLearnedQualities.size(), -1);
+  std::vector<double> p(mc), cost(mc);
   for (uint32_t f = 0; f < opt.folds; ++f) {
     std::vector<size_t> train, test;
     for (size_t i : rows) (fold[i] == f ? test : train).push_back(i);
     if (test.empty() || train.empty()) continue;
     auto router = routing::train(trainingRows(set, train), trainOptions(opt));
     if (!router) return fail(router.error());
+    // The router's columns are the data's models in the data's order (trainingRows).
     for (size_t i : test) {
       router->predict(set.asks[i], p);
-      for (size_t m = 0; m < mc; ++m) probs[i * mc + m] = p[m];
+      for (size_t m = 0; m < mc; ++m) {
+        probs[i * mc + m] = p[m];
+        cost[m] = router->estimateCostUsd(m, set.asks[i].size());
+      }
+      for (size_t q = 0; q < kLearnedQualities.size(); ++q)
+        out.picks[i * kLearnedQualities.size() + q] =
+            router->choose(p, cost, {}, router->knobForQuality(kLearnedQualities[q]), router->anchor_model);
     }
   }
-  return probs;
+  return out;
 }
 
 std::string thresholdName(const std::optional<double>& t) { return t ? fmt::format("{:g}", *t) : "off"; }
@@ -321,15 +338,29 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
 
   // Learned + cascade: every cascade again, pre-routed with out-of-fold probabilities.
   if (opt.learned && opt.max_stages >= 2) {
-    auto probs = outOfFoldProbabilities(set, rows, fold, opt);
-    if (!probs) return fail(probs.error());
+    auto oof = outOfFoldProbabilities(set, rows, fold, opt);
+    if (!oof) return fail(oof.error());
+    const std::vector<double>* probs = &oof->probs;
+    // The plain learned route at each quality target.
+    for (size_t q = 0; q < kLearnedQualities.size(); ++q) {
+      PlanCandidate lc{fmt::format("learned (quality {:g})", kLearnedQualities[q]), res.candidates[res.reference].plan,
+                       std::vector<double>(set.size(), 0), std::vector<double>(set.size(), 0), std::nullopt,
+                       kLearnedQualities[q]};
+      for (size_t i : rows) {
+        const int m = oof->picks[i * kLearnedQualities.size() + q];
+        if (m < 0) continue;
+        lc.score[i] = set.scoreAt(i, static_cast<size_t>(m));
+        lc.cost[i] = set.costAt(i, static_cast<size_t>(m));
+      }
+      res.candidates.push_back(std::move(lc));
+    }
     // Pre-routed variants of the kLearnedBases cheapest cascades only (memory: every candidate
     // keeps two doubles per record). A cascade's cost depends on which answers agree, never on
     // the scores, so this cut looks at no label; but the best cascade is rarely the cheapest
     // (cheap models that agree while wrong are), so the cut is wide: every cascade of 11 models.
     std::vector<size_t> bases;
     for (size_t c = 0; c < res.candidates.size(); ++c)
-      if (res.candidates[c].plan.stages().size() >= 2) bases.push_back(c);
+      if (res.candidates[c].plan.stages().size() >= 2 && !res.candidates[c].learned_quality) bases.push_back(c);
     std::vector<double> mean_cost_of(res.candidates.size(), 0);
     for (size_t c : bases)
       for (size_t i : rows) mean_cost_of[c] += res.candidates[c].cost[i];
@@ -385,6 +416,30 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
   for (size_t k = 0; k < std::min<size_t>(3, qualifying.size()); ++k) res.runner_ups.push_back(qualifying[k]);
   for (size_t k = 0; k < std::min<size_t>(2, failing.size()); ++k) res.runner_ups.push_back(failing[k]);
   const PlanCandidate& chosen = res.candidates[res.chosen];
+  if (chosen.learned_quality) {
+    // The route's router: trained on every record. The in-sample summary decides with it.
+    auto router = routing::train(trainingRows(set, rows), trainOptions(opt));
+    if (!router) return fail(router.error());
+    const size_t mc = set.models.size();
+    std::vector<double> p(mc), cost(mc);
+    ReplaySummary& sum = res.chosen_summary;
+    sum.records = rows.size();
+    sum.ended_share = {1.0};
+    for (size_t i : rows) {
+      router->predict(set.asks[i], p);
+      for (size_t m = 0; m < mc; ++m) cost[m] = router->estimateCostUsd(m, set.asks[i].size());
+      const int m = router->choose(p, cost, {}, router->knobForQuality(*chosen.learned_quality), router->anchor_model);
+      if (m < 0) continue;
+      sum.quality += set.scoreAt(i, static_cast<size_t>(m));
+      sum.cost_usd += set.costAt(i, static_cast<size_t>(m));
+    }
+    if (!rows.empty()) {
+      sum.quality /= static_cast<double>(rows.size());
+      sum.cost_usd /= static_cast<double>(rows.size());
+    }
+    res.router = std::move(*router);
+    return res;
+  }
   if (chosen.pre_route) {
     // The route's router: trained on every record. The in-sample summary replays with it.
     auto router = routing::train(trainingRows(set, rows), trainOptions(opt));
@@ -405,7 +460,8 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
 }
 
 std::string routeYaml(const PlanCandidate& c, const std::string& name, const std::string& reference,
-                      const std::string& header_comment, const std::string& router_path) {
+                      const std::string& header_comment, const std::string& router_path,
+                      const std::vector<std::string>& models) {
   std::string out;
   for (size_t start = 0; start < header_comment.size();) {
     size_t nl = header_comment.find('\n', start);
@@ -419,6 +475,13 @@ std::string routeYaml(const PlanCandidate& c, const std::string& name, const std
     return s + "]";
   };
   out += "routes:\n  " + yamlString(name) + ":\n";
+  if (c.learned_quality) {
+    out += "    policy: learned\n    candidates: " + list(models) + "\n";
+    out += "    router: " + yamlString(router_path) + "\n";
+    out += fmt::format("    quality: {:g}\n", *c.learned_quality);
+    out += "    reference: " + yamlString(reference) + "\n";
+    return out;
+  }
   const auto& stages = c.plan.stages();
   if (stages.size() == 1 && stages[0].kind == Kind::kModel) {
     out += "    policy: fixed\n    candidates: " + list(stages[0].models) + "\n";

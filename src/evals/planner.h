@@ -7,6 +7,9 @@
 // must agree on the extracted answer, else the reference answers. With max_stages >= 3 also
 // "pair -> pair -> reference" (the second pair dearer than the first pair's cheapest model).
 // Every candidate is replayed with the gateway's own decision code (evals/cascade_replay.h).
+// Learned (only when PlanOptions::learned, `plan --learned`): the plain learned route over every
+// model at quality targets 0.8, 0.85, 0.9, 0.95, 0.98 and 1.0, each record decided (as the gateway's
+// learned policy does with the router's learned costs) by the router of the fold that did not see it.
 // Learned + cascade (only when PlanOptions::learned, `plan --learned`): each of the 300 cheapest cascade
 // candidates (by in-sample cost, which depends on agreement, not on scores) again with
 // cascade.pre_route thresholds (direct_above in {off, 0.8, 0.9, 0.95} x escalate_below in {off,
@@ -65,6 +68,9 @@ struct PlanCandidate {
   routing::CascadePlan plan;
   std::vector<double> score, cost;  // per record of the set
   std::optional<routing::PreRouteThresholds> pre_route;  // learned + cascade: the thresholds
+  // A plain learned route (`policy: learned` over every model of the data) at this `quality`;
+  // `plan` then holds the reference alone and is not what runs.
+  std::optional<double> learned_quality;
 };
 
 struct CandidateStats {
@@ -110,8 +116,10 @@ double lowerBoundZ(double confidence);
 
 // The chosen candidate as YAML: one top-level `routes:` mapping holding route `name` in the
 // config's format (policy fixed for a single model, policy cascade with stages otherwise; with
-// `cascade.pre_route` naming `router_path` when the candidate pre-routes).
+// `cascade.pre_route` naming `router_path` when the candidate pre-routes; policy learned over
+// `models` with `router: router_path` for a learned candidate).
 std::string routeYaml(const PlanCandidate& c, const std::string& name, const std::string& reference,
-                      const std::string& header_comment, const std::string& router_path = "");
+                      const std::string& header_comment, const std::string& router_path = "",
+                      const std::vector<std::string>& models = {});
 
 }  // namespace rightsize::evals

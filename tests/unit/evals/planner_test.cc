@@ -338,34 +338,78 @@ OutcomeSet learnable(size_t n) {
   return s;
 }
 
-TEST(Planner, LearnedCascadeCandidatesAreScoredWithHeldOutProbabilitiesAndWrittenWithTheirRouter) {
-  const OutcomeSet s = learnable(400);
-  PlanOptions o = options();
-  o.learned = true;
-  auto r = planRoute(s, o);
-  ASSERT_TRUE(r) << r.error().message;
-  size_t pre_routed = 0;
-  for (const PlanCandidate& c : r->candidates) pre_routed += c.pre_route.has_value();
-  EXPECT_GT(pre_routed, 0u);
-  const PlanCandidate& chosen = r->candidates[r->chosen];
-  // Easy prompts to cheap1 alone ($1 instead of $3), hard ones straight to ref ($100 instead of $103).
-  ASSERT_TRUE(chosen.pre_route) << chosen.name;
-  EXPECT_LT(r->cv_cost_usd, 0.25 * 3 + 0.75 * 3 + 0.25 * 100);  // cheaper than the plain cascade held out
-  EXPECT_GE(r->cv_quality, 0.97 * r->cv_ref_quality);
-  ASSERT_TRUE(r->router);
-  const std::string yaml = routeYaml(chosen, "auto", "ref", "test", "auto.pre_route.rsr");
-  EXPECT_NE(yaml.find("pre_route: {router: \"auto.pre_route.rsr\""), std::string::npos) << yaml;
-  const std::string cfg_text = std::string(R"(providers:
+const std::string kPlannedModels = R"(providers:
   up: {kind: openai, base_url: "https://example.test/v1"}
 models:
   cheap1: {provider: up}
   cheap2: {provider: up}
   ref: {provider: up}
-)") + yaml;
-  auto cfg = config::parseConfig(cfg_text, "planned.yaml", [](const std::string&) { return std::optional<std::string>(); });
+)";
+
+TEST(Planner, LearnedCandidatesAreScoredWithHeldOutDecisionsAndWrittenWithTheirRouter) {
+  const OutcomeSet s = learnable(400);
+  PlanOptions o = options();
+  o.learned = true;
+  auto r = planRoute(s, o);
+  ASSERT_TRUE(r) << r.error().message;
+  size_t pre_routed = 0, learned = 0;
+  for (const PlanCandidate& c : r->candidates) {
+    pre_routed += c.pre_route.has_value();
+    learned += c.learned_quality.has_value();
+  }
+  EXPECT_GT(pre_routed, 0u);
+  EXPECT_EQ(learned, 6u);  // the plain learned route at 6 quality targets
+  const PlanCandidate& chosen = r->candidates[r->chosen];
+  // Easy prompts to cheap1 alone ($1 instead of $3), hard ones straight to ref ($100 instead of
+  // $103): a learned route or a pre-routed cascade, both decided by routers that never saw the record.
+  ASSERT_TRUE(chosen.pre_route || chosen.learned_quality) << chosen.name;
+  EXPECT_LT(r->cv_cost_usd, 0.25 * 3 + 0.75 * 3 + 0.25 * 100);  // cheaper than the plain cascade held out
+  EXPECT_GE(r->cv_quality, 0.97 * r->cv_ref_quality);
+  ASSERT_TRUE(r->router);
+  EXPECT_GT(r->chosen_summary.records, 0u);
+
+  // The cheapest pre-routed cascade and the cheapest learned candidate, each as the config reads it.
+  const auto cheapest = [&](auto pred) {
+    size_t best = r->candidates.size();
+    double best_cost = 1e300;
+    for (size_t c = 0; c < r->candidates.size(); ++c) {
+      if (!pred(r->candidates[c])) continue;
+      double cost = 0;
+      for (double x : r->candidates[c].cost) cost += x;
+      if (cost < best_cost) best_cost = cost, best = c;
+    }
+    return best;
+  };
+  const size_t pre = cheapest([](const PlanCandidate& c) { return c.pre_route.has_value(); });
+  ASSERT_LT(pre, r->candidates.size());
+  const std::string yaml = routeYaml(r->candidates[pre], "auto", "ref", "test", "auto.pre_route.rsr");
+  EXPECT_NE(yaml.find("pre_route: {router: \"auto.pre_route.rsr\""), std::string::npos) << yaml;
+  auto cfg = config::parseConfig(kPlannedModels + yaml, "planned.yaml",
+                                 [](const std::string&) { return std::optional<std::string>(); });
   ASSERT_TRUE(cfg) << cfg.error().message << "\n" << yaml;
   ASSERT_TRUE(cfg->routes.at("auto").cascade.pre_route);
-  EXPECT_EQ(cfg->routes.at("auto").cascade.pre_route->direct_above, chosen.pre_route->direct_above);
+  EXPECT_EQ(cfg->routes.at("auto").cascade.pre_route->direct_above, r->candidates[pre].pre_route->direct_above);
+
+  const size_t lc = cheapest([](const PlanCandidate& c) { return c.learned_quality.has_value(); });
+  ASSERT_LT(lc, r->candidates.size());
+  const std::string lyaml = routeYaml(r->candidates[lc], "auto", "ref", "test", "auto.router.rsr", s.models);
+  auto lcfg = config::parseConfig(kPlannedModels + lyaml, "planned.yaml",
+                                  [](const std::string&) { return std::optional<std::string>(); });
+  ASSERT_TRUE(lcfg) << lcfg.error().message << "\n" << lyaml;
+  const config::RouteConfig& route = lcfg->routes.at("auto");
+  EXPECT_EQ(route.policy, "learned");
+  EXPECT_EQ(route.candidates, s.models);
+  EXPECT_NE(route.router.find("auto.router.rsr"), std::string::npos);
+  EXPECT_EQ(route.quality, r->candidates[lc].learned_quality);
+  EXPECT_EQ(route.reference, "ref");
+  // A learned candidate's records: the score and cost of one model of the data each.
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool some = false;
+    for (size_t m = 0; m < s.models.size(); ++m)
+      some = some || (r->candidates[lc].score[i] == s.scoreAt(i, m) && r->candidates[lc].cost[i] == s.costAt(i, m));
+    ASSERT_TRUE(some) << i;
+  }
+
   // Deterministic, router training included.
   auto again = planRoute(s, o);
   ASSERT_TRUE(again);
@@ -379,7 +423,10 @@ TEST(Planner, NoLearnedTrainsNothingAndAddsNoPreRoutedCandidate) {
   o.learned = false;
   auto r = planRoute(learnable(400), o);
   ASSERT_TRUE(r);
-  for (const PlanCandidate& c : r->candidates) EXPECT_FALSE(c.pre_route) << c.name;
+  for (const PlanCandidate& c : r->candidates) {
+    EXPECT_FALSE(c.pre_route) << c.name;
+    EXPECT_FALSE(c.learned_quality) << c.name;
+  }
   EXPECT_FALSE(r->router);
 }
 
