@@ -38,16 +38,11 @@ struct Tally {
   double diff = 0, cost_share = 0, worst = 1;
 };
 
+// Non-empty comma-separated items.
 std::vector<std::string> splitList(const std::string& s) {
   std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t comma = s.find(',', start);
-    const size_t end = comma == std::string::npos ? s.size() : comma;
-    if (end > start) out.push_back(s.substr(start, end - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
+  for (std::string_view item : rightsize::split(s, ','))
+    if (!item.empty()) out.emplace_back(item);
   return out;
 }
 
