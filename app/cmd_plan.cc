@@ -53,13 +53,15 @@ int runPlan(const PlanArgs& a) {
       return 1;
     }
   }
-  const std::string yaml = evals::routeYaml(chosen, a.opt.route, a.opt.reference, header, router_name, set->models);
+  const std::string yaml = evals::routeYaml(chosen, a.opt.route, a.opt.reference, header, router_name, res->models);
   std::ofstream f(a.out, std::ios::binary | std::ios::trunc);
   f << yaml;
   if (!f) {
     std::cerr << "rightsize: cannot write " << a.out << "\n";
     return 1;
   }
+  for (const auto& m : res->left_out)
+    fmt::print(stderr, "left out of the search: {} (no outcome on more than 5% of the reference's records)\n", m);
   fmt::print(stderr, "candidates: {}; chosen: {}\n", res->candidates.size(), chosen.name);
   fmt::print(stderr, "confidence of the quality bound: {}{}\n", res->confidence,
              a.opt.confidence > 0 ? " (--confidence)"

@@ -17,6 +17,7 @@ namespace {
 using Kind = config::CascadeStage::Kind;
 
 constexpr size_t kLearnedBases = 300;
+constexpr double kMinCoverage = 0.95;  // of the reference's records, for a model to be searched
 constexpr std::array<double, 3> kConfidenceLadder{0.8, 0.9, 0.95};         // cascades that also get pre-routed variants
 
 routing::CascadePlan::Stage modelStage(const std::string& m) {
@@ -244,6 +245,31 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
     extractors.push_back(*ex);
   }
 
+  // A model with no outcome on more than 5% of the reference's records is left out of the search,
+  // rather than those records (one sparse model would otherwise shrink the data for all).
+  {
+    std::vector<std::string> kept, left_out;
+    size_t ref_n = 0;
+    std::vector<size_t> both(set.models.size(), 0);
+    for (size_t i = 0; i < set.size(); ++i) {
+      if (!set.has(i, static_cast<size_t>(ref_col))) continue;
+      ++ref_n;
+      for (size_t m = 0; m < set.models.size(); ++m) both[m] += set.has(i, m) ? 1 : 0;
+    }
+    for (size_t m = 0; m < set.models.size(); ++m)
+      (static_cast<int>(m) == ref_col || static_cast<double>(both[m]) >= kMinCoverage * static_cast<double>(ref_n)
+           ? kept
+           : left_out)
+          .push_back(set.models[m]);
+    if (!left_out.empty()) {
+      auto sub = restrictModels(set, kept);
+      if (!sub) return fail(sub.error());
+      auto r = planRoute(*sub, opt);
+      if (r) r->left_out = std::move(left_out);
+      return r;
+    }
+  }
+
   // Only records where every model has an outcome: every candidate is then scored on the same prompts.
   std::vector<size_t> rows;
   for (size_t i = 0; i < set.size(); ++i) {
@@ -312,6 +338,7 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
   if (!table) return fail(table.error());
 
   PlanResult res;
+  res.models = set.models;
   double ref_cost = 0;
   for (size_t i : rows) ref_cost += set.costAt(i, static_cast<size_t>(ref_col));
   for (size_t p = 0; p < plans.size(); ++p) {

@@ -96,12 +96,16 @@ struct PlanResult {
   double cv_quality = 0, cv_cost_usd = 0, cv_ref_quality = 0, cv_ref_cost_usd = 0;
   std::vector<std::string> cv_picks;  // per fold, the candidate picked
   double confidence = 0;             // the level used (the ladder's pick, or PlanOptions::confidence)
+  std::vector<std::string> models;   // the models searched (a learned route's candidates)
+  std::vector<std::string> left_out; // models with no outcome on > 5% of the reference's records
   std::map<std::string, TaskNumbers> cv_by_task;
   // When the chosen candidate pre-routes: a router trained on every record (else empty).
   std::optional<routing::RouterModel> router;
 };
 
-// Plans over `set` (deterministic: same set and options, same result). kInvalidArgument: no response texts in the data, unknown reference, a bad
+// Plans over `set` (deterministic: same set and options, same result). Models with no outcome on
+// more than 5% of the records the reference has are left out of the search (PlanResult::left_out);
+// of the rest, the records every model has are searched. kInvalidArgument: no response texts in the data, unknown reference, a bad
 // extract spec, quality outside (0, 1], fewer than 2 folds.
 Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt);
 

@@ -219,6 +219,27 @@ TEST(Planner, AutoExtractSearchesEachKindAndDropsCascadesDearerThanTheReference)
   EXPECT_NE(routeYaml(c, "auto", "ref", "t").find("extract: \"answer\""), std::string::npos);
 }
 
+TEST(Planner, AModelMissingOnManyRecordsIsLeftOutNotTheRecords) {
+  OutcomeSet s = synthetic();
+  for (size_t i = 0; i < s.size(); i += 2) {  // cheap2 answered half the prompts
+    s.score[i * 3 + 1] = std::nanf("");
+    s.has_response[i * 3 + 1] = false;
+  }
+  auto r = planRoute(s, options());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->left_out, std::vector<std::string>{"cheap2"});
+  EXPECT_EQ(r->models, (std::vector<std::string>{"cheap1", "ref"}));
+  EXPECT_EQ(r->chosen_summary.records, s.size());  // every prompt searched
+  for (const auto& c : r->candidates) EXPECT_EQ(c.name.find("cheap2"), std::string::npos) << c.name;
+  // One missing answer in 40 (2.5%) keeps the model and drops that record.
+  OutcomeSet one = synthetic();
+  one.score[1 * 3 + 1] = std::nanf("");
+  auto r1 = planRoute(one, options());
+  ASSERT_TRUE(r1);
+  EXPECT_TRUE(r1->left_out.empty());
+  EXPECT_EQ(r1->chosen_summary.records, one.size() - 1);
+}
+
 TEST(Planner, RefusesAConfidenceOutsideItsRange) {
   PlanOptions o = options();
   for (double bad : {0.3, 1.0, 1.5}) {
