@@ -2,7 +2,7 @@
 // and planning over it (evals::readOutcomes + evals::planRoute, what `rightsize plan` does), on
 // deterministic synthetic data. Plain main(): prints numbers, asserts nothing about time.
 //
-//   rs_plan_bench [prompts=10000] [models=16] [max_stages=2] [dir=/tmp] [learned=1]
+//   rs_plan_bench [prompts=10000] [models=16] [max_stages=2] [dir=/tmp] [learned=1] [extract=choice]
 //
 // learned=0 is plain `plan` (no router is trained, no learned + cascade candidates); 1 is `plan --learned`.
 //
@@ -96,8 +96,9 @@ int main(int argc, char** argv) {
   const int max_stages = argc > 3 ? std::atoi(argv[3]) : 2;
   const std::string dir = argc > 4 ? argv[4] : "/tmp";
   const bool learned = argc > 5 ? std::atoi(argv[5]) != 0 : true;
+  const std::string extract = argc > 6 ? argv[6] : "choice";
   if (prompts < 10 || models < 3 || models > 99) {
-    std::fprintf(stderr, "usage: rs_plan_bench [prompts>=10] [models 3..99] [max_stages] [dir] [learned 0|1]\n");
+    std::fprintf(stderr, "usage: rs_plan_bench [prompts>=10] [models 3..99] [max_stages] [dir] [learned 0|1] [extract]\n");
     return 2;
   }
   const std::string path = fmt::format("{}/rs_plan_bench_{}x{}.jsonl.gz", dir, prompts, models);
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
   }
   rightsize::evals::PlanOptions opt;
   opt.reference = fmt::format("m{:02}", models - 1);
-  opt.extract = "choice";
+  opt.extract = extract;
   opt.quality = 0.97;
   opt.max_stages = max_stages;
   opt.learned = learned;
@@ -128,8 +129,8 @@ int main(int argc, char** argv) {
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  fmt::print("plan benchmark: {} prompts x {} models, max_stages {}, {} folds, {} candidates{}\n", prompts, models,
-             max_stages, opt.folds, plan->candidates.size(), learned ? " (--learned: with learned + cascade)" : " (no learned candidates)");
+  fmt::print("plan benchmark: {} prompts x {} models, max_stages {}, {} folds, --extract {}, {} candidates{}\n", prompts,
+             models, max_stages, opt.folds, extract, plan->candidates.size(), learned ? " (--learned: with learned + cascade)" : " (no learned candidates)");
   fmt::print("  write synthetic data   {:8.2f} s (not part of plan)\n", seconds(t0, t1));
   fmt::print("  read outcomes          {:8.2f} s\n", seconds(t1, t2));
   fmt::print("  plan (search + CV)     {:8.2f} s\n", seconds(t2, t3));
