@@ -16,9 +16,10 @@ namespace {
 
 using Kind = config::CascadeStage::Kind;
 
-constexpr size_t kLearnedBases = 300;
+constexpr size_t kLearnedBases = 300;  // cascades that also get pre-routed variants
 constexpr double kMinCoverage = 0.95;  // of the reference's records, for a model to be searched
-constexpr std::array<double, 3> kConfidenceLadder{0.8, 0.9, 0.95};         // cascades that also get pre-routed variants
+// The default confidence levels of the quality bound, tried in order (planner.h).
+constexpr std::array<double, 3> kConfidenceLadder{0.8, 0.9, 0.95};
 
 routing::CascadePlan::Stage modelStage(const std::string& m) {
   routing::CascadePlan::Stage s;
@@ -216,7 +217,6 @@ void crossValidate(PlanResult& res, const std::vector<uint32_t>& fold, const std
     t.ref_quality /= n;
     t.ref_cost_usd /= n;
   }
-
 }
 
 }  // namespace
