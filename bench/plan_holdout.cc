@@ -50,7 +50,8 @@ std::vector<std::string> splitList(const std::string& s) {
 
 int main(int argc, char** argv) {
   CLI::App app{"plan on a random sample, judge on the rest"};
-  std::string data, tasks, references, confidences = "0.5,0.7,0.8,0.9,0.95", extract = "choice";
+  std::string data, tasks, references, extract = "choice";
+  std::vector<double> levels = {0, 0.5, 0.8, 0.95};
   size_t plan_size = 650;
   int splits = 20;
   double quality = 1.0;
@@ -61,7 +62,7 @@ int main(int argc, char** argv) {
   app.add_option("--plan-size", plan_size, "prompts planned on per split");
   app.add_option("--splits", splits, "random splits");
   app.add_option("--quality", quality, "plan --quality");
-  app.add_option("--confidence", confidences, "plan --confidence values");
+  app.add_option("--confidence", levels, "plan --confidence values (0: the default ladder)")->delimiter(',');
   CLI11_PARSE(app, argc, argv);
 
   auto all = evals::readOutcomes(splitList(data));
@@ -88,8 +89,6 @@ int main(int argc, char** argv) {
     }
     refs.push_back(set.models[best]);
   }
-  std::vector<double> levels;
-  for (const auto& c : splitList(confidences)) levels.push_back(std::stod(c));
   if (set.size() <= plan_size) {
     fmt::print(stderr, "only {} prompts: nothing left to judge on\n", set.size());
     return 2;
