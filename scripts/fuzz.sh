@@ -11,7 +11,7 @@
 #   FUZZ_SEED      libFuzzer seed (default 1; 0 = random, then FUZZ_RUNS is ignored)
 #   FUZZ_RUNS      inputs per target (default: per target, see max_runs)
 #   FUZZ_SECONDS   time limit per target (default 60)
-#   FUZZ_TARGETS   space-separated subset (default: all five)
+#   FUZZ_TARGETS   space-separated subset (default: all six)
 #   FUZZ_PARALLEL  targets run at once (default: number of cores, at most 2)
 #   BUILD_DIR      default build-fuzz
 # New inputs the fuzzers find go to build-fuzz/corpus/<target>/ (not committed); copy a small,
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 BUILD_DIR="${BUILD_DIR:-build-fuzz}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 FUZZ_SEED="${FUZZ_SEED:-1}"
-FUZZ_TARGETS="${FUZZ_TARGETS:-chat_request sse responses config router_model}"
+FUZZ_TARGETS="${FUZZ_TARGETS:-chat_request sse responses config router_model extract}"
 cores="$(nproc)"
 FUZZ_PARALLEL="${FUZZ_PARALLEL:-$(( cores < 2 ? 1 : 2 ))}"
 CXX_FUZZ="${CXX_FUZZ:-clang++-14}"
@@ -58,6 +58,7 @@ max_runs() {
     responses) echo 600000 ;;
     config) echo 250000 ;;
     router_model) echo 200000 ;;
+    extract) echo 500000 ;;
   esac
 }
 
