@@ -112,6 +112,8 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
   const std::vector<Finalist> finalists = stackFinalists(data, settings, oof, best, !baseline, t_count);
   Selection selection = selectLearner(model, data, finalists, est_cost, L != "auto");
   rep.finalists = std::move(selection.scores);
+  rep.selection_gap = selection.gap;
+  rep.selection_gap_se = selection.gap_se;
   if (opt.compare_knn) {
     KnnComparison knn = compareKnn(x, data, *folds, threads, model, est_cost);
     rep.tried.insert(rep.tried.end(), knn.tried.begin(), knn.tried.end());

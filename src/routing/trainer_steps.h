@@ -210,6 +210,10 @@ struct SweepPoint {
 // estimated costs for every cost weight of the grid, from 1e5 down to 0 (cheapest first).
 std::vector<SweepPoint> sweep(const RouterModel& shape, const TrainingData& data, const std::vector<float>& p,
                               const std::vector<double>& est_cost);
+// The terms a sweep averages: out[w * N + i] is prompt i's decision at the grid's w-th weight
+// (its predicted and recorded cost and quality, as in sweep()), for resampling prompts.
+std::vector<SweepPoint> sweepTerms(const RouterModel& shape, const TrainingData& data, const std::vector<float>& p,
+                                   const std::vector<double>& est_cost);
 // Held-out value of a sweep: mean quality of its upper hull over [c_min, c_max] plus the hull's
 // quality at c_star (evals' AIQ + Q@C*).
 double sweepValue(const std::vector<SweepPoint>& sw, double c_min, double c_max, double c_star);
@@ -239,13 +243,20 @@ bool isPlainTfidf(const Finalist& f);
 
 struct Selection {
   int chosen = -1;                               // index into finalists, -1 = none eligible
+  // The stacked choice's held-out decision value minus the tf-idf finalist's, and the paired
+  // bootstrap standard error of that difference (both 0 without a tf-idf finalist or a stacked one).
+  double gap = 0, gap_se = 0;
   std::vector<LearnerScore> scores;              // one per finalist, with its sweep's curve
   std::vector<std::vector<SweepPoint>> sweeps;   // one per finalist
 };
 // The stacked finalist with the lowest out-of-fold log loss (`all_parts_only`: among those that
-// stack every component, a forced learner); then the tf-idf finalist (isPlainTfidf) instead when
-// there is none or when the value of its out-of-fold decisions (sweepValue: AIQ + Q@C* over the
-// mean costs of `shape`'s models) is higher. Sweeps decide with `shape`.
+// stack every component, a forced learner); then the tf-idf finalist (isPlainTfidf) instead unless
+// the stacked choice's out-of-fold decisions are better by more than their noise: kept only when
+// its value (sweepValue: AIQ + Q@C* over the mean costs of `shape`'s models) exceeds the tf-idf
+// finalist's by more than one standard error of the difference (a paired bootstrap over the
+// prompts, kBootstrapResamples resamples, fixed seed). The burden of proof is on the more complex
+// learner (the one-standard-error rule). Sweeps decide with `shape`.
+inline constexpr uint32_t kBootstrapResamples = 200;
 Selection selectLearner(const RouterModel& shape, const TrainingData& data, const std::vector<Finalist>& finalists,
                         const std::vector<double>& est_cost, bool all_parts_only);
 
