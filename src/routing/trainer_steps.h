@@ -30,6 +30,9 @@ namespace rightsize::routing::train_steps {
 inline constexpr float kDenseScale = 0.25f;
 inline constexpr uint32_t kMfRank = 8;
 inline constexpr size_t kMaxTasks = 256;
+// Below this many training prompts auto's tf-idf finalist searches the whole lambda grid as the
+// baseline does (above it, lr's chosen lambda only: training time).
+inline constexpr size_t kTfidfGridPrompts = 1000;
 
 // ---- shared machinery ----
 
