@@ -95,10 +95,10 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
   BestSettings best = pickBestSettings(data, settings, oof, !baseline, t_count);
   if (L == "auto" && best.best[static_cast<size_t>(Kind::kLr)] >= 0) {
     // auto's tf-idf regression at lr's chosen lambda only (its own grid would cost as many fits
-    // as lr's: training time), except on small data (below kTfidfGridPrompts prompts), where the
+    // as lr's: training time), except on small data (below kSmallDataPrompts prompts), where the
     // fits are cheap and the tf-idf finalist, then usually kept, searches the baseline's grid.
     std::vector<Setting> tfidf = settingGrid(false, false, false, true);
-    if (n >= kTfidfGridPrompts)
+    if (n >= kSmallDataPrompts)
       tfidf = {{Kind::kTfidf, settings[static_cast<size_t>(best.best[static_cast<size_t>(Kind::kLr)])].lambda}};
     auto tfidf_oof = crossValidate(x, data, tasks, *folds, tfidf, opt, threads);
     for (size_t s = 0; s < tfidf.size(); ++s) {

@@ -30,9 +30,11 @@ namespace rightsize::routing::train_steps {
 inline constexpr float kDenseScale = 0.25f;
 inline constexpr uint32_t kMfRank = 8;
 inline constexpr size_t kMaxTasks = 256;
-// Below this many training prompts auto's tf-idf finalist searches the whole lambda grid as the
-// baseline does (above it, lr's chosen lambda only: training time).
-inline constexpr size_t kTfidfGridPrompts = 1000;
+// Small data: below this many training prompts auto's tf-idf finalist searches the whole lambda
+// grid as the baseline does (above it, lr's chosen lambda only: training time), and the stacked
+// choice must beat it by more than two bootstrap standard errors (selectLearner; above it, by
+// anything: on RouterBench the burden of proof flipped folds to the tf-idf finalist, docs/router.md).
+inline constexpr size_t kSmallDataPrompts = 1000;
 
 // ---- shared machinery ----
 
@@ -247,18 +249,19 @@ bool isPlainTfidf(const Finalist& f);
 struct Selection {
   int chosen = -1;                               // index into finalists, -1 = none eligible
   // The stacked choice's held-out decision value minus the tf-idf finalist's, and the paired
-  // bootstrap standard error of that difference (both 0 without a tf-idf finalist or a stacked one).
+  // bootstrap standard error of that difference (0 without a tf-idf finalist or a stacked one;
+  // the standard error only on small data and when the gap is positive).
   double gap = 0, gap_se = 0;
   std::vector<LearnerScore> scores;              // one per finalist, with its sweep's curve
   std::vector<std::vector<SweepPoint>> sweeps;   // one per finalist
 };
 // The stacked finalist with the lowest out-of-fold log loss (`all_parts_only`: among those that
-// stack every component, a forced learner); then the tf-idf finalist (isPlainTfidf) instead unless
-// the stacked choice's out-of-fold decisions are better by more than their noise: kept only when
-// its value (sweepValue: AIQ + Q@C* over the mean costs of `shape`'s models) exceeds the tf-idf
-// finalist's by more than one standard error of the difference (a paired bootstrap over the
-// prompts, kBootstrapResamples resamples, fixed seed). The burden of proof is on the more complex
-// learner (the one-standard-error rule). Sweeps decide with `shape`.
+// stack every component, a forced learner); then the tf-idf finalist (isPlainTfidf) instead when
+// the value of its out-of-fold decisions (sweepValue: AIQ + Q@C* over the mean costs of `shape`'s
+// models) is higher. On small data (fewer than kSmallDataPrompts prompts) the burden of proof is on
+// the more complex learner: the stacked choice is kept only when its value exceeds the tf-idf
+// finalist's by more than two standard errors of the difference (a paired bootstrap over the
+// prompts, kBootstrapResamples resamples, fixed seed). Sweeps decide with `shape`.
 inline constexpr uint32_t kBootstrapResamples = 200;
 Selection selectLearner(const RouterModel& shape, const TrainingData& data, const std::vector<Finalist>& finalists,
                         const std::vector<double>& est_cost, bool all_parts_only);

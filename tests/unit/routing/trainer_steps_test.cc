@@ -278,7 +278,7 @@ void rankingAndMeans(const TrainingData& d, std::vector<float>& ranking, std::ve
 }
 
 TEST(TrainSelection, KeepsTheTfidfFinalistOnlyWhenItsHeldOutDecisionsAreBetter) {
-  const TrainingData d = syntheticData(1600);  // enough prompts for the gap to exceed its noise
+  const TrainingData d = syntheticData(1600);  // not small data (kSmallDataPrompts): no burden of proof
   auto fit = fitCosts(d);
   ASSERT_TRUE(fit.has_value());
   RouterModel shape;
@@ -333,16 +333,24 @@ Selection rankingAgainstMeans(size_t n) {
 
 TEST(TrainSelection, KeepsTheTfidfFinalistUnlessTheStackedOneDecidesBetterByMoreThanItsNoise) {
   // On a few dozen prompts the stacked finalist's held-out decisions are better, by less than
-  // one bootstrap standard error: the tf-idf finalist is kept.
+  // two bootstrap standard errors: the tf-idf finalist is kept.
   const Selection few = rankingAgainstMeans(24);
   EXPECT_GT(few.gap, 0);
   EXPECT_GT(few.gap_se, few.gap);
   EXPECT_EQ(few.chosen, 1);
   EXPECT_EQ(rankingAgainstMeans(24).gap_se, few.gap_se);  // a fixed seed
 
-  // The same learners on many prompts: better by more than the noise, the stacked one is kept.
+  // The same learners on more prompts, still small data: better by more than two standard
+  // errors, the stacked one is kept.
+  const Selection more = rankingAgainstMeans(996);
+  ASSERT_LT(996u, kSmallDataPrompts);
+  EXPECT_GT(more.gap_se, 0);
+  EXPECT_GT(more.gap, 2 * more.gap_se);
+  EXPECT_EQ(more.chosen, 0);
+
+  // Not small data: no standard error, the higher value is kept.
   const Selection many = rankingAgainstMeans(1600);
-  EXPECT_GT(many.gap, 2 * many.gap_se);
+  EXPECT_EQ(many.gap_se, 0);
   EXPECT_EQ(many.chosen, 0);
 }
 
