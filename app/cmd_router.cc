@@ -128,6 +128,8 @@ int runTrain(const TrainArgs& a) {
     }
     std::string anchors;
     for (const auto& [b, v] : rep.anchor_values) anchors += fmt::format(" {:g}:{:.4f}", b, v);
+    fmt::print(stderr, "stacked choice minus tf-idf finalist, held-out AIQ + Q@C*: {:+.4f} (bootstrap se {:.4f})\n",
+               rep.selection_gap, rep.selection_gap_se);
     fmt::print(stderr, "kept: {}\nanchor bonus for {}: {:g} (held-out AIQ + Q@C* by bonus:{})\n", rep.chosen,
                router->models[static_cast<size_t>(router->anchor_model)], rep.anchor_bonus, anchors);
     fmt::print(stderr, "out-of-distribution shrinkage: {}\n", rep.ood);
@@ -247,8 +249,8 @@ Result<std::vector<evals::DecisionRecord>> crossValidatedDecisions(const Simulat
     routing::TrainReport rep;
     auto router = routing::train(tr, opt, &rep);
     if (!router) return fail(router.error());
-    fmt::print(stderr, "{}: train {} / test {} prompts, kept {}; ood: {}\n", label, tr.size(), test.size(), rep.chosen,
-               rep.ood);
+    fmt::print(stderr, "{}: train {} / test {} prompts, kept {} (stacked - tf-idf {:+.4f}, se {:.4f}); ood: {}\n", label,
+               tr.size(), test.size(), rep.chosen, rep.selection_gap, rep.selection_gap_se, rep.ood);
     auto d = evals::decideAll(*router, test, knobs);
     out.insert(out.end(), d.begin(), d.end());
   }

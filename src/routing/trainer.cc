@@ -95,11 +95,16 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
   BestSettings best = pickBestSettings(data, settings, oof, !baseline, t_count);
   if (L == "auto" && best.best[static_cast<size_t>(Kind::kLr)] >= 0) {
     // auto's tf-idf regression at lr's chosen lambda only (its own grid would cost as many fits
-    // as lr's: training time).
-    const Setting tfidf{Kind::kTfidf, settings[static_cast<size_t>(best.best[static_cast<size_t>(Kind::kLr)])].lambda};
-    auto tfidf_oof = crossValidate(x, data, tasks, *folds, {tfidf}, opt, threads);
-    settings.push_back(tfidf);
-    oof.push_back(std::move(tfidf_oof[0]));
+    // as lr's: training time), except on small data (below kSmallDataPrompts prompts), where the
+    // fits are cheap and the tf-idf finalist, then usually kept, searches the baseline's grid.
+    std::vector<Setting> tfidf = settingGrid(false, false, false, true);
+    if (n >= kSmallDataPrompts)
+      tfidf = {{Kind::kTfidf, settings[static_cast<size_t>(best.best[static_cast<size_t>(Kind::kLr)])].lambda}};
+    auto tfidf_oof = crossValidate(x, data, tasks, *folds, tfidf, opt, threads);
+    for (size_t s = 0; s < tfidf.size(); ++s) {
+      settings.push_back(tfidf[s]);
+      oof.push_back(std::move(tfidf_oof[s]));
+    }
     best = pickBestSettings(data, settings, oof, true, t_count);
   }
 
@@ -112,6 +117,8 @@ Result<RouterModel> train(const TrainingData& data, const TrainOptions& opt, Tra
   const std::vector<Finalist> finalists = stackFinalists(data, settings, oof, best, !baseline, t_count);
   Selection selection = selectLearner(model, data, finalists, est_cost, L != "auto");
   rep.finalists = std::move(selection.scores);
+  rep.selection_gap = selection.gap;
+  rep.selection_gap_se = selection.gap_se;
   if (opt.compare_knn) {
     KnnComparison knn = compareKnn(x, data, *folds, threads, model, est_cost);
     rep.tried.insert(rep.tried.end(), knn.tried.begin(), knn.tried.end());

@@ -98,6 +98,9 @@ struct TrainReport {
   // Out-of-distribution shrinkage: how the held-out groups were formed and the log loss of the
   // random-fold and held-out-group predictions without and with it (one line).
   std::string ood;
+  // The stacked choice's held-out decision value (AIQ + Q@C*) minus the tf-idf finalist's, and the
+  // bootstrap standard error of that gap: the stacked choice is kept only when gap > se (auto).
+  double selection_gap = 0, selection_gap_se = 0;
 };
 
 // Trains a router. kInvalidArgument when the data cannot train one (no prompts, no models,

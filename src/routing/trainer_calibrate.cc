@@ -49,6 +49,31 @@ std::vector<SweepPoint> sweep(const RouterModel& shape, const TrainingData& data
   return out;
 }
 
+std::vector<SweepPoint> sweepTerms(const RouterModel& shape, const TrainingData& data, const std::vector<float>& p,
+                                   const std::vector<double>& est_cost) {
+  const size_t m_count = data.models.size();
+  const size_t n = data.size();
+  const std::vector<double> grid = weightGrid();
+  std::vector<SweepPoint> out(grid.size() * n);
+  std::vector<double> pi(m_count), ci(m_count);
+  for (size_t w = 0; w < grid.size(); ++w)
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t m = 0; m < m_count; ++m) {
+        pi[m] = p[i * m_count + m];
+        ci[m] = est_cost[i * m_count + m];
+      }
+      const size_t m = static_cast<size_t>(shape.chooseWithWeight(pi, ci, {}, grid[w], shape.anchor_model));
+      SweepPoint& sp = out[w * n + i];
+      sp.weight = grid[w];
+      sp.pred_cost = ci[m];
+      const float y = data.scoreAt(i, m);
+      const float rc = data.costAt(i, m);
+      sp.quality = std::isnan(y) ? pi[m] : y;
+      sp.real_cost = std::isnan(rc) ? ci[m] : rc;
+    }
+  return out;
+}
+
 // Held-out value of a sweep, for choosing the anchor bonus: the mean quality of its upper
 // hull over [c_min, c_max] (quality 0 before the first point, flat after the last) plus the
 // hull's quality at c_star. Mirrors evals' AIQ and Q@C*, which routing cannot depend on.

@@ -1,10 +1,60 @@
 // Step 4 of train() (routing/trainer_steps.h): stacking the components into finalists and
 // selecting one.
 #include <algorithm>
+#include <cmath>
 
 #include "routing/trainer_steps.h"
 
 namespace rightsize::routing::train_steps {
+namespace {
+
+// On small data the stacked choice is kept only when its held-out value exceeds the tf-idf
+// finalist's by more than this many bootstrap standard errors of the difference (one was not
+// enough on MT-Bench: docs/router.md).
+constexpr double kGapStandardErrors = 2.0;
+
+uint64_t splitmix64(uint64_t& s) {
+  uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// Paired bootstrap standard error of sweepValue(a) - sweepValue(b) over the prompts: each
+// resample draws N prompts with replacement (a fixed seed) and sums both learners' sweep terms
+// (sweepTerms) over the same draw.
+double bootstrapGapSe(const std::vector<SweepPoint>& terms_a, const std::vector<SweepPoint>& terms_b, size_t n,
+                      double c_min, double c_max, double c_star) {
+  if (n == 0) return 0;
+  const size_t w_count = terms_a.size() / n;
+  uint64_t state = 0x5EEDB007ULL;
+  std::vector<uint32_t> count(n);
+  std::vector<SweepPoint> sa(w_count), sb(w_count);
+  double sum = 0, sum_sq = 0;
+  for (uint32_t r = 0; r < kBootstrapResamples; ++r) {
+    std::fill(count.begin(), count.end(), 0u);
+    for (size_t k = 0; k < n; ++k) ++count[splitmix64(state) % n];
+    for (size_t w = 0; w < w_count; ++w) {
+      SweepPoint a, b;
+      for (size_t i = 0; i < n; ++i) {
+        if (count[i] == 0) continue;
+        const double c = count[i];
+        const SweepPoint& ta = terms_a[w * n + i];
+        const SweepPoint& tb = terms_b[w * n + i];
+        a.real_cost += c * ta.real_cost, a.quality += c * ta.quality;
+        b.real_cost += c * tb.real_cost, b.quality += c * tb.quality;
+      }
+      a.real_cost /= double(n), a.quality /= double(n), b.real_cost /= double(n), b.quality /= double(n);
+      sa[w] = a, sb[w] = b;
+    }
+    const double d = sweepValue(sa, c_min, c_max, c_star) - sweepValue(sb, c_min, c_max, c_star);
+    sum += d, sum_sq += d * d;
+  }
+  const double mean = sum / kBootstrapResamples;
+  return std::sqrt(std::max(0.0, sum_sq / kBootstrapResamples - mean * mean));
+}
+
+}  // namespace
 
 bool isPlainTfidf(const Finalist& f) { return f.parts.size() == 1 && f.parts[0] == Kind::kTfidf; }
 
@@ -67,13 +117,24 @@ Selection selectLearner(const RouterModel& shape, const TrainingData& data, cons
   }
   // The tf-idf finalist is judged by what routing is for, its held-out decisions, against the
   // log-loss choice (stacked probabilities of few prompts can be well calibrated and still rank
-  // the prompts worse for choosing a model; the baseline then decides better).
+  // the prompts worse for choosing a model; the baseline then decides better). On small data it is
+  // the default: the stacked choice must decide better by more than two standard errors of the
+  // difference (on a few dozen prompts the inner cross-validation cannot tell them apart; on
+  // RouterBench's ~1,760 the same burden flipped folds to it and cost AIQ: docs/router.md).
   if (plain >= 0) {
     const double c_min = *std::min_element(shape.mean_cost_usd.begin(), shape.mean_cost_usd.end());
     const double c_max = *std::max_element(shape.mean_cost_usd.begin(), shape.mean_cost_usd.end());
     const double c_star = shape.mean_cost_usd[bestSingleModel(shape.mean_score, shape.mean_cost_usd)];
     auto value = [&](int f) { return sweepValue(out.sweeps[static_cast<size_t>(f)], c_min, c_max, c_star); };
-    if (out.chosen < 0 || value(plain) > value(out.chosen)) out.chosen = plain;
+    const bool small = data.size() < kSmallDataPrompts;
+    if (out.chosen >= 0) {
+      out.gap = value(out.chosen) - value(plain);
+      if (small && out.gap > 0)
+        out.gap_se = bootstrapGapSe(sweepTerms(shape, data, finalists[static_cast<size_t>(out.chosen)].p, est_cost),
+                                    sweepTerms(shape, data, finalists[static_cast<size_t>(plain)].p, est_cost),
+                                    data.size(), c_min, c_max, c_star);
+    }
+    if (out.chosen < 0 || (small ? out.gap <= kGapStandardErrors * out.gap_se : out.gap < 0)) out.chosen = plain;
   }
   return out;
 }

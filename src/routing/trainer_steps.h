@@ -30,6 +30,11 @@ namespace rightsize::routing::train_steps {
 inline constexpr float kDenseScale = 0.25f;
 inline constexpr uint32_t kMfRank = 8;
 inline constexpr size_t kMaxTasks = 256;
+// Small data: below this many training prompts auto's tf-idf finalist searches the whole lambda
+// grid as the baseline does (above it, lr's chosen lambda only: training time), and the stacked
+// choice must beat it by more than two bootstrap standard errors (selectLearner; above it, by
+// anything: on RouterBench the burden of proof flipped folds to the tf-idf finalist, docs/router.md).
+inline constexpr size_t kSmallDataPrompts = 1000;
 
 // ---- shared machinery ----
 
@@ -210,6 +215,10 @@ struct SweepPoint {
 // estimated costs for every cost weight of the grid, from 1e5 down to 0 (cheapest first).
 std::vector<SweepPoint> sweep(const RouterModel& shape, const TrainingData& data, const std::vector<float>& p,
                               const std::vector<double>& est_cost);
+// The terms a sweep averages: out[w * N + i] is prompt i's decision at the grid's w-th weight
+// (its predicted and recorded cost and quality, as in sweep()), for resampling prompts.
+std::vector<SweepPoint> sweepTerms(const RouterModel& shape, const TrainingData& data, const std::vector<float>& p,
+                                   const std::vector<double>& est_cost);
 // Held-out value of a sweep: mean quality of its upper hull over [c_min, c_max] plus the hull's
 // quality at c_star (evals' AIQ + Q@C*).
 double sweepValue(const std::vector<SweepPoint>& sw, double c_min, double c_max, double c_star);
@@ -239,13 +248,21 @@ bool isPlainTfidf(const Finalist& f);
 
 struct Selection {
   int chosen = -1;                               // index into finalists, -1 = none eligible
+  // The stacked choice's held-out decision value minus the tf-idf finalist's, and the paired
+  // bootstrap standard error of that difference (0 without a tf-idf finalist or a stacked one;
+  // the standard error only on small data and when the gap is positive).
+  double gap = 0, gap_se = 0;
   std::vector<LearnerScore> scores;              // one per finalist, with its sweep's curve
   std::vector<std::vector<SweepPoint>> sweeps;   // one per finalist
 };
 // The stacked finalist with the lowest out-of-fold log loss (`all_parts_only`: among those that
 // stack every component, a forced learner); then the tf-idf finalist (isPlainTfidf) instead when
-// there is none or when the value of its out-of-fold decisions (sweepValue: AIQ + Q@C* over the
-// mean costs of `shape`'s models) is higher. Sweeps decide with `shape`.
+// the value of its out-of-fold decisions (sweepValue: AIQ + Q@C* over the mean costs of `shape`'s
+// models) is higher. On small data (fewer than kSmallDataPrompts prompts) the burden of proof is on
+// the more complex learner: the stacked choice is kept only when its value exceeds the tf-idf
+// finalist's by more than two standard errors of the difference (a paired bootstrap over the
+// prompts, kBootstrapResamples resamples, fixed seed). Sweeps decide with `shape`.
+inline constexpr uint32_t kBootstrapResamples = 200;
 Selection selectLearner(const RouterModel& shape, const TrainingData& data, const std::vector<Finalist>& finalists,
                         const std::vector<double>& est_cost, bool all_parts_only);
 

@@ -278,7 +278,7 @@ void rankingAndMeans(const TrainingData& d, std::vector<float>& ranking, std::ve
 }
 
 TEST(TrainSelection, KeepsTheTfidfFinalistOnlyWhenItsHeldOutDecisionsAreBetter) {
-  const TrainingData d = syntheticData(200);
+  const TrainingData d = syntheticData(1600);  // not small data (kSmallDataPrompts): no burden of proof
   auto fit = fitCosts(d);
   ASSERT_TRUE(fit.has_value());
   RouterModel shape;
@@ -309,6 +309,49 @@ TEST(TrainSelection, KeepsTheTfidfFinalistOnlyWhenItsHeldOutDecisionsAreBetter) 
 
   // Alone (the baseline), it is kept.
   EXPECT_EQ(selectLearner(shape, d, {tfidf}, est, false).chosen, 0);
+}
+
+// The selection between a stacked finalist that ranks the prompts and a tf-idf finalist that
+// predicts the means, on the first n prompts of the synthetic data.
+Selection rankingAgainstMeans(size_t n) {
+  const TrainingData d = syntheticData(n);
+  auto fit = fitCosts(d);
+  RouterModel shape;
+  shape.costs = fit->costs;
+  shape.mean_score = fit->mean_score;
+  shape.mean_cost_usd = fit->mean_cost_usd;
+  shape.cost_scale_usd = 0.01;
+  std::vector<double> est;
+  for (size_t i = 0; i < d.size(); ++i)
+    for (size_t m = 0; m < 3; ++m) est.push_back(d.costAt(i, m));
+  Finalist lr, tfidf;
+  lr.parts = {Kind::kLr}, lr.name = "lr";
+  tfidf.parts = {Kind::kTfidf}, tfidf.name = "tfidf";
+  rankingAndMeans(d, lr.p, tfidf.p);
+  return selectLearner(shape, d, {lr, tfidf}, est, false);
+}
+
+TEST(TrainSelection, KeepsTheTfidfFinalistUnlessTheStackedOneDecidesBetterByMoreThanItsNoise) {
+  // On a few dozen prompts the stacked finalist's held-out decisions are better, by less than
+  // two bootstrap standard errors: the tf-idf finalist is kept.
+  const Selection few = rankingAgainstMeans(24);
+  EXPECT_GT(few.gap, 0);
+  EXPECT_GT(few.gap_se, few.gap);
+  EXPECT_EQ(few.chosen, 1);
+  EXPECT_EQ(rankingAgainstMeans(24).gap_se, few.gap_se);  // a fixed seed
+
+  // The same learners on more prompts, still small data: better by more than two standard
+  // errors, the stacked one is kept.
+  const Selection more = rankingAgainstMeans(996);
+  ASSERT_LT(996u, kSmallDataPrompts);
+  EXPECT_GT(more.gap_se, 0);
+  EXPECT_GT(more.gap, 2 * more.gap_se);
+  EXPECT_EQ(more.chosen, 0);
+
+  // Not small data: no standard error, the higher value is kept.
+  const Selection many = rankingAgainstMeans(1600);
+  EXPECT_EQ(many.gap_se, 0);
+  EXPECT_EQ(many.chosen, 0);
 }
 
 // A sweep as the calibration sees it: the decisions of a router that knows which prompts are hard.
