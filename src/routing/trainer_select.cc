@@ -13,13 +13,6 @@ namespace {
 // enough on MT-Bench: docs/router.md).
 constexpr double kGapStandardErrors = 2.0;
 
-uint64_t splitmix64(uint64_t& s) {
-  uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
 // Paired bootstrap standard error of sweepValue(a) - sweepValue(b) over the prompts: each
 // resample draws N prompts with replacement (a fixed seed) and sums both learners' sweep terms
 // (sweepTerms) over the same draw.
@@ -27,13 +20,13 @@ double bootstrapGapSe(const std::vector<SweepPoint>& terms_a, const std::vector<
                       double c_min, double c_max, double c_star) {
   if (n == 0) return 0;
   const size_t w_count = terms_a.size() / n;
-  uint64_t state = 0x5EEDB007ULL;
+  Rng rng(0x5EEDB007ULL);
   std::vector<uint32_t> count(n);
   std::vector<SweepPoint> sa(w_count), sb(w_count);
   double sum = 0, sum_sq = 0;
   for (uint32_t r = 0; r < kBootstrapResamples; ++r) {
     std::fill(count.begin(), count.end(), 0u);
-    for (size_t k = 0; k < n; ++k) ++count[splitmix64(state) % n];
+    for (size_t k = 0; k < n; ++k) ++count[rng.below(n)];
     for (size_t w = 0; w < w_count; ++w) {
       SweepPoint a, b;
       for (size_t i = 0; i < n; ++i) {

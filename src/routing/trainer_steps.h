@@ -42,6 +42,24 @@ inline constexpr size_t kSmallDataPrompts = 1000;
 void parallelFor(size_t n, uint32_t threads, const std::function<void(size_t)>& fn);
 
 // Reports a stage's completed jobs to TrainOptions::progress (serialized; callable from workers).
+// splitmix64: a small deterministic generator whose sequence is the same on every platform
+// (std::shuffle and the std distributions are not).
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : s_(seed) {}
+  uint64_t next() {
+    uint64_t z = (s_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  uint64_t below(uint64_t n) { return next() % n; }
+  double uniform() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
+
+ private:
+  uint64_t s_;
+};
+
 class Progress {
  public:
   Progress(const TrainOptions& o, std::string stage, size_t total);
