@@ -65,7 +65,8 @@ int runPlan(const PlanArgs& a) {
   fmt::print(stderr, "candidates: {}; chosen: {}\n", res->candidates.size(), chosen.name);
   fmt::print(stderr, "confidence of the quality bound: {}{}\n", res->confidence,
              a.opt.confidence > 0 ? " (--confidence)"
-                                  : " (the first of 0.8, 0.9, 0.95 whose cross-validated choice keeps the quality)");
+                                  : " (ladder 0.8, 0.9, 0.95: the first whose cross-validated choice keeps the "
+                                    "quality, else 0.95)");
   fmt::print(stderr, "held-out ({}-fold CV of the whole choice): quality {:.4f} (reference {:.4f}), cost/request ${:.6f} "
                      "(reference ${:.6f}), savings {:.1f}%\n",
              a.opt.folds, res->cv_quality, res->cv_ref_quality, res->cv_cost_usd, res->cv_ref_cost_usd,
