@@ -352,7 +352,7 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
     }
     if (p == ref_plan) res.reference = res.candidates.size();
     PlanCandidate c{describe(plans[p], extractors.size() > 1), std::move(plans[p]), std::vector<double>(set.size(), 0),
-                    std::vector<double>(set.size(), 0), std::nullopt};
+                    std::vector<double>(set.size(), 0), std::nullopt, std::nullopt};
     for (size_t k = 0; k < rows.size(); ++k) {
       c.score[rows[k]] = recs[k].score;
       c.cost[rows[k]] = recs[k].cost_usd;
@@ -403,7 +403,8 @@ Result<PlanResult> planRoute(const OutcomeSet& set, const PlanOptions& opt) {
           const ReplayPreRoute pre{t, *probs};
           PlanCandidate pc{fmt::format("{} [pre_route direct {} escalate {}]", res.candidates[c].name, thresholdName(direct),
                                        thresholdName(escalate)),
-                           res.candidates[c].plan, std::vector<double>(set.size(), 0), std::vector<double>(set.size(), 0), t};
+                           res.candidates[c].plan, std::vector<double>(set.size(), 0), std::vector<double>(set.size(), 0), t,
+                           std::nullopt};
           const auto recs = replayCascade(*table, pc.plan, rows, &pre);
           for (size_t k = 0; k < rows.size(); ++k) {
             pc.score[rows[k]] = recs[k].score;

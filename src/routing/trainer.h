@@ -99,7 +99,8 @@ struct TrainReport {
   // random-fold and held-out-group predictions without and with it (one line).
   std::string ood;
   // The stacked choice's held-out decision value (AIQ + Q@C*) minus the tf-idf finalist's, and the
-  // bootstrap standard error of that gap: the stacked choice is kept only when gap > se (auto).
+  // bootstrap standard error of that gap (auto; the error only below 1,000 training prompts,
+  // where the stacked choice is kept only when gap > 2 se; above, when gap >= 0).
   double selection_gap = 0, selection_gap_se = 0;
 };
 

@@ -19,27 +19,44 @@ std::vector<double> weightGrid() {
 
 }  // namespace
 
+namespace {
+
+// Prompt i's decision at cost weight w: the model chosen, its predicted cost, and its recorded
+// quality and cost (the prediction where the record has none). pi, ci: scratch of models' size.
+SweepPoint decideAt(const RouterModel& shape, const TrainingData& data, const std::vector<float>& p,
+                    const std::vector<double>& est_cost, size_t i, double w, std::vector<double>& pi,
+                    std::vector<double>& ci) {
+  const size_t m_count = data.models.size();
+  for (size_t m = 0; m < m_count; ++m) {
+    pi[m] = p[i * m_count + m];
+    ci[m] = est_cost[i * m_count + m];
+  }
+  const size_t m = static_cast<size_t>(shape.chooseWithWeight(pi, ci, {}, w, shape.anchor_model));
+  SweepPoint sp;
+  sp.weight = w;
+  sp.pred_cost = ci[m];
+  const float y = data.scoreAt(i, m);
+  const float rc = data.costAt(i, m);
+  sp.quality = std::isnan(y) ? pi[m] : y;
+  sp.real_cost = std::isnan(rc) ? ci[m] : rc;
+  return sp;
+}
+
+}  // namespace
+
 std::vector<SweepPoint> sweep(const RouterModel& shape, const TrainingData& data, const std::vector<float>& p,
                               const std::vector<double>& est_cost) {
-  const size_t m_count = data.models.size();
   const size_t n = data.size();
   std::vector<SweepPoint> out;
-  std::vector<double> pi(m_count), ci(m_count);
+  std::vector<double> pi(data.models.size()), ci(data.models.size());
   for (double w : weightGrid()) {
     SweepPoint sp;
     sp.weight = w;
     for (size_t i = 0; i < n; ++i) {
-      for (size_t m = 0; m < m_count; ++m) {
-        pi[m] = p[i * m_count + m];
-        ci[m] = est_cost[i * m_count + m];
-      }
-      const int c = shape.chooseWithWeight(pi, ci, {}, w, shape.anchor_model);
-      const size_t m = static_cast<size_t>(c);
-      sp.pred_cost += ci[m];
-      const float y = data.scoreAt(i, m);
-      const float rc = data.costAt(i, m);
-      sp.quality += std::isnan(y) ? pi[m] : y;
-      sp.real_cost += std::isnan(rc) ? ci[m] : rc;
+      const SweepPoint d = decideAt(shape, data, p, est_cost, i, w, pi, ci);
+      sp.pred_cost += d.pred_cost;
+      sp.quality += d.quality;
+      sp.real_cost += d.real_cost;
     }
     sp.pred_cost /= static_cast<double>(n);
     sp.real_cost /= static_cast<double>(n);
@@ -51,26 +68,12 @@ std::vector<SweepPoint> sweep(const RouterModel& shape, const TrainingData& data
 
 std::vector<SweepPoint> sweepTerms(const RouterModel& shape, const TrainingData& data, const std::vector<float>& p,
                                    const std::vector<double>& est_cost) {
-  const size_t m_count = data.models.size();
   const size_t n = data.size();
   const std::vector<double> grid = weightGrid();
   std::vector<SweepPoint> out(grid.size() * n);
-  std::vector<double> pi(m_count), ci(m_count);
+  std::vector<double> pi(data.models.size()), ci(data.models.size());
   for (size_t w = 0; w < grid.size(); ++w)
-    for (size_t i = 0; i < n; ++i) {
-      for (size_t m = 0; m < m_count; ++m) {
-        pi[m] = p[i * m_count + m];
-        ci[m] = est_cost[i * m_count + m];
-      }
-      const size_t m = static_cast<size_t>(shape.chooseWithWeight(pi, ci, {}, grid[w], shape.anchor_model));
-      SweepPoint& sp = out[w * n + i];
-      sp.weight = grid[w];
-      sp.pred_cost = ci[m];
-      const float y = data.scoreAt(i, m);
-      const float rc = data.costAt(i, m);
-      sp.quality = std::isnan(y) ? pi[m] : y;
-      sp.real_cost = std::isnan(rc) ? ci[m] : rc;
-    }
+    for (size_t i = 0; i < n; ++i) out[w * n + i] = decideAt(shape, data, p, est_cost, i, grid[w], pi, ci);
   return out;
 }
 

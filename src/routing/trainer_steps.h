@@ -41,7 +41,6 @@ inline constexpr size_t kSmallDataPrompts = 1000;
 // Runs fn(0..n-1) on up to `threads` threads (inline when threads <= 1); returns when all ran.
 void parallelFor(size_t n, uint32_t threads, const std::function<void(size_t)>& fn);
 
-// Reports a stage's completed jobs to TrainOptions::progress (serialized; callable from workers).
 // splitmix64: a small deterministic generator whose sequence is the same on every platform
 // (std::shuffle and the std distributions are not).
 class Rng {
@@ -60,6 +59,7 @@ class Rng {
   uint64_t s_;
 };
 
+// Reports a stage's completed jobs to TrainOptions::progress (serialized; callable from workers).
 class Progress {
  public:
   Progress(const TrainOptions& o, std::string stage, size_t total);
@@ -264,6 +264,8 @@ std::vector<Finalist> stackFinalists(const TrainingData& data, const std::vector
 // The tf-idf finalist: decided like the baseline (no stacking, shrinkage or anchor bonus).
 bool isPlainTfidf(const Finalist& f);
 
+inline constexpr uint32_t kBootstrapResamples = 200;  // selectLearner's paired bootstrap on small data
+
 struct Selection {
   int chosen = -1;                               // index into finalists, -1 = none eligible
   // The stacked choice's held-out decision value minus the tf-idf finalist's, and the paired
@@ -280,7 +282,6 @@ struct Selection {
 // the more complex learner: the stacked choice is kept only when its value exceeds the tf-idf
 // finalist's by more than two standard errors of the difference (a paired bootstrap over the
 // prompts, kBootstrapResamples resamples, fixed seed). Sweeps decide with `shape`.
-inline constexpr uint32_t kBootstrapResamples = 200;
 Selection selectLearner(const RouterModel& shape, const TrainingData& data, const std::vector<Finalist>& finalists,
                         const std::vector<double>& est_cost, bool all_parts_only);
 

@@ -152,7 +152,9 @@ TEST(RestrictRecords, KeepsTheGivenRecordsInTheirOrderWithEveryModel) {
   EXPECT_EQ(r.responses_present, s->responses_present);
   for (size_t m = 0; m < s->models.size(); ++m) {
     EXPECT_EQ(r.has(0, m), s->has(1, m));
-    if (s->has(1, m)) EXPECT_EQ(r.scoreAt(0, m), s->scoreAt(1, m));
+    if (s->has(1, m)) {
+      EXPECT_EQ(r.scoreAt(0, m), s->scoreAt(1, m));
+    }
   }
   EXPECT_EQ(restrictRecords(*s, {0}).size(), 1u);
 }

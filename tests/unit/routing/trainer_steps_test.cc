@@ -277,18 +277,31 @@ void rankingAndMeans(const TrainingData& d, std::vector<float>& ranking, std::ve
   }
 }
 
-TEST(TrainSelection, KeepsTheTfidfFinalistOnlyWhenItsHeldOutDecisionsAreBetter) {
-  const TrainingData d = syntheticData(1600);  // not small data (kSmallDataPrompts): no burden of proof
-  auto fit = fitCosts(d);
-  ASSERT_TRUE(fit.has_value());
+// What selectLearner decides with: the first n synthetic prompts, a shape with their fitted costs
+// and means, and their recorded costs as the estimates.
+struct SelectionInputs {
+  TrainingData d;
   RouterModel shape;
-  shape.costs = fit->costs;
-  shape.mean_score = fit->mean_score;
-  shape.mean_cost_usd = fit->mean_cost_usd;
-  shape.cost_scale_usd = 0.01;
   std::vector<double> est;
-  for (size_t i = 0; i < d.size(); ++i)
-    for (size_t m = 0; m < 3; ++m) est.push_back(d.costAt(i, m));
+};
+SelectionInputs selectionInputs(size_t n) {
+  SelectionInputs in{syntheticData(n), {}, {}};
+  auto fit = fitCosts(in.d);
+  EXPECT_TRUE(fit.has_value());
+  in.shape.costs = fit->costs;
+  in.shape.mean_score = fit->mean_score;
+  in.shape.mean_cost_usd = fit->mean_cost_usd;
+  in.shape.cost_scale_usd = 0.01;
+  for (size_t i = 0; i < in.d.size(); ++i)
+    for (size_t m = 0; m < 3; ++m) in.est.push_back(in.d.costAt(i, m));
+  return in;
+}
+
+TEST(TrainSelection, KeepsTheTfidfFinalistOnlyWhenItsHeldOutDecisionsAreBetter) {
+  const SelectionInputs in = selectionInputs(1600);  // not small data (kSmallDataPrompts): no burden of proof
+  const TrainingData& d = in.d;
+  const RouterModel& shape = in.shape;
+  const std::vector<double>& est = in.est;
   std::vector<float> ranking, means;
   rankingAndMeans(d, ranking, means);
   Finalist lr, tfidf;
@@ -314,21 +327,12 @@ TEST(TrainSelection, KeepsTheTfidfFinalistOnlyWhenItsHeldOutDecisionsAreBetter) 
 // The selection between a stacked finalist that ranks the prompts and a tf-idf finalist that
 // predicts the means, on the first n prompts of the synthetic data.
 Selection rankingAgainstMeans(size_t n) {
-  const TrainingData d = syntheticData(n);
-  auto fit = fitCosts(d);
-  RouterModel shape;
-  shape.costs = fit->costs;
-  shape.mean_score = fit->mean_score;
-  shape.mean_cost_usd = fit->mean_cost_usd;
-  shape.cost_scale_usd = 0.01;
-  std::vector<double> est;
-  for (size_t i = 0; i < d.size(); ++i)
-    for (size_t m = 0; m < 3; ++m) est.push_back(d.costAt(i, m));
+  const SelectionInputs in = selectionInputs(n);
   Finalist lr, tfidf;
   lr.parts = {Kind::kLr}, lr.name = "lr";
   tfidf.parts = {Kind::kTfidf}, tfidf.name = "tfidf";
-  rankingAndMeans(d, lr.p, tfidf.p);
-  return selectLearner(shape, d, {lr, tfidf}, est, false);
+  rankingAndMeans(in.d, lr.p, tfidf.p);
+  return selectLearner(in.shape, in.d, {lr, tfidf}, in.est, false);
 }
 
 TEST(TrainSelection, KeepsTheTfidfFinalistUnlessTheStackedOneDecidesBetterByMoreThanItsNoise) {
