@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "api/anthropic_common.h"
+#include "api/errors.h"
 #include "common/strings.h"
 
 namespace rightsize::api {
@@ -16,7 +17,6 @@ namespace dom = simdjson::dom;
 using anthropic_json::appendValue;
 using anthropic_json::stringField;
 
-tl::unexpected<Error> bad(std::string message) { return fail(ErrorCode::kInvalidArgument, std::move(message)); }
 
 struct Turn {
   std::string_view role;  // "user" or "assistant"
@@ -42,12 +42,12 @@ Result<std::string> plainText(dom::element content, const std::string& what) {
   std::string_view s;
   if (content.get(s) == simdjson::SUCCESS) return std::string(s);
   dom::array parts;
-  if (content.get(parts) != simdjson::SUCCESS) return bad(what + ": must be a string, an array of parts, or null");
+  if (content.get(parts) != simdjson::SUCCESS) return badRequest(what + ": must be a string, an array of parts, or null");
   std::string text;
   for (dom::element p : parts) {
     std::string_view type = stringField(p, "type");
     if (type != "text" && type != "refusal")
-      return bad(what + ": part type '" + std::string(type) + "' is not supported here (text only)");
+      return badRequest(what + ": part type '" + std::string(type) + "' is not supported here (text only)");
     text += stringField(p, type == "text" ? "text" : "refusal");
   }
   return text;
@@ -57,16 +57,16 @@ Result<std::string> plainText(dom::element content, const std::string& what) {
 Result<std::string> imageBlock(dom::element part, const std::string& what) {
   dom::element image_url;
   std::string_view url;
-  if (part["image_url"].get(image_url) != simdjson::SUCCESS) return bad(what + ".image_url: required");
+  if (part["image_url"].get(image_url) != simdjson::SUCCESS) return badRequest(what + ".image_url: required");
   if (image_url.get(url) != simdjson::SUCCESS && image_url["url"].get(url) != simdjson::SUCCESS)
-    return bad(what + ".image_url.url: required string");
+    return badRequest(what + ".image_url.url: required string");
   std::string b = R"({"type":"image","source":)";
   if (url.substr(0, 5) == "data:") {
     size_t comma = url.find(',');
     std::string_view meta = url.substr(5, comma == std::string_view::npos ? 0 : comma - 5);
     constexpr std::string_view kB64 = ";base64";
     if (comma == std::string_view::npos || meta.size() <= kB64.size() || meta.substr(meta.size() - kB64.size()) != kB64)
-      return bad(what + ".image_url.url: a data: URL must be base64 (data:<media type>;base64,<data>)");
+      return badRequest(what + ".image_url.url: a data: URL must be base64 (data:<media type>;base64,<data>)");
     b += R"({"type":"base64","media_type":)";
     appendJsonString(b, meta.substr(0, meta.size() - kB64.size()));
     b += R"(,"data":)";
@@ -89,7 +89,7 @@ Result<void> userBlocks(dom::element content, const std::string& what, std::stri
   }
   if (content.is_null()) return {};
   dom::array parts;
-  if (content.get(parts) != simdjson::SUCCESS) return bad(what + ": must be a string or an array of parts");
+  if (content.get(parts) != simdjson::SUCCESS) return badRequest(what + ": must be a string or an array of parts");
   size_t j = 0;
   for (dom::element p : parts) {
     const std::string w = what + "[" + std::to_string(j++) + "]";
@@ -102,7 +102,7 @@ Result<void> userBlocks(dom::element content, const std::string& what, std::stri
       if (!b) return fail(b.error());
       addBlock(blocks, *b);
     } else {
-      return bad(w + ": part type '" + std::string(type) +
+      return badRequest(w + ": part type '" + std::string(type) +
                  "' cannot be sent to an Anthropic model (text and image_url only)");
     }
   }
@@ -120,15 +120,15 @@ Result<void> assistantBlocks(dom::element m, const std::string& what, std::strin
   dom::element calls_el;
   if (m["tool_calls"].get(calls_el) != simdjson::SUCCESS || calls_el.is_null()) return {};
   dom::array calls;
-  if (calls_el.get(calls) != simdjson::SUCCESS) return bad(what + ".tool_calls: must be an array");
+  if (calls_el.get(calls) != simdjson::SUCCESS) return badRequest(what + ".tool_calls: must be an array");
   size_t j = 0;
   for (dom::element c : calls) {
     const std::string w = what + ".tool_calls[" + std::to_string(j++) + "]";
     dom::element fn;
     std::string_view id, name;
-    if (c["id"].get(id) != simdjson::SUCCESS) return bad(w + ".id: required string");
+    if (c["id"].get(id) != simdjson::SUCCESS) return badRequest(w + ".id: required string");
     if (c["function"].get(fn) != simdjson::SUCCESS || fn["name"].get(name) != simdjson::SUCCESS)
-      return bad(w + ".function.name: required string");
+      return badRequest(w + ".function.name: required string");
     std::string_view args = stringField(fn, "arguments");
     std::string b = R"({"type":"tool_use","id":)";
     appendJsonString(b, id);
@@ -140,7 +140,7 @@ Result<void> assistantBlocks(dom::element m, const std::string& what, std::strin
     } else {
       dom::element input;
       if (args_parser.parse(args.data(), args.size()).get(input) != simdjson::SUCCESS || !input.is_object())
-        return bad(w + ".function.arguments: must be a JSON object (Anthropic tool input)");
+        return badRequest(w + ".function.arguments: must be a JSON object (Anthropic tool input)");
       appendValue(b, input);
     }
     b += '}';
@@ -155,11 +155,11 @@ Result<void> appendTools(std::string& out, dom::array tools) {
   for (dom::element t : tools) {
     const std::string w = "tools[" + std::to_string(i) + "]";
     if (stringField(t, "type", "function") != "function")
-      return bad(w + ".type: only function tools can be sent to an Anthropic model");
+      return badRequest(w + ".type: only function tools can be sent to an Anthropic model");
     dom::element fn;
     std::string_view name;
     if (t["function"].get(fn) != simdjson::SUCCESS || fn["name"].get(name) != simdjson::SUCCESS)
-      return bad(w + ".function.name: required string");
+      return badRequest(w + ".function.name: required string");
     if (i++ > 0) out += ',';
     out += R"({"name":)";
     appendJsonString(out, name);
@@ -194,12 +194,12 @@ Result<void> appendToolChoice(std::string& out, const dom::element* choice, bool
     else if (s == "none")
       c = R"({"type":"none")";
     else
-      return bad("tool_choice: must be auto, required, none or a function");
+      return badRequest("tool_choice: must be auto, required, none or a function");
   } else {
     dom::element fn;
     std::string_view name;
     if ((*choice)["function"].get(fn) != simdjson::SUCCESS || fn["name"].get(name) != simdjson::SUCCESS)
-      return bad("tool_choice.function.name: required string");
+      return badRequest("tool_choice.function.name: required string");
     c = R"({"type":"tool","name":)";
     appendJsonString(c, name);
   }
@@ -218,9 +218,9 @@ Result<std::string> chatRequestToAnthropic(std::string_view body, std::string_vi
   if (auto err = parser.parse(body.data(), body.size()).get(root))
     return fail(ErrorCode::kMalformedJson,
                 std::string("request body is not valid JSON: ") + simdjson::error_message(err));
-  if (!root.is_object()) return bad("request body must be a JSON object");
+  if (!root.is_object()) return badRequest("request body must be a JSON object");
   dom::array messages;
-  if (root["messages"].get(messages) != simdjson::SUCCESS) return bad("'messages' must be an array");
+  if (root["messages"].get(messages) != simdjson::SUCCESS) return badRequest("'messages' must be an array");
 
   std::string system;
   std::vector<Turn> turns;
@@ -249,7 +249,7 @@ Result<std::string> chatRequestToAnthropic(std::string_view body, std::string_vi
       if (auto r = assistantBlocks(m, what, blocks); !r) return fail(r.error());
     } else if (role == "tool") {
       std::string_view id;
-      if (m["tool_call_id"].get(id) != simdjson::SUCCESS) return bad(what + ".tool_call_id: required string");
+      if (m["tool_call_id"].get(id) != simdjson::SUCCESS) return badRequest(what + ".tool_call_id: required string");
       std::string text;
       if (has_content) {
         auto t = plainText(content, what + ".content");
@@ -264,7 +264,7 @@ Result<std::string> chatRequestToAnthropic(std::string_view body, std::string_vi
       }
       blocks += '}';
     } else {
-      return bad(what + ".role: '" + std::string(role) + "' cannot be sent to an Anthropic model");
+      return badRequest(what + ".role: '" + std::string(role) + "' cannot be sent to an Anthropic model");
     }
     if (blocks.empty()) continue;
     if (!turns.empty() && turns.back().role == turn_role) {
@@ -273,7 +273,7 @@ Result<std::string> chatRequestToAnthropic(std::string_view body, std::string_vi
       turns.push_back(Turn{turn_role, std::move(blocks)});
     }
   }
-  if (turns.empty()) return bad("messages: no user or assistant message with content to send");
+  if (turns.empty()) return badRequest("messages: no user or assistant message with content to send");
 
   int64_t max_tokens = kAnthropicDefaultMaxTokens;
   int64_t n = 0;
@@ -282,7 +282,7 @@ Result<std::string> chatRequestToAnthropic(std::string_view body, std::string_vi
   else if (root["max_tokens"].get(n) == simdjson::SUCCESS && n > 0)
     max_tokens = n;
   if (root["n"].get(n) == simdjson::SUCCESS && n != 1)
-    return bad("n: an Anthropic model returns one choice (n must be 1)");
+    return badRequest("n: an Anthropic model returns one choice (n must be 1)");
 
   std::string out = R"({"model":)";
   appendJsonString(out, model_id);
@@ -328,7 +328,7 @@ Result<std::string> chatRequestToAnthropic(std::string_view body, std::string_vi
       out += ']';
     } else if (el.get(stops) == simdjson::SUCCESS && stops.size() > 0) {
       for (dom::element x : stops)
-        if (!x.is_string()) return bad("stop: must be a string or an array of strings");
+        if (!x.is_string()) return badRequest("stop: must be a string or an array of strings");
       out += R"(,"stop_sequences":)";
       appendValue(out, el);
     }

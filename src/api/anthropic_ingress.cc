@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "api/anthropic_common.h"
+#include "api/errors.h"
 #include "common/strings.h"
 
 namespace rightsize::api {
@@ -15,21 +16,20 @@ namespace dom = simdjson::dom;
 using anthropic_json::appendValue;
 using anthropic_json::stringField;
 
-tl::unexpected<Error> bad(std::string message) { return fail(ErrorCode::kInvalidArgument, std::move(message)); }
 
 // `system`: a string or an array of text blocks (joined with "\n\n").
 Result<std::string> systemText(dom::element el) {
   std::string_view s;
   if (el.get(s) == simdjson::SUCCESS) return std::string(s);
   dom::array blocks;
-  if (el.get(blocks) != simdjson::SUCCESS) return bad("system: must be a string or an array of text blocks");
+  if (el.get(blocks) != simdjson::SUCCESS) return badRequest("system: must be a string or an array of text blocks");
   std::string out;
   size_t i = 0;
   for (dom::element b : blocks) {
     std::string_view type = stringField(b, "type");
     std::string_view text;
     if (type != "text" || b["text"].get(text) != simdjson::SUCCESS)
-      return bad("system[" + std::to_string(i) + "]: must be a text block with a string 'text'");
+      return badRequest("system[" + std::to_string(i) + "]: must be a text block with a string 'text'");
     if (!out.empty()) out += "\n\n";
     out += text;
     ++i;
@@ -41,13 +41,13 @@ Result<std::string> systemText(dom::element el) {
 Result<void> appendImagePart(std::string& out, dom::element block, const std::string& where) {
   dom::element source;
   if (block["source"].get(source) != simdjson::SUCCESS || !source.is_object())
-    return bad(where + ".source: required object");
+    return badRequest(where + ".source: required object");
   std::string_view type = stringField(source, "type");
   out += R"({"type":"image_url","image_url":{"url":)";
   if (type == "base64") {
     std::string_view media, data;
     if (source["media_type"].get(media) != simdjson::SUCCESS || source["data"].get(data) != simdjson::SUCCESS)
-      return bad(where + ".source: a base64 source needs string 'media_type' and 'data'");
+      return badRequest(where + ".source: a base64 source needs string 'media_type' and 'data'");
     std::string url = "data:";
     url += media;
     url += ";base64,";
@@ -55,10 +55,10 @@ Result<void> appendImagePart(std::string& out, dom::element block, const std::st
     appendJsonString(out, url);
   } else if (type == "url") {
     std::string_view url;
-    if (source["url"].get(url) != simdjson::SUCCESS) return bad(where + ".source: a url source needs a string 'url'");
+    if (source["url"].get(url) != simdjson::SUCCESS) return badRequest(where + ".source: a url source needs a string 'url'");
     appendJsonString(out, url);
   } else {
-    return bad(where + ".source.type: '" + std::string(type) + "' is not supported (base64 or url)");
+    return badRequest(where + ".source.type: '" + std::string(type) + "' is not supported (base64 or url)");
   }
   out += "}}";
   return {};
@@ -72,7 +72,7 @@ Result<std::string> toolResultText(dom::element block, const std::string& where,
   std::string_view s;
   if (content.get(s) == simdjson::SUCCESS) return std::string(s);
   dom::array parts;
-  if (content.get(parts) != simdjson::SUCCESS) return bad(where + ".content: must be a string or an array of blocks");
+  if (content.get(parts) != simdjson::SUCCESS) return badRequest(where + ".content: must be a string or an array of blocks");
   std::string text;
   size_t j = 0;
   for (dom::element p : parts) {
@@ -80,14 +80,14 @@ Result<std::string> toolResultText(dom::element block, const std::string& where,
     std::string_view type = stringField(p, "type");
     if (type == "text") {
       std::string_view t;
-      if (p["text"].get(t) != simdjson::SUCCESS) return bad(w + ": a text block needs a string 'text'");
+      if (p["text"].get(t) != simdjson::SUCCESS) return badRequest(w + ": a text block needs a string 'text'");
       if (!text.empty()) text += "\n";
       text += t;
     } else if (type == "image") {
       if (!images.empty()) images += ',';
       if (auto r = appendImagePart(images, p, w); !r) return fail(r.error());
     } else {
-      return bad(w + ": block type '" + std::string(type) + "' is not supported in a tool_result");
+      return badRequest(w + ": block type '" + std::string(type) + "' is not supported in a tool_result");
     }
   }
   return text;
@@ -96,15 +96,15 @@ Result<std::string> toolResultText(dom::element block, const std::string& where,
 // One Anthropic message → one or more OpenAI messages appended (comma-separated) to `out`.
 Result<void> appendMessage(std::string& out, dom::element m, size_t index) {
   const std::string where = "messages[" + std::to_string(index) + "]";
-  if (!m.is_object()) return bad(where + ": must be an object");
+  if (!m.is_object()) return badRequest(where + ": must be an object");
   std::string_view role = stringField(m, "role");
   if (role != "user" && role != "assistant")
-    return bad(where + ".role: must be 'user' or 'assistant' (put system prompts in the top-level 'system')");
+    return badRequest(where + ".role: must be 'user' or 'assistant' (put system prompts in the top-level 'system')");
   auto sep = [&] {
     if (out.back() != '[') out += ',';
   };
   dom::element content;
-  if (m["content"].get(content) != simdjson::SUCCESS) return bad(where + ".content: required");
+  if (m["content"].get(content) != simdjson::SUCCESS) return badRequest(where + ".content: required");
   std::string_view s;
   if (content.get(s) == simdjson::SUCCESS) {
     sep();
@@ -116,7 +116,7 @@ Result<void> appendMessage(std::string& out, dom::element m, size_t index) {
     return {};
   }
   dom::array blocks;
-  if (content.get(blocks) != simdjson::SUCCESS) return bad(where + ".content: must be a string or an array of blocks");
+  if (content.get(blocks) != simdjson::SUCCESS) return badRequest(where + ".content: must be a string or an array of blocks");
 
   std::string parts;  // user: OpenAI content parts
   size_t text_parts = 0;
@@ -128,11 +128,11 @@ Result<void> appendMessage(std::string& out, dom::element m, size_t index) {
   size_t i = 0;
   for (dom::element b : blocks) {
     const std::string w = where + ".content[" + std::to_string(i++) + "]";
-    if (!b.is_object()) return bad(w + ": must be an object");
+    if (!b.is_object()) return badRequest(w + ": must be an object");
     std::string_view type = stringField(b, "type");
     if (type == "text") {
       std::string_view t;
-      if (b["text"].get(t) != simdjson::SUCCESS) return bad(w + ": a text block needs a string 'text'");
+      if (b["text"].get(t) != simdjson::SUCCESS) return badRequest(w + ": a text block needs a string 'text'");
       if (role == "assistant") {
         text += t;
       } else {
@@ -143,19 +143,19 @@ Result<void> appendMessage(std::string& out, dom::element m, size_t index) {
         if (text_parts++ == 0) only_text = std::string(t);
       }
     } else if (type == "image") {
-      if (role != "user") return bad(w + ": image blocks are only supported in user turns");
+      if (role != "user") return badRequest(w + ": image blocks are only supported in user turns");
       if (!parts.empty()) parts += ',';
       if (auto r = appendImagePart(parts, b, w); !r) return fail(r.error());
       text_parts += 2;  // never collapse to a plain string
     } else if (type == "tool_use") {
-      if (role != "assistant") return bad(w + ": tool_use blocks belong in assistant turns");
+      if (role != "assistant") return badRequest(w + ": tool_use blocks belong in assistant turns");
       std::string_view id, name;
       dom::element input;
       if (b["id"].get(id) != simdjson::SUCCESS || b["name"].get(name) != simdjson::SUCCESS)
-        return bad(w + ": a tool_use block needs string 'id' and 'name'");
+        return badRequest(w + ": a tool_use block needs string 'id' and 'name'");
       std::string args = "{}";
       if (b["input"].get(input) == simdjson::SUCCESS) {
-        if (!input.is_object()) return bad(w + ".input: must be an object");
+        if (!input.is_object()) return badRequest(w + ".input: must be an object");
         args = simdjson::minify(input);
       }
       if (!tool_calls.empty()) tool_calls += ',';
@@ -167,10 +167,10 @@ Result<void> appendMessage(std::string& out, dom::element m, size_t index) {
       appendJsonString(tool_calls, args);
       tool_calls += "}}";
     } else if (type == "tool_result") {
-      if (role != "user") return bad(w + ": tool_result blocks belong in user turns");
+      if (role != "user") return badRequest(w + ": tool_result blocks belong in user turns");
       std::string_view id;
       if (b["tool_use_id"].get(id) != simdjson::SUCCESS)
-        return bad(w + ": a tool_result block needs a string 'tool_use_id'");
+        return badRequest(w + ": a tool_result block needs a string 'tool_use_id'");
       auto result = toolResultText(b, w, images);
       if (!result) return fail(result.error());
       bool is_error = false;
@@ -184,7 +184,7 @@ Result<void> appendMessage(std::string& out, dom::element m, size_t index) {
     } else if (type == "thinking" || type == "redacted_thinking") {
       // The model's own reasoning, replayed by the client: not part of the conversation upstream.
     } else {
-      return bad(w + ": block type '" + std::string(type) + "' is not supported (text, image, tool_use, tool_result)");
+      return badRequest(w + ": block type '" + std::string(type) + "' is not supported (text, image, tool_use, tool_result)");
     }
   }
 
@@ -229,17 +229,17 @@ Result<void> appendMessage(std::string& out, dom::element m, size_t index) {
 
 Result<void> appendTools(std::string& out, dom::element el) {
   dom::array tools;
-  if (el.get(tools) != simdjson::SUCCESS) return bad("tools: must be an array");
+  if (el.get(tools) != simdjson::SUCCESS) return badRequest("tools: must be an array");
   out += R"(,"tools":[)";
   size_t i = 0;
   for (dom::element t : tools) {
     const std::string w = "tools[" + std::to_string(i) + "]";
-    if (!t.is_object()) return bad(w + ": must be an object");
+    if (!t.is_object()) return badRequest(w + ": must be an object");
     std::string_view type = stringField(t, "type", "custom");
     if (type != "custom")
-      return bad(w + ": tool type '" + std::string(type) + "' (a server tool) is not supported by the gateway");
+      return badRequest(w + ": tool type '" + std::string(type) + "' (a server tool) is not supported by the gateway");
     std::string_view name;
-    if (t["name"].get(name) != simdjson::SUCCESS || name.empty()) return bad(w + ".name: required string");
+    if (t["name"].get(name) != simdjson::SUCCESS || name.empty()) return badRequest(w + ".name: required string");
     if (i++ > 0) out += ',';
     out += R"({"type":"function","function":{"name":)";
     appendJsonString(out, name);
@@ -251,7 +251,7 @@ Result<void> appendTools(std::string& out, dom::element el) {
     out += R"(,"parameters":)";
     dom::element schema;
     if (t["input_schema"].get(schema) == simdjson::SUCCESS) {
-      if (!schema.is_object()) return bad(w + ".input_schema: must be an object");
+      if (!schema.is_object()) return badRequest(w + ".input_schema: must be an object");
       appendValue(out, schema);
     } else {
       out += R"({"type":"object","properties":{}})";
@@ -263,7 +263,7 @@ Result<void> appendTools(std::string& out, dom::element el) {
 }
 
 Result<void> appendToolChoice(std::string& out, dom::element el) {
-  if (!el.is_object()) return bad("tool_choice: must be an object");
+  if (!el.is_object()) return badRequest("tool_choice: must be an object");
   std::string_view type = stringField(el, "type");
   out += R"(,"tool_choice":)";
   if (type == "auto") {
@@ -274,12 +274,12 @@ Result<void> appendToolChoice(std::string& out, dom::element el) {
     out += R"("none")";
   } else if (type == "tool") {
     std::string_view name;
-    if (el["name"].get(name) != simdjson::SUCCESS) return bad("tool_choice.name: required for type 'tool'");
+    if (el["name"].get(name) != simdjson::SUCCESS) return badRequest("tool_choice.name: required for type 'tool'");
     out += R"({"type":"function","function":{"name":)";
     appendJsonString(out, name);
     out += "}}";
   } else {
-    return bad("tool_choice.type: must be auto, any, tool or none");
+    return badRequest("tool_choice.type: must be auto, any, tool or none");
   }
   bool no_parallel = false;
   if (el["disable_parallel_tool_use"].get(no_parallel) == simdjson::SUCCESS && no_parallel)
@@ -297,20 +297,20 @@ Result<std::string> messagesToChat(std::string_view body, bool count_only) {
   if (auto err = parser.parse(body.data(), body.size()).get(root))
     return fail(ErrorCode::kMalformedJson,
                 std::string("request body is not valid JSON: ") + simdjson::error_message(err));
-  if (!root.is_object()) return bad("request body must be a JSON object");
+  if (!root.is_object()) return badRequest("request body must be a JSON object");
 
   std::string_view model;
-  if (root["model"].get(model) != simdjson::SUCCESS || model.empty()) return bad("model: required non-empty string");
+  if (root["model"].get(model) != simdjson::SUCCESS || model.empty()) return badRequest("model: required non-empty string");
   dom::element max_tokens;
   int64_t max_tokens_n = 0;
   if (root["max_tokens"].get(max_tokens) != simdjson::SUCCESS) {
-    if (!count_only) return bad("max_tokens: required");
+    if (!count_only) return badRequest("max_tokens: required");
   } else if (max_tokens.get(max_tokens_n) != simdjson::SUCCESS || max_tokens_n < 1) {
-    return bad("max_tokens: must be a positive integer");
+    return badRequest("max_tokens: must be a positive integer");
   }
   dom::array messages;
-  if (root["messages"].get(messages) != simdjson::SUCCESS) return bad("messages: required array");
-  if (messages.size() == 0) return bad("messages: must not be empty");
+  if (root["messages"].get(messages) != simdjson::SUCCESS) return badRequest("messages: required array");
+  if (messages.size() == 0) return badRequest("messages: must not be empty");
 
   std::string out = R"({"model":)";
   appendJsonString(out, model);
@@ -338,12 +338,12 @@ Result<std::string> messagesToChat(std::string_view body, bool count_only) {
   bool stream = false;
   dom::element el;
   if (root["stream"].get(el) == simdjson::SUCCESS && !el.is_null()) {
-    if (el.get(stream) != simdjson::SUCCESS) return bad("stream: must be a boolean");
+    if (el.get(stream) != simdjson::SUCCESS) return badRequest("stream: must be a boolean");
     if (stream) out += R"(,"stream":true,"stream_options":{"include_usage":true})";
   }
   for (std::string_view key : {"temperature", "top_p"}) {
     if (root[key].get(el) == simdjson::SUCCESS && !el.is_null()) {
-      if (!el.is_number()) return bad(std::string(key) + ": must be a number");
+      if (!el.is_number()) return badRequest(std::string(key) + ": must be a number");
       out += ",\"";
       out += key;
       out += "\":";
@@ -352,9 +352,9 @@ Result<std::string> messagesToChat(std::string_view body, bool count_only) {
   }
   if (root["stop_sequences"].get(el) == simdjson::SUCCESS && !el.is_null()) {
     dom::array stops;
-    if (el.get(stops) != simdjson::SUCCESS) return bad("stop_sequences: must be an array of strings");
+    if (el.get(stops) != simdjson::SUCCESS) return badRequest("stop_sequences: must be an array of strings");
     for (dom::element s : stops)
-      if (!s.is_string()) return bad("stop_sequences: must be an array of strings");
+      if (!s.is_string()) return badRequest("stop_sequences: must be an array of strings");
     if (stops.size() > 0) {
       out += R"(,"stop":)";
       appendValue(out, el);
@@ -394,7 +394,7 @@ Result<std::string> anthropicCountTokensBody(std::string_view body, std::string_
     return fail(ErrorCode::kMalformedJson,
                 std::string("request body is not valid JSON: ") + simdjson::error_message(err));
   dom::object obj;
-  if (root.get(obj) != simdjson::SUCCESS) return bad("request body must be a JSON object");
+  if (root.get(obj) != simdjson::SUCCESS) return badRequest("request body must be a JSON object");
   std::string out = R"({"model":)";
   appendJsonString(out, model_id);
   for (auto field : obj) {

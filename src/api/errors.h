@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/result.h"
 
@@ -18,6 +19,12 @@ const char* errorType(const Error& e);
 
 // {"error": {"message": ..., "type": ..., "code": ..., "param": null}}
 std::string errorBody(const Error& e, std::string_view param = {});  // param: null when empty
+
+// A request field the API cannot accept (400 invalid_request_error), as a Result's error side:
+// `return badRequest("model: must be a string");`
+inline tl::unexpected<Error> badRequest(std::string message) {
+  return fail(ErrorCode::kInvalidArgument, std::move(message));
+}
 
 // The same error as one SSE event ("data: {...}\n\n"), for failures after a stream started.
 std::string errorEvent(const Error& e);

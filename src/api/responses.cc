@@ -18,7 +18,6 @@ using anthropic_json::appendValue;
 using anthropic_json::stringField;
 using Item = ChatToResponsesStream::Item;
 
-tl::unexpected<Error> bad(std::string message) { return fail(ErrorCode::kInvalidArgument, std::move(message)); }
 
 bool present(dom::element obj, std::string_view key, dom::element& el) {
   return obj[key].get(el) == simdjson::SUCCESS && !el.is_null();
@@ -37,8 +36,8 @@ Result<void> appendImagePart(std::string& out, dom::element part, const std::str
   if (part["image_url"].get(url) != simdjson::SUCCESS) {
     dom::element el;
     if (present(part, "file_id", el))
-      return bad(where + ".file_id: uploaded files are not supported by the gateway (send image_url)");
-    return bad(where + ".image_url: required string (a URL or a data: URL)");
+      return badRequest(where + ".file_id: uploaded files are not supported by the gateway (send image_url)");
+    return badRequest(where + ".image_url: required string (a URL or a data: URL)");
   }
   out += R"({"type":"image_url","image_url":{"url":)";
   appendJsonString(out, url);
@@ -70,17 +69,17 @@ Result<Content> messageContent(dom::element content, std::string_view role, cons
     return c;
   }
   dom::array parts;
-  if (content.get(parts) != simdjson::SUCCESS) return bad(where + ": must be a string or an array of content parts");
+  if (content.get(parts) != simdjson::SUCCESS) return badRequest(where + ": must be a string or an array of content parts");
   size_t i = 0;
   for (dom::element p : parts) {
     const std::string w = where + "[" + std::to_string(i++) + "]";
-    if (!p.is_object()) return bad(w + ": must be an object");
+    if (!p.is_object()) return badRequest(w + ": must be an object");
     std::string_view type = stringField(p, "type");
     if (type == "input_text" || type == "output_text" || type == "text" || type == "refusal") {
       std::string_view t;
       const char* field = type == "refusal" ? "refusal" : "text";
       if (p[field].get(t) != simdjson::SUCCESS)
-        return bad(w + "." + field + ": required string for a " + std::string(type) + " part");
+        return badRequest(w + "." + field + ": required string for a " + std::string(type) + " part");
       if (role == "assistant" || role == "system" || role == "developer") {
         c.text += t;
       } else {
@@ -92,14 +91,14 @@ Result<Content> messageContent(dom::element content, std::string_view role, cons
       }
       ++c.text_parts;
     } else if (type == "input_image") {
-      if (role != "user") return bad(w + ": input_image parts are only supported in user messages");
+      if (role != "user") return badRequest(w + ": input_image parts are only supported in user messages");
       if (!c.parts.empty()) c.parts += ',';
       if (auto r = appendImagePart(c.parts, p, w); !r) return fail(r.error());
       c.only_text = false;
     } else if (type == "input_file" || type == "input_audio") {
-      return bad(w + ".type: '" + std::string(type) + "' parts are not supported by the gateway");
+      return badRequest(w + ".type: '" + std::string(type) + "' parts are not supported by the gateway");
     } else {
-      return bad(w + ".type: unknown content part type '" + std::string(type) +
+      return badRequest(w + ".type: unknown content part type '" + std::string(type) +
                  "' (input_text, output_text, refusal, input_image)");
     }
   }
@@ -183,7 +182,7 @@ class MessageList {
 Result<void> appendItem(MessageList& msgs, dom::element item, size_t index, const ResponseItemStore* store,
                         std::string* record = nullptr) {
   const std::string where = "input[" + std::to_string(index) + "]";
-  if (!item.is_object()) return bad(where + ": must be an object");
+  if (!item.is_object()) return badRequest(where + ": must be an object");
   std::string_view type = stringField(item, "type", "message");
   if (record && type != "item_reference") {
     if (!record->empty()) *record += ',';
@@ -191,25 +190,25 @@ Result<void> appendItem(MessageList& msgs, dom::element item, size_t index, cons
   }
   if (type == "item_reference" && store) {
     std::string_view id;
-    if (item["id"].get(id) != simdjson::SUCCESS) return bad(where + ".id: required string");
+    if (item["id"].get(id) != simdjson::SUCCESS) return badRequest(where + ".id: required string");
     auto stored = store->get(id);
     if (!stored)
-      return bad(where + ".id: item '" + std::string(id) +
+      return badRequest(where + ".id: item '" + std::string(id) +
                  "' is not (or no longer) kept by this gateway; send the item itself");
     // A separate parser: `item` lives in the request's document. Stored items are outputs
     // (message, function_call), never references, so this recursion ends here.
     thread_local dom::parser ref_parser;
     dom::element ref;
-    if (ref_parser.parse(*stored).get(ref) != simdjson::SUCCESS) return bad(where + ".id: stored item is unreadable");
+    if (ref_parser.parse(*stored).get(ref) != simdjson::SUCCESS) return badRequest(where + ".id: stored item is unreadable");
     return appendItem(msgs, ref, index, nullptr, record);
   }
   if (type == "message") {
     std::string_view role = stringField(item, "role");
     if (role != "user" && role != "assistant" && role != "system" && role != "developer")
-      return bad(where + ".role: must be user, assistant, system or developer");
+      return badRequest(where + ".role: must be user, assistant, system or developer");
     dom::element content;
     if (item["content"].get(content) != simdjson::SUCCESS || content.is_null())
-      return bad(where + ".content: required");
+      return badRequest(where + ".content: required");
     auto c = messageContent(content, role, where + ".content");
     if (!c) return fail(c.error());
     if (role == "assistant") {
@@ -229,29 +228,29 @@ Result<void> appendItem(MessageList& msgs, dom::element item, size_t index, cons
   if (type == "function_call") {
     std::string_view call_id, name, arguments;
     if (item["call_id"].get(call_id) != simdjson::SUCCESS || item["name"].get(name) != simdjson::SUCCESS)
-      return bad(where + ": a function_call item needs string 'call_id' and 'name'");
-    if (item["arguments"].get(arguments) != simdjson::SUCCESS) return bad(where + ".arguments: required string");
+      return badRequest(where + ": a function_call item needs string 'call_id' and 'name'");
+    if (item["arguments"].get(arguments) != simdjson::SUCCESS) return badRequest(where + ".arguments: required string");
     msgs.toolCall(call_id, name, arguments);
     return {};
   }
   if (type == "function_call_output") {
     std::string_view call_id;
-    if (item["call_id"].get(call_id) != simdjson::SUCCESS) return bad(where + ".call_id: required string");
+    if (item["call_id"].get(call_id) != simdjson::SUCCESS) return badRequest(where + ".call_id: required string");
     dom::element output;
-    if (item["output"].get(output) != simdjson::SUCCESS) return bad(where + ".output: required");
+    if (item["output"].get(output) != simdjson::SUCCESS) return badRequest(where + ".output: required");
     std::string_view s;
     if (output.get(s) == simdjson::SUCCESS) {
       msgs.toolOutput(call_id, s);
       return {};
     }
     dom::array parts;
-    if (output.get(parts) != simdjson::SUCCESS) return bad(where + ".output: must be a string or an array of input_text parts");
+    if (output.get(parts) != simdjson::SUCCESS) return badRequest(where + ".output: must be a string or an array of input_text parts");
     std::string text;
     size_t i = 0;
     for (dom::element p : parts) {
       std::string_view t;
       if (stringField(p, "type") != "input_text" || p["text"].get(t) != simdjson::SUCCESS)
-        return bad(where + ".output[" + std::to_string(i) + "]: only input_text parts are supported in a function_call_output");
+        return badRequest(where + ".output[" + std::to_string(i) + "]: only input_text parts are supported in a function_call_output");
       if (!text.empty()) text += '\n';
       text += t;
       ++i;
@@ -261,42 +260,42 @@ Result<void> appendItem(MessageList& msgs, dom::element item, size_t index, cons
   }
   if (type == "reasoning") return {};  // the model's own reasoning, replayed: not part of the conversation upstream
   if (type == "item_reference")
-    return bad(where + ".type: item_reference needs stored responses, which the gateway does not keep");
-  return bad(where + ".type: '" + std::string(type) +
+    return badRequest(where + ".type: item_reference needs stored responses, which the gateway does not keep");
+  return badRequest(where + ".type: '" + std::string(type) +
              "' is not supported (message, function_call, function_call_output, reasoning)");
 }
 
 Result<void> appendTools(std::string& out, dom::element el) {
   dom::array tools;
-  if (el.get(tools) != simdjson::SUCCESS) return bad("tools: must be an array");
+  if (el.get(tools) != simdjson::SUCCESS) return badRequest("tools: must be an array");
   if (tools.size() == 0) return {};
   out += R"(,"tools":[)";
   size_t i = 0;
   for (dom::element t : tools) {
     const std::string w = "tools[" + std::to_string(i) + "]";
-    if (!t.is_object()) return bad(w + ": must be an object");
+    if (!t.is_object()) return badRequest(w + ": must be an object");
     std::string_view type = stringField(t, "type");
     if (type != "function")
-      return bad(w + ".type: '" + std::string(type) +
+      return badRequest(w + ".type: '" + std::string(type) +
                  "' is a built-in tool the gateway cannot run; only function tools are supported");
     std::string_view name;
-    if (t["name"].get(name) != simdjson::SUCCESS || name.empty()) return bad(w + ".name: required string");
+    if (t["name"].get(name) != simdjson::SUCCESS || name.empty()) return badRequest(w + ".name: required string");
     if (i++ > 0) out += ',';
     out += R"({"type":"function","function":{"name":)";
     appendJsonString(out, name);
     dom::element v;
     if (present(t, "description", v)) {
-      if (!v.is_string()) return bad(w + ".description: must be a string");
+      if (!v.is_string()) return badRequest(w + ".description: must be a string");
       key(out, "description");
       appendValue(out, v);
     }
     if (present(t, "parameters", v)) {
-      if (!v.is_object()) return bad(w + ".parameters: must be an object");
+      if (!v.is_object()) return badRequest(w + ".parameters: must be an object");
       key(out, "parameters");
       appendValue(out, v);
     }
     if (present(t, "strict", v)) {
-      if (!v.is_bool()) return bad(w + ".strict: must be a boolean");
+      if (!v.is_bool()) return badRequest(w + ".strict: must be a boolean");
       key(out, "strict");
       appendValue(out, v);
     }
@@ -310,16 +309,16 @@ Result<void> appendToolChoice(std::string& out, dom::element el) {
   std::string_view s;
   key(out, "tool_choice");
   if (el.get(s) == simdjson::SUCCESS) {
-    if (s != "auto" && s != "none" && s != "required") return bad("tool_choice: must be auto, none or required");
+    if (s != "auto" && s != "none" && s != "required") return badRequest("tool_choice: must be auto, none or required");
     appendJsonString(out, s);
     return {};
   }
-  if (!el.is_object()) return bad("tool_choice: must be a string or an object");
+  if (!el.is_object()) return badRequest("tool_choice: must be a string or an object");
   std::string_view type = stringField(el, "type");
   if (type != "function")
-    return bad("tool_choice.type: '" + std::string(type) + "' is not supported (only function tools exist at the gateway)");
+    return badRequest("tool_choice.type: '" + std::string(type) + "' is not supported (only function tools exist at the gateway)");
   std::string_view name;
-  if (el["name"].get(name) != simdjson::SUCCESS) return bad("tool_choice.name: required string");
+  if (el["name"].get(name) != simdjson::SUCCESS) return badRequest("tool_choice.name: required string");
   out += R"({"type":"function","function":{"name":)";
   appendJsonString(out, name);
   out += "}}";
@@ -327,28 +326,28 @@ Result<void> appendToolChoice(std::string& out, dom::element el) {
 }
 
 Result<void> appendTextFormat(std::string& out, dom::element text) {
-  if (!text.is_object()) return bad("text: must be an object");
+  if (!text.is_object()) return badRequest("text: must be an object");
   dom::element v;
   if (present(text, "verbosity", v)) {
-    if (!v.is_string()) return bad("text.verbosity: must be a string");
+    if (!v.is_string()) return badRequest("text.verbosity: must be a string");
     key(out, "verbosity");
     appendValue(out, v);
   }
   dom::element format;
   if (!present(text, "format", format)) return {};
-  if (!format.is_object()) return bad("text.format: must be an object");
+  if (!format.is_object()) return badRequest("text.format: must be an object");
   std::string_view type = stringField(format, "type");
   if (type == "text") return {};
   if (type == "json_object") {
     out += R"(,"response_format":{"type":"json_object"})";
     return {};
   }
-  if (type != "json_schema") return bad("text.format.type: must be text, json_object or json_schema");
+  if (type != "json_schema") return badRequest("text.format.type: must be text, json_object or json_schema");
   std::string_view name;
-  if (format["name"].get(name) != simdjson::SUCCESS) return bad("text.format.name: required string for json_schema");
+  if (format["name"].get(name) != simdjson::SUCCESS) return badRequest("text.format.name: required string for json_schema");
   dom::element schema;
   if (!present(format, "schema", schema) || !schema.is_object())
-    return bad("text.format.schema: required object for json_schema");
+    return badRequest("text.format.schema: required object for json_schema");
   out += R"(,"response_format":{"type":"json_schema","json_schema":{"name":)";
   appendJsonString(out, name);
   if (present(format, "description", v)) {
@@ -358,7 +357,7 @@ Result<void> appendTextFormat(std::string& out, dom::element text) {
   key(out, "schema");
   appendValue(out, schema);
   if (present(format, "strict", v)) {
-    if (!v.is_bool()) return bad("text.format.strict: must be a boolean");
+    if (!v.is_bool()) return badRequest("text.format.strict: must be a boolean");
     key(out, "strict");
     appendValue(out, v);
   }
@@ -423,49 +422,49 @@ Result<ResponsesTurn> translateResponsesRequest(std::string_view body, const Res
     return fail(ErrorCode::kMalformedJson,
                 std::string("request body is not valid JSON: ") + simdjson::error_message(err));
   dom::object obj;
-  if (root.get(obj) != simdjson::SUCCESS) return bad("request body must be a JSON object");
+  if (root.get(obj) != simdjson::SUCCESS) return badRequest("request body must be a JSON object");
   for (auto field : obj) {
     if (std::find(std::begin(kKnownFields), std::end(kKnownFields), field.key) == std::end(kKnownFields))
-      return bad(std::string(field.key) + ": unknown or unsupported parameter");
+      return badRequest(std::string(field.key) + ": unknown or unsupported parameter");
   }
   dom::element el;
   // What needs state the gateway does not keep, or work it does not do: refused, never dropped.
   if (present(root, "previous_response_id", el)) {
-    if (!el.is_string()) return bad("previous_response_id: must be a string");
+    if (!el.is_string()) return badRequest("previous_response_id: must be a string");
     if (!previous)
-      return bad("previous_response_id: this gateway keeps no responses (ledger off or ledger.store_responses "
+      return badRequest("previous_response_id: this gateway keeps no responses (ledger off or ledger.store_responses "
                  "false); send the whole conversation in input");
   }
-  if (present(root, "conversation", el)) return bad("conversation: stored conversations are not supported by the gateway");
-  if (present(root, "prompt", el)) return bad("prompt: stored prompt templates are not supported by the gateway");
+  if (present(root, "conversation", el)) return badRequest("conversation: stored conversations are not supported by the gateway");
+  if (present(root, "prompt", el)) return badRequest("prompt: stored prompt templates are not supported by the gateway");
   bool flag = false;
   if (present(root, "store", el)) {
     if (el.get(flag) != simdjson::SUCCESS || (flag && !store))
-      return bad("store: must be false; the gateway does not store responses");
+      return badRequest("store: must be false; the gateway does not store responses");
     turn.store = flag;
   }
   if (present(root, "background", el) && (el.get(flag) != simdjson::SUCCESS || flag))
-    return bad("background: background responses are not supported by the gateway");
+    return badRequest("background: background responses are not supported by the gateway");
   if (present(root, "include", el)) {
     dom::array inc;
-    if (el.get(inc) != simdjson::SUCCESS) return bad("include: must be an array");
-    if (inc.size() > 0) return bad("include: extra output data is not supported by the gateway (send an empty list)");
+    if (el.get(inc) != simdjson::SUCCESS) return badRequest("include: must be an array");
+    if (inc.size() > 0) return badRequest("include: extra output data is not supported by the gateway (send an empty list)");
   }
   if (present(root, "truncation", el)) {
     std::string_view t;
     if (el.get(t) != simdjson::SUCCESS || t != "disabled")
-      return bad("truncation: only 'disabled' is supported by the gateway");
+      return badRequest("truncation: only 'disabled' is supported by the gateway");
   }
 
   std::string_view model;
-  if (root["model"].get(model) != simdjson::SUCCESS || model.empty()) return bad("model: required non-empty string");
+  if (root["model"].get(model) != simdjson::SUCCESS || model.empty()) return badRequest("model: required non-empty string");
   std::string out = R"({"model":)";
   appendJsonString(out, model);
   out += R"(,"messages":[)";
   MessageList msgs(out);
   if (present(root, "instructions", el)) {
     std::string_view s;
-    if (el.get(s) != simdjson::SUCCESS) return bad("instructions: must be a string");
+    if (el.get(s) != simdjson::SUCCESS) return badRequest("instructions: must be a string");
     if (!s.empty()) {
       std::string json;
       appendJsonString(json, s);
@@ -490,7 +489,7 @@ Result<ResponsesTurn> translateResponsesRequest(std::string_view body, const Res
     }
   }
   dom::element input;
-  if (!present(root, "input", input)) return bad("input: required (a string or an array of items)");
+  if (!present(root, "input", input)) return badRequest("input: required (a string or an array of items)");
   std::string_view input_text;
   dom::array items;
   if (input.get(input_text) == simdjson::SUCCESS) {
@@ -502,33 +501,33 @@ Result<ResponsesTurn> translateResponsesRequest(std::string_view body, const Res
     record += json;
     record += '}';
   } else if (input.get(items) == simdjson::SUCCESS) {
-    if (items.size() == 0) return bad("input: must not be empty");
+    if (items.size() == 0) return badRequest("input: must not be empty");
     size_t i = 0;
     for (dom::element item : items) {
       if (auto r = appendItem(msgs, item, i++, store, &record); !r) return fail(r.error());
     }
   } else {
-    return bad("input: must be a string or an array of items");
+    return badRequest("input: must be a string or an array of items");
   }
   turn.input_items = "[" + record + "]";
   msgs.flushAssistant();
-  if (msgs.empty()) return bad("input: no message to send");
+  if (msgs.empty()) return badRequest("input: no message to send");
   out += ']';
 
   if (present(root, "max_output_tokens", el)) {
     int64_t n = 0;
-    if (el.get(n) != simdjson::SUCCESS || n < 1) return bad("max_output_tokens: must be a positive integer");
+    if (el.get(n) != simdjson::SUCCESS || n < 1) return badRequest("max_output_tokens: must be a positive integer");
     out += R"(,"max_completion_tokens":)";
     out += std::to_string(n);
   }
   if (present(root, "stream", el)) {
     bool stream = false;
-    if (el.get(stream) != simdjson::SUCCESS) return bad("stream: must be a boolean");
+    if (el.get(stream) != simdjson::SUCCESS) return badRequest("stream: must be a boolean");
     if (stream) out += R"(,"stream":true,"stream_options":{"include_usage":true})";
   }
   for (std::string_view k : {"temperature", "top_p"}) {
     if (present(root, k, el)) {
-      if (!el.is_number()) return bad(std::string(k) + ": must be a number");
+      if (!el.is_number()) return badRequest(std::string(k) + ": must be a number");
       key(out, k);
       appendValue(out, el);
     }
@@ -542,7 +541,7 @@ Result<ResponsesTurn> translateResponsesRequest(std::string_view body, const Res
     if (auto r = appendToolChoice(out, el); !r) return fail(r.error());
   }
   if (present(root, "parallel_tool_calls", el) && have_tools) {
-    if (!el.is_bool()) return bad("parallel_tool_calls: must be a boolean");
+    if (!el.is_bool()) return badRequest("parallel_tool_calls: must be a boolean");
     key(out, "parallel_tool_calls");
     appendValue(out, el);
   }
@@ -550,22 +549,22 @@ Result<ResponsesTurn> translateResponsesRequest(std::string_view body, const Res
     if (auto r = appendTextFormat(out, el); !r) return fail(r.error());
   }
   if (present(root, "reasoning", el)) {
-    if (!el.is_object()) return bad("reasoning: must be an object");
+    if (!el.is_object()) return badRequest("reasoning: must be an object");
     dom::element effort;
     if (present(el, "effort", effort)) {
-      if (!effort.is_string()) return bad("reasoning.effort: must be a string");
+      if (!effort.is_string()) return badRequest("reasoning.effort: must be a string");
       key(out, "reasoning_effort");
       appendValue(out, effort);
     }
   }
   if (present(root, "metadata", el)) {
-    if (!el.is_object()) return bad("metadata: must be an object");
+    if (!el.is_object()) return badRequest("metadata: must be an object");
     key(out, "metadata");
     appendValue(out, el);
   }
   for (std::string_view k : {"user", "safety_identifier", "prompt_cache_key", "prompt_cache_retention", "service_tier"}) {
     if (present(root, k, el)) {
-      if (!el.is_string()) return bad(std::string(k) + ": must be a string");
+      if (!el.is_string()) return badRequest(std::string(k) + ": must be a string");
       key(out, k);
       appendValue(out, el);
     }

@@ -17,4 +17,13 @@ std::string newRequestId() {
   return id;
 }
 
+bool validRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && c != '-' && c != '_' && c != '.' && c != ':') return false;
+  }
+  return true;
+}
+
 }  // namespace rightsize

@@ -16,7 +16,9 @@ std::string jsonString(std::string_view s);
 std::string xmlEscape(std::string_view s);
 
 bool iequals(std::string_view a, std::string_view b);
-std::string_view trim(std::string_view s);
+// ASCII white space (what std::isspace accepts in the C locale), without the locale lookup.
+inline bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+std::string_view trim(std::string_view s);  // without leading and trailing isSpace
 std::vector<std::string_view> split(std::string_view s, char sep);
 std::string toLower(std::string_view s);
 

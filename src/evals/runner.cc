@@ -26,7 +26,7 @@ namespace {
 namespace asio = boost::asio;
 using Millis = std::chrono::milliseconds;
 
-std::string num(double v) { return fmt::format("{:.10g}", v); }
+std::string jsonNumber(double v) { return fmt::format("{:.10g}", v); }
 
 // Canonical compact form of JSON text (so a suite's messages compare equal to a file's).
 std::string canonicalJson(const std::string& json) {
@@ -133,7 +133,7 @@ class Run {
     appendJsonString(b, m.id);
     b += ",\"messages\":" + messages_json;
     if (suite_.cfg.max_tokens) b += fmt::format(",\"max_tokens\":{}", *suite_.cfg.max_tokens);
-    if (suite_.cfg.temperature) b += ",\"temperature\":" + num(*suite_.cfg.temperature);
+    if (suite_.cfg.temperature) b += ",\"temperature\":" + jsonNumber(*suite_.cfg.temperature);
     b += "}";
     return b;
   }
@@ -289,11 +289,11 @@ std::string outcomeLine(const CaseResult& r) {
     if (!first) s += ',';
     first = false;
     appendJsonString(s, model);
-    s += ":{\"score\":" + num(c.score) + ",\"cost_usd\":" + num(c.cost_usd) + ",\"response\":";
+    s += ":{\"score\":" + jsonNumber(c.score) + ",\"cost_usd\":" + jsonNumber(c.cost_usd) + ",\"response\":";
     appendJsonString(s, c.response);
-    s += ",\"latency_ms\":" + num(c.latency_ms) + fmt::format(",\"tokens_in\":{},\"tokens_out\":{},\"attempts\":{}",
+    s += ",\"latency_ms\":" + jsonNumber(c.latency_ms) + fmt::format(",\"tokens_in\":{},\"tokens_out\":{},\"attempts\":{}",
                                                               c.tokens_in, c.tokens_out, c.attempts);
-    if (c.judge_cost_usd > 0) s += ",\"judge_cost_usd\":" + num(c.judge_cost_usd);
+    if (c.judge_cost_usd > 0) s += ",\"judge_cost_usd\":" + jsonNumber(c.judge_cost_usd);
     if (!c.detail.empty()) {
       s += ",\"detail\":";
       appendJsonString(s, c.detail);

@@ -20,7 +20,7 @@ namespace {
 // (ts_us, request_id), for the reason given in sqlite_sink.cc (migration 2): it grows at its
 // right edge, serves the report's time range, and makes a replayed row a no-op. Money is
 // integer nano-dollars, times integer microseconds since the epoch; NULL = not applicable.
-constexpr Migration kMigrations[] = {
+constexpr Migration kPgMigrations[] = {
     {1, R"sql(
 CREATE TABLE requests (
   id                   BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -121,7 +121,7 @@ CREATE UNIQUE INDEX shadow_grades_ts_request_id ON shadow_grades (ts_us, request
 )sql"},
 };
 
-constexpr int kLatest = kMigrations[std::size(kMigrations) - 1].version;
+constexpr int kPgLatest = kPgMigrations[std::size(kPgMigrations) - 1].version;
 // Any constant shared by every rightsize process: the advisory lock migrations hold.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7263512001)";
 // Held by a retention purge: replicas purging at the same time would both roll up the same rows.
@@ -153,7 +153,6 @@ WITH gone AS (
     reference_cost_nanos = request_rollups.reference_cost_nanos + EXCLUDED.reference_cost_nanos
 )
 SELECT count(*) FROM gone)sql";
-constexpr int kColumns = 27;
 constexpr size_t kRowsPerStatement = 1000;  // 27,000 parameters, under libpq's 65,535
 
 // Frees a PGresult on every path out of a scope.
@@ -252,17 +251,17 @@ class Params {
 };
 
 // "INSERT ... VALUES ($1,...,$27),($28,...) ON CONFLICT DO NOTHING" for `rows` rows.
-std::string insertSql(size_t rows) {
+std::string pgInsertSql(size_t rows) {
   std::string sql =
       "INSERT INTO requests (ts_us, request_id, key_id, route, model, provider, candidates, knob, decision_us, "
       "tokens_in, tokens_out, cost_nanos, reference_model, reference_cost_nanos, latency_us, ttft_us, status, "
       "error, attempts, sensitive, stream, prompt, attempts_detail, cached_tokens, cache_write_tokens, "
       "reasoning_tokens, usage_estimated) VALUES ";
-  sql.reserve(sql.size() + rows * kColumns * 7);
+  sql.reserve(sql.size() + rows * kRecordColumns * 7);
   int p = 1;
   for (size_t r = 0; r < rows; ++r) {
     sql += r ? ",(" : "(";
-    for (int c = 0; c < kColumns; ++c) {
+    for (int c = 0; c < kRecordColumns; ++c) {
       if (c) sql += ',';
       fmt::format_to(std::back_inserter(sql), "${}", p++);
     }
@@ -282,7 +281,7 @@ T parseNumber(const char* s, T fallback = 0) {
 
 }  // namespace
 
-int PostgresSink::latestSchemaVersion() { return kLatest; }
+int PostgresSink::latestSchemaVersion() { return kPgLatest; }
 
 Result<pg_conn*> PostgresSink::connect(const std::string& dsn) {
   // The dsn comes last with expand_dbname: its own settings override these defaults.
@@ -322,10 +321,10 @@ Result<std::unique_ptr<PostgresSink>> PostgresSink::openExisting(const std::stri
     return fail(ErrorCode::kCorruptData, "ledger: the postgres database holds no rightsize ledger "
                                          "(no schema_version table): has a gateway written to it?");
   }
-  if (*version > kLatest) {
+  if (*version > kPgLatest) {
     return fail(ErrorCode::kCorruptData,
                 fmt::format("ledger: postgres schema version {} is newer than this rightsize supports ({})",
-                            *version, kLatest));
+                            *version, kPgLatest));
   }
   return sink;
 }
@@ -371,7 +370,7 @@ Result<int> PostgresSink::schemaVersion() {
 Result<void> PostgresSink::migrate() {
   if (auto r = ensureConnected(); !r) return r;
   return applyMigrations([this](const char* sql) { return exec(sql); }, [this] { return schemaVersion(); },
-                         kMigrations, "BEGIN", kMigrationLock, "postgres");
+                         kPgMigrations, "BEGIN", kMigrationLock, "postgres");
 }
 
 Result<void> PostgresSink::writeBatch(std::span<const LedgerRecord> records) {
@@ -380,7 +379,7 @@ Result<void> PostgresSink::writeBatch(std::span<const LedgerRecord> records) {
   if (auto r = exec("BEGIN"); !r) return r;
   for (size_t off = 0; off < records.size(); off += kRowsPerStatement) {
     size_t n = std::min(kRowsPerStatement, records.size() - off);
-    Params p(n * kColumns);
+    Params p(n * kRecordColumns);
     for (const LedgerRecord& rec : records.subspan(off, n)) {
       p.number(toEpochMicros(rec.time));
       p.text(rec.request_id);
@@ -410,7 +409,7 @@ Result<void> PostgresSink::writeBatch(std::span<const LedgerRecord> records) {
       p.number(rec.reasoning_tokens);
       p.boolean(rec.usage_estimated);
     }
-    std::string sql = insertSql(n);
+    std::string sql = pgInsertSql(n);
     ResultGuard g{PQexecParams(conn_, sql.c_str(), p.size(), nullptr, p.data(), nullptr, nullptr, 0)};
     if (PQresultStatus(g.r) != PGRES_COMMAND_OK) {
       Error e = connError("insert");

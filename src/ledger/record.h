@@ -53,6 +53,9 @@ struct LedgerRecord {
   bool operator==(const LedgerRecord&) const = default;
 };
 
+// Columns of one requests row as the SQL sinks bind a LedgerRecord (sqlite_sink.cc, postgres_sink.cc).
+inline constexpr int kRecordColumns = 27;
+
 // One POST /v1/feedback: a score for an earlier request, stored as given (the request may not
 // be written yet, or may be unknown; `rightsize export-outcomes` joins them).
 struct FeedbackRecord {

@@ -25,11 +25,6 @@ Error dbError(sqlite3* db, const std::string& path, const char* what) {
   return Error{ec, fmt::format("ledger {}: {}: {}", path, what, sqlite3_errmsg(db))};
 }
 
-std::string columnText(sqlite3_stmt* s, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i))) : std::string();
-}
-
 // Parses exactly `width` decimal digits at text[pos].
 std::optional<int> digits(std::string_view text, size_t pos, size_t width) {
   if (pos + width > text.size()) return std::nullopt;
@@ -278,7 +273,7 @@ struct ShadowBuilder {
   }
 };
 
-constexpr const char* kShadowSql =
+constexpr const char* kShadowGradesSql =
     "SELECT route, model, yardstick, result, coalesce(served_score, -1), coalesce(yardstick_score, -1), cost_nanos "
     "FROM shadow_grades WHERE ts_us >= {0} AND ts_us < {1}";
 constexpr const char* kShadowRequestsSql =
@@ -461,7 +456,7 @@ Result<Report> buildReport(const std::string& db_path, const ReportOptions& opti
   if (version >= 6) {  // shadow_grades (docs/shadow.md)
     ShadowBuilder sb;
     StmtGuard sq;
-    const std::string ssql = fmt::format(fmt::runtime(kShadowSql), "?1", "?2");
+    const std::string ssql = fmt::format(fmt::runtime(kShadowGradesSql), "?1", "?2");
     if (sqlite3_prepare_v2(db.db, ssql.c_str(), -1, &sq.s, nullptr) != SQLITE_OK) {
       return fail(dbError(db.db, db_path, "preparing shadow query"));
     }
@@ -545,7 +540,7 @@ Result<Report> buildReportPostgres(const std::string& dsn, const ReportOptions& 
                                             std::to_string(options.until_us.value_or(INT64_MAX))};
     auto dbl = [](const char* s) { return s ? std::strtod(s, nullptr) : -1.0; };
     auto txt = [](const char* s) { return std::string(s ? s : ""); };
-    r = (*db)->query(fmt::format(fmt::runtime(kShadowSql), "$1", "$2"), range, [&](const char* const* v, int) {
+    r = (*db)->query(fmt::format(fmt::runtime(kShadowGradesSql), "$1", "$2"), range, [&](const char* const* v, int) {
       sb.grade(txt(v[0]), txt(v[1]), txt(v[2]), txt(v[3]), dbl(v[4]), dbl(v[5]), num(v[6]));
     });
     if (!r) return fail(r.error());

@@ -140,7 +140,6 @@ CREATE UNIQUE INDEX shadow_grades_ts_request_id ON shadow_grades(ts_us, request_
 
 constexpr int kLatest = kMigrations[std::size(kMigrations) - 1].version;
 
-constexpr int kColumns = 27;
 // Rows per multi-row INSERT: one statement step stores this many rows, which halves the writer's
 // CPU per row against one step per row (rs_ledger_bench). 32 x 27 = 864 parameters, far below
 // SQLite's limit (32,766).
@@ -154,7 +153,7 @@ std::string insertSql(size_t rows) {
   cache_write_tokens, reasoning_tokens, usage_estimated) VALUES )sql";
   for (size_t r = 0; r < rows; ++r) {
     sql += r ? ",(" : "(";
-    for (int c = 0; c < kColumns; ++c) sql += c ? ",?" : "?";
+    for (int c = 0; c < kRecordColumns; ++c) sql += c ? ",?" : "?";
     sql += ')';
   }
   return sql;
@@ -173,7 +172,7 @@ void bindText(sqlite3_stmt* s, int i, const std::string& v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
 
-// Binds one record to parameters base+1 .. base+kColumns. Texts are bound SQLITE_STATIC: they
+// Binds one record to parameters base+1 .. base+kRecordColumns. Texts are bound SQLITE_STATIC: they
 // must outlive the statement's next reset/clear.
 void bindRecord(sqlite3_stmt* s, int base, const LedgerRecord& rec) {
   sqlite3_bind_int64(s, base + 1, toEpochMicros(rec.time));
@@ -203,11 +202,6 @@ void bindRecord(sqlite3_stmt* s, int base, const LedgerRecord& rec) {
   sqlite3_bind_int64(s, base + 25, rec.cache_write_tokens);
   sqlite3_bind_int64(s, base + 26, rec.reasoning_tokens);
   sqlite3_bind_int(s, base + 27, rec.usage_estimated ? 1 : 0);
-}
-
-std::string columnText(sqlite3_stmt* s, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i))) : std::string();
 }
 
 }  // namespace
@@ -434,7 +428,7 @@ Result<void> SqliteSink::writeBatch(std::span<const LedgerRecord> records) {
     const size_t left = records.size() - done;
     sqlite3_stmt* s = left >= kRowsPerInsert ? insert_many_ : insert_;
     const size_t rows = left >= kRowsPerInsert ? kRowsPerInsert : 1;
-    for (size_t i = 0; i < rows; ++i) bindRecord(s, static_cast<int>(i) * kColumns, records[done + i]);
+    for (size_t i = 0; i < rows; ++i) bindRecord(s, static_cast<int>(i) * kRecordColumns, records[done + i]);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     // The bound texts point into `records`; drop them before the caller frees it.

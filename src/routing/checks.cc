@@ -17,6 +17,8 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
+#include "common/strings.h"
+
 namespace rightsize::routing {
 
 namespace json = boost::json;
@@ -38,7 +40,6 @@ const re2::RE2& refusalPattern() {
   return kRe;
 }
 
-bool isSpace(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
 
 }  // namespace
 
@@ -109,10 +110,7 @@ std::string judgePrompt(std::string_view ask, std::string_view answer) {
 }
 
 std::optional<double> parseJudgeScore(std::string_view reply) {
-  size_t b = 0, e = reply.size();
-  while (b < e && isSpace(reply[b])) ++b;
-  while (e > b && isSpace(reply[e - 1])) --e;
-  std::string_view s = reply.substr(b, e - b);
+  std::string_view s = trim(reply);
   if (!s.empty() && s.back() == '.') s.remove_suffix(1);
   if (s.size() > 3 && s.substr(s.size() - 3) == "/10") s.remove_suffix(3);
   int n = -1;
@@ -163,10 +161,7 @@ CheckVerdict validateWith(const valijson::Schema& schema, std::string_view insta
 
 // Answers often wrap JSON in a Markdown fence: check what is inside it.
 std::string_view stripFence(std::string_view t) {
-  size_t b = 0, e = t.size();
-  while (b < e && isSpace(t[b])) ++b;
-  while (e > b && isSpace(t[e - 1])) --e;
-  t = t.substr(b, e - b);
+  t = trim(t);
   if (t.substr(0, 3) != "```" || t.size() < 6 || t.substr(t.size() - 3) != "```") return t;
   t = t.substr(3, t.size() - 6);
   size_t nl = t.find('\n');

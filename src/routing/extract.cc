@@ -6,19 +6,13 @@
 
 #include <vector>
 
+#include "common/strings.h"
+
 namespace rightsize::routing {
 
 namespace {
 
 enum class Kind { kJson, kRegex, kNumber, kChoice, kAnswer, kText };
-
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && isSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && isSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // The end (one past the closing brace) of the balanced {...} starting at `open`, skipping
 // braces inside JSON strings; npos when it never closes.

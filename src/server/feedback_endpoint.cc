@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "api/errors.h"
+#include "common/ids.h"
 #include "common/strings.h"
 
 namespace rightsize::server {
@@ -16,15 +17,6 @@ namespace {
 http::Response error(ErrorCode code, std::string message) {
   Error e{code, std::move(message), 0};
   return http::jsonResponse(static_cast<unsigned>(api::httpStatus(e)), api::errorBody(e));
-}
-
-// The same rule as the gateway's x-request-id: what the ledger can hold as an id.
-bool validRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != ':') return false;
-  }
-  return true;
 }
 
 }  // namespace

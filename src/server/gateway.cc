@@ -22,13 +22,6 @@ namespace bhttp = http::bhttp;
 
 namespace {
 
-bool validRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != ':') return false;
-  return true;
-}
-
 // The client's x-request-id when it is a sane one, else a new id.
 std::string requestIdOf(const http::Request& req) {
   std::string_view client_id = req["x-request-id"];

@@ -15,14 +15,6 @@ namespace {
 
 namespace bhttp = http::bhttp;
 
-CallError transportFailure(const Error& e) {
-  CallError ce;
-  ce.error = e;
-  ce.retryable = true;
-  ce.breaker_failure = true;
-  return ce;
-}
-
 // The upstream answered 2xx with something that is not a message (cut short, not JSON): never
 // relayed as a success; retried like a broken connection (as the OpenAI provider does).
 CallError badAnswer(const Error& e) {

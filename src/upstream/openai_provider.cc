@@ -22,14 +22,6 @@ bool isCompleteJson(const std::string& body) {
   return parser.parse(body.data(), body.size(), true).get(root) == simdjson::SUCCESS;
 }
 
-CallError transportFailure(const Error& e) {
-  CallError ce;
-  ce.error = e;
-  ce.retryable = true;
-  ce.breaker_failure = true;
-  return ce;
-}
-
 class OpenAIStream final : public ChatStream {
  public:
   explicit OpenAIStream(std::unique_ptr<http::ClientResponse> resp) : resp_(std::move(resp)) {}

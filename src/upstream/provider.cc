@@ -83,6 +83,14 @@ CallError statusError(std::string_view provider, int status, std::string_view bo
   return e;
 }
 
+CallError transportFailure(const Error& e) {
+  CallError ce;
+  ce.error = e;
+  ce.retryable = true;
+  ce.breaker_failure = true;
+  return ce;
+}
+
 CallError redactSecrets(CallError e, const config::ProviderConfig& cfg) {
   auto redact = [&](std::string_view secret) {
     if (secret.empty()) return;

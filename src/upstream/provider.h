@@ -98,6 +98,10 @@ std::optional<Millis> parseRetryAfter(std::string_view value);
 // ("upstream openai returned 401: Incorrect API key provided").
 CallError statusError(std::string_view provider, int status, std::string_view body, std::optional<Millis> retry_after);
 
+// A call that failed on the way (connect, write, read, timeout, a 2xx that is not an answer):
+// retryable, and a failure for the provider's breaker.
+CallError transportFailure(const Error& e);
+
 // Replaces, in e's message, every occurrence of the provider's credentials (api_key, and the value
 // of every configured extra header of 8 bytes or more) with "[redacted]": some upstreams echo the
 // key they were sent in their error messages, and those messages reach logs and clients.

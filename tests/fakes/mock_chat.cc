@@ -4,10 +4,11 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/strings.h"
+
 namespace rightsize::fakes {
 namespace {
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 bool isContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
 int64_t codePoints(std::string_view s) {

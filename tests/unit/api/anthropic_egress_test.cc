@@ -8,20 +8,20 @@
 namespace rightsize::api {
 namespace {
 
-std::string translate(const std::string& body) {
+std::string egress(const std::string& body) {
   auto r = chatRequestToAnthropic(body, "claude-x");
   EXPECT_TRUE(r) << (r ? "" : r.error().message);
   return r ? *r : std::string("{}");
 }
 
-std::string errorOf(const std::string& body) {
+std::string egressError(const std::string& body) {
   auto r = chatRequestToAnthropic(body, "claude-x");
   if (r) return "<translated: " + *r + ">";
   return r.error().message;
 }
 
 TEST(AnthropicEgressRequest, SystemIsHoistedAndTurnsAlternate) {
-  std::string out = translate(R"({"model":"gpt","messages":[
+  std::string out = egress(R"({"model":"gpt","messages":[
       {"role":"system","content":"Be brief."},
       {"role":"user","content":"one"},
       {"role":"user","content":[{"type":"text","text":"two"}]},
@@ -38,16 +38,16 @@ TEST(AnthropicEgressRequest, SystemIsHoistedAndTurnsAlternate) {
 }
 
 TEST(AnthropicEgressRequest, MaxTokensDefaultsAndTemperatureIsClamped) {
-  std::string out = translate(R"({"messages":[{"role":"user","content":"x"}],"temperature":1.7,"stream":true})");
+  std::string out = egress(R"({"messages":[{"role":"user","content":"x"}],"temperature":1.7,"stream":true})");
   EXPECT_NE(out.find(R"("max_tokens":4096)"), std::string::npos) << out;
   EXPECT_NE(out.find(R"("temperature":1)"), std::string::npos) << out;
   EXPECT_NE(out.find(R"("stream":true)"), std::string::npos) << out;
-  EXPECT_NE(translate(R"({"messages":[{"role":"user","content":"x"}],"max_tokens":7})").find(R"("max_tokens":7)"),
+  EXPECT_NE(egress(R"({"messages":[{"role":"user","content":"x"}],"max_tokens":7})").find(R"("max_tokens":7)"),
             std::string::npos);
 }
 
 TEST(AnthropicEgressRequest, ImagesBecomeBase64OrUrlSources) {
-  std::string out = translate(R"({"messages":[{"role":"user","content":[
+  std::string out = egress(R"({"messages":[{"role":"user","content":[
       {"type":"text","text":"look"},
       {"type":"image_url","image_url":{"url":"data:image/jpeg;base64,/9j/4AAQ","detail":"high"}},
       {"type":"image_url","image_url":{"url":"https://example.test/a.png"}}]}]})");
@@ -59,7 +59,7 @@ TEST(AnthropicEgressRequest, ImagesBecomeBase64OrUrlSources) {
 }
 
 TEST(AnthropicEgressRequest, ToolCallsAndResultsBecomeBlocksAndConsecutiveResultsMerge) {
-  std::string out = translate(R"({"messages":[
+  std::string out = egress(R"({"messages":[
       {"role":"user","content":"weather in Paris and Rome"},
       {"role":"assistant","content":"","tool_calls":[
         {"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
@@ -91,7 +91,7 @@ TEST(AnthropicEgressRequest, ToolCallsAndResultsBecomeBlocksAndConsecutiveResult
 
 TEST(AnthropicEgressRequest, ToolChoiceStrings) {
   auto with = [](const std::string& choice) {
-    return translate(
+    return egress(
         R"({"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":)" +
         choice + "}");
   };
@@ -99,38 +99,38 @@ TEST(AnthropicEgressRequest, ToolChoiceStrings) {
   EXPECT_NE(with(R"("required")").find(R"("tool_choice":{"type":"any"})"), std::string::npos);
   EXPECT_NE(with(R"("none")").find(R"("tool_choice":{"type":"none"})"), std::string::npos);
   // No tools: no tool_choice either (Anthropic rejects a choice without tools).
-  EXPECT_EQ(translate(R"({"messages":[{"role":"user","content":"x"}],"tool_choice":"auto"})").find("tool_choice"),
+  EXPECT_EQ(egress(R"({"messages":[{"role":"user","content":"x"}],"tool_choice":"auto"})").find("tool_choice"),
             std::string::npos);
 }
 
 TEST(AnthropicEgressRequest, EmptyTextIsDroppedAndTheTurnsStillAlternate) {
-  std::string out = translate(R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":""},
+  std::string out = egress(R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":""},
       {"role":"user","content":"b"},{"role":"assistant","content":null},{"role":"user","content":[]}]})");
   EXPECT_EQ(out, R"({"model":"claude-x","max_tokens":4096,"messages":[{"role":"user","content":[)"
                  R"({"type":"text","text":"a"},{"type":"text","text":"b"}]}]})");
 }
 
 TEST(AnthropicEgressRequest, RejectsWhatCannotBeCarried) {
-  EXPECT_EQ(errorOf(R"({"messages":[{"role":"system","content":"only a system prompt"}]})"),
+  EXPECT_EQ(egressError(R"({"messages":[{"role":"system","content":"only a system prompt"}]})"),
             "messages: no user or assistant message with content to send");
   EXPECT_EQ(
-      errorOf(R"({"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]})"),
+      egressError(R"({"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]})"),
       "messages[0].content[0]: part type 'input_audio' cannot be sent to an Anthropic model (text and image_url only)");
-  EXPECT_EQ(errorOf(R"({"messages":[{"role":"function","name":"f","content":"x"}]})"),
+  EXPECT_EQ(egressError(R"({"messages":[{"role":"function","name":"f","content":"x"}]})"),
             "messages[0].role: 'function' cannot be sent to an Anthropic model");
   EXPECT_EQ(
-      errorOf(
+      egressError(
           R"({"messages":[{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"[1]"}}]}]})"),
       "messages[0].tool_calls[0].function.arguments: must be a JSON object (Anthropic tool input)");
-  EXPECT_EQ(errorOf(R"({"messages":[{"role":"tool","content":"x"}]})"), "messages[0].tool_call_id: required string");
-  EXPECT_EQ(errorOf(R"({"messages":[{"role":"user","content":"x"}],"n":2})"),
+  EXPECT_EQ(egressError(R"({"messages":[{"role":"tool","content":"x"}]})"), "messages[0].tool_call_id: required string");
+  EXPECT_EQ(egressError(R"({"messages":[{"role":"user","content":"x"}],"n":2})"),
             "n: an Anthropic model returns one choice (n must be 1)");
   EXPECT_EQ(
-      errorOf(
+      egressError(
           R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,abc"}}]}]})"),
       "messages[0].content[0].image_url.url: a data: URL must be base64 (data:<media type>;base64,<data>)");
-  EXPECT_EQ(errorOf(R"({"messages":7})"), "'messages' must be an array");
-  EXPECT_EQ(errorOf("nope").rfind("request body is not valid JSON", 0), 0u);
+  EXPECT_EQ(egressError(R"({"messages":7})"), "'messages' must be an array");
+  EXPECT_EQ(egressError("nope").rfind("request body is not valid JSON", 0), 0u);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,20 +10,20 @@
 namespace rightsize::api {
 namespace {
 
-std::string translate(const std::string& body) {
+std::string ingress(const std::string& body) {
   auto r = anthropicRequestToChat(body);
   EXPECT_TRUE(r) << (r ? "" : r.error().message);
   return r ? *r : std::string("{}");
 }
 
-std::string errorOf(const std::string& body) {
+std::string ingressError(const std::string& body) {
   auto r = anthropicRequestToChat(body);
   if (r) return "<translated: " + *r + ">";
   return r.error().message;
 }
 
 TEST(AnthropicIngressRequest, TranslatesSystemTurnsAndSamplingFields) {
-  std::string out = translate(R"({"model":"auto","max_tokens":100,"system":"Be brief.",
+  std::string out = ingress(R"({"model":"auto","max_tokens":100,"system":"Be brief.",
     "messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"},
                 {"role":"user","content":[{"type":"text","text":"again"}]}],
     "temperature":0.2,"top_p":0.9,"top_k":5,"stop_sequences":["END"],"metadata":{"user_id":"u-1"}})");
@@ -39,26 +39,26 @@ TEST(AnthropicIngressRequest, TranslatesSystemTurnsAndSamplingFields) {
 }
 
 TEST(AnthropicIngressRequest, SystemAsTextBlocksIsJoined) {
-  std::string out = translate(R"({"model":"m","max_tokens":5,"system":[{"type":"text","text":"A"},
+  std::string out = ingress(R"({"model":"m","max_tokens":5,"system":[{"type":"text","text":"A"},
     {"type":"text","text":"B","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"x"}]})");
   EXPECT_NE(out.find(R"({"role":"system","content":"A\n\nB"})"), std::string::npos) << out;
 }
 
 TEST(AnthropicIngressRequest, StreamAsksForTheUsageChunk) {
   std::string out =
-      translate(R"({"model":"m","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"x"}]})");
+      ingress(R"({"model":"m","max_tokens":5,"stream":true,"messages":[{"role":"user","content":"x"}]})");
   EXPECT_NE(out.find(R"("stream":true,"stream_options":{"include_usage":true})"), std::string::npos) << out;
   auto parsed = parseChatRequest(out);
   ASSERT_TRUE(parsed);
   EXPECT_TRUE(parsed->stream);
   EXPECT_TRUE(parsed->include_usage);
-  EXPECT_EQ(translate(R"({"model":"m","max_tokens":5,"stream":false,"messages":[{"role":"user","content":"x"}]})")
+  EXPECT_EQ(ingress(R"({"model":"m","max_tokens":5,"stream":false,"messages":[{"role":"user","content":"x"}]})")
                 .find("stream"),
             std::string::npos);
 }
 
 TEST(AnthropicIngressRequest, ImagesBecomeImageUrlParts) {
-  std::string out = translate(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[
+  std::string out = ingress(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[
     {"type":"text","text":"what is this"},
     {"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}},
     {"type":"image","source":{"type":"url","url":"https://example.test/cat.jpg"}}]}]})");
@@ -70,7 +70,7 @@ TEST(AnthropicIngressRequest, ImagesBecomeImageUrlParts) {
 }
 
 TEST(AnthropicIngressRequest, ToolUseAndToolResultRoundTrip) {
-  std::string out = translate(R"({"model":"m","max_tokens":50,
+  std::string out = ingress(R"({"model":"m","max_tokens":50,
     "tools":[{"name":"get_weather","description":"Weather now","input_schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}],
     "tool_choice":{"type":"any","disable_parallel_tool_use":true},
     "messages":[
@@ -106,7 +106,7 @@ TEST(AnthropicIngressRequest, ToolUseAndToolResultRoundTrip) {
 
 TEST(AnthropicIngressRequest, ToolChoiceVariants) {
   auto with = [](const std::string& choice) {
-    return translate(
+    return ingress(
         R"({"model":"m","max_tokens":5,"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":)" +
         choice + R"(,"messages":[{"role":"user","content":"x"}]})");
   };
@@ -117,7 +117,7 @@ TEST(AnthropicIngressRequest, ToolChoiceVariants) {
 }
 
 TEST(AnthropicIngressRequest, ToolResultOnlyTurnHasNoEmptyUserMessage) {
-  std::string out = translate(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"q"},
+  std::string out = ingress(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"q"},
     {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":{}}]},
     {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1"}]}]})");
   EXPECT_NE(
@@ -129,16 +129,16 @@ TEST(AnthropicIngressRequest, ToolResultOnlyTurnHasNoEmptyUserMessage) {
 }
 
 TEST(AnthropicIngressRequest, EmptyContentIsKept) {
-  EXPECT_NE(translate(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":""}]})")
+  EXPECT_NE(ingress(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":""}]})")
                 .find(R"({"role":"user","content":""})"),
             std::string::npos);
-  EXPECT_NE(translate(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[]}]})")
+  EXPECT_NE(ingress(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[]}]})")
                 .find(R"({"role":"user","content":""})"),
             std::string::npos);
 }
 
 TEST(AnthropicIngressRequest, RightsizeOptionsAreCarried) {
-  std::string out = translate(
+  std::string out = ingress(
       R"({"model":"m","max_tokens":5,"rightsize":{"quality":0.5},"messages":[{"role":"user","content":"x"}]})");
   auto parsed = parseChatRequest(out);
   ASSERT_TRUE(parsed);
@@ -168,45 +168,45 @@ TEST(AnthropicIngressRequest, CountTokensBodyForAnUpstreamHasItsModelId) {
 }
 
 TEST(AnthropicIngressRequest, RejectsWhatTheMessagesApiRejects) {
-  EXPECT_EQ(errorOf("{").rfind("request body is not valid JSON: ", 0), 0u) << errorOf("{");
-  EXPECT_EQ(errorOf("[]"), "request body must be a JSON object");
-  EXPECT_EQ(errorOf(R"({"max_tokens":5,"messages":[{"role":"user","content":"x"}]})"),
+  EXPECT_EQ(ingressError("{").rfind("request body is not valid JSON: ", 0), 0u) << ingressError("{");
+  EXPECT_EQ(ingressError("[]"), "request body must be a JSON object");
+  EXPECT_EQ(ingressError(R"({"max_tokens":5,"messages":[{"role":"user","content":"x"}]})"),
             "model: required non-empty string");
-  EXPECT_EQ(errorOf(R"({"model":"m","messages":[{"role":"user","content":"x"}]})"), "max_tokens: required");
-  EXPECT_EQ(errorOf(R"({"model":"m","max_tokens":0,"messages":[{"role":"user","content":"x"}]})"),
+  EXPECT_EQ(ingressError(R"({"model":"m","messages":[{"role":"user","content":"x"}]})"), "max_tokens: required");
+  EXPECT_EQ(ingressError(R"({"model":"m","max_tokens":0,"messages":[{"role":"user","content":"x"}]})"),
             "max_tokens: must be a positive integer");
-  EXPECT_EQ(errorOf(R"({"model":"m","max_tokens":"9","messages":[{"role":"user","content":"x"}]})"),
+  EXPECT_EQ(ingressError(R"({"model":"m","max_tokens":"9","messages":[{"role":"user","content":"x"}]})"),
             "max_tokens: must be a positive integer");
-  EXPECT_EQ(errorOf(R"({"model":"m","max_tokens":5,"messages":[]})"), "messages: must not be empty");
-  EXPECT_EQ(errorOf(R"({"model":"m","max_tokens":5,"messages":[{"role":"system","content":"x"}]})"),
+  EXPECT_EQ(ingressError(R"({"model":"m","max_tokens":5,"messages":[]})"), "messages: must not be empty");
+  EXPECT_EQ(ingressError(R"({"model":"m","max_tokens":5,"messages":[{"role":"system","content":"x"}]})"),
             "messages[0].role: must be 'user' or 'assistant' (put system prompts in the top-level 'system')");
-  EXPECT_EQ(errorOf(R"({"model":"m","max_tokens":5,"messages":[{"role":"user"}]})"), "messages[0].content: required");
-  EXPECT_EQ(errorOf(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":7}]})"),
+  EXPECT_EQ(ingressError(R"({"model":"m","max_tokens":5,"messages":[{"role":"user"}]})"), "messages[0].content: required");
+  EXPECT_EQ(ingressError(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":7}]})"),
             "messages[0].content: must be a string or an array of blocks");
   EXPECT_EQ(
-      errorOf(
+      ingressError(
           R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{}}]}]})"),
       "messages[0].content[0]: block type 'document' is not supported (text, image, tool_use, tool_result)");
-  EXPECT_EQ(errorOf(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"text":"no type"}]}]})"),
+  EXPECT_EQ(ingressError(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"text":"no type"}]}]})"),
             "messages[0].content[0]: block type '' is not supported (text, image, tool_use, tool_result)");
   EXPECT_EQ(
-      errorOf(
+      ingressError(
           R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_use","id":"a","name":"f","input":{}}]}]})"),
       "messages[0].content[0]: tool_use blocks belong in assistant turns");
   EXPECT_EQ(
-      errorOf(
+      ingressError(
           R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f"}}]}]})"),
       "messages[0].content[0].source.type: 'file' is not supported (base64 or url)");
-  EXPECT_EQ(errorOf(R"({"model":"m","max_tokens":5,"system":7,"messages":[{"role":"user","content":"x"}]})"),
+  EXPECT_EQ(ingressError(R"({"model":"m","max_tokens":5,"system":7,"messages":[{"role":"user","content":"x"}]})"),
             "system: must be a string or an array of text blocks");
   EXPECT_EQ(
-      errorOf(
+      ingressError(
           R"({"model":"m","max_tokens":5,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"x"}]})"),
       "tools[0]: tool type 'web_search_20250305' (a server tool) is not supported by the gateway");
-  EXPECT_EQ(errorOf(R"({"model":"m","max_tokens":5,"stream":"yes","messages":[{"role":"user","content":"x"}]})"),
+  EXPECT_EQ(ingressError(R"({"model":"m","max_tokens":5,"stream":"yes","messages":[{"role":"user","content":"x"}]})"),
             "stream: must be a boolean");
   EXPECT_EQ(
-      errorOf(
+      ingressError(
           R"({"model":"m","max_tokens":5,"tools":[{"name":"f"}],"tool_choice":{"type":"maybe"},"messages":[{"role":"user","content":"x"}]})"),
       "tool_choice.type: must be auto, any, tool or none");
 }
@@ -264,7 +264,7 @@ TEST(AnthropicIngressResponse, RejectsWhatIsNotACompletion) {
 // ---------------------------------------------------------------------------------------------
 // Splits "event: x\ndata: {...}\n\n..." into (type, data) pairs, checking that the SSE event name
 // matches the data's "type".
-std::vector<std::pair<std::string, std::string>> events(const std::string& sse) {
+std::vector<std::pair<std::string, std::string>> sseEvents(const std::string& sse) {
   std::vector<std::pair<std::string, std::string>> out;
   size_t pos = 0;
   while (pos < sse.size()) {
@@ -298,7 +298,7 @@ TEST(AnthropicIngressStream, TextStreamBecomesAnthropicEvents) {
   ASSERT_TRUE(s.onChunk(chunk("{}", R"("length")"), out));
   ASSERT_TRUE(s.onChunk(R"({"id":"chatcmpl-1","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2}})", out));
   s.finish(Usage{9, 2}, out);
-  auto ev = events(out);
+  auto ev = sseEvents(out);
   ASSERT_EQ(ev.size(), 7u) << out;
   EXPECT_EQ(ev[0].first, "message_start");
   EXPECT_NE(ev[0].second.find(R"("id":"msg_chatcmpl-1")"), std::string::npos);
@@ -326,7 +326,7 @@ TEST(AnthropicIngressStream, ToolCallsBecomeToolUseBlocksWithJsonDeltas) {
       s.onChunk(chunk(R"({"tool_calls":[{"index":1,"id":"call_b","function":{"name":"g","arguments":"{}"}}]})"), out));
   ASSERT_TRUE(s.onChunk(chunk("{}", R"("tool_calls")"), out));
   s.finish(Usage{1, 2}, out);
-  auto ev = events(out);
+  auto ev = sseEvents(out);
   std::vector<std::string> types;
   for (auto& e : ev) types.push_back(e.first);
   EXPECT_EQ(types,
@@ -349,7 +349,7 @@ TEST(AnthropicIngressStream, EmptyStreamStillHasAWellFormedMessage) {
   ChatToAnthropicStream s;
   std::string out;
   s.finish(Usage{0, 0}, out);
-  auto ev = events(out);
+  auto ev = sseEvents(out);
   ASSERT_EQ(ev.size(), 3u);
   EXPECT_EQ(ev[0].first, "message_start");
   EXPECT_EQ(ev[1].first, "message_delta");

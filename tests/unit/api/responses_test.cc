@@ -11,20 +11,20 @@
 namespace rightsize::api {
 namespace {
 
-std::string translate(const std::string& body) {
+std::string toChat(const std::string& body) {
   auto r = responsesRequestToChat(body);
   EXPECT_TRUE(r) << (r ? "" : r.error().message);
   return r ? *r : std::string("{}");
 }
 
-std::string errorOf(const std::string& body) {
+std::string responsesError(const std::string& body) {
   auto r = responsesRequestToChat(body);
   if (r) return "<translated: " + *r + ">";
   return r.error().message;
 }
 
 TEST(ResponsesRequest, StringInputWithInstructionsAndSamplingFields) {
-  std::string out = translate(R"({"model":"auto","input":"hi","instructions":"Be brief.","max_output_tokens":50,
+  std::string out = toChat(R"({"model":"auto","input":"hi","instructions":"Be brief.","max_output_tokens":50,
     "temperature":0.2,"top_p":0.9,"metadata":{"team":"a"},"user":"u-1","store":false,"include":[],"truncation":"disabled",
     "prompt_cache_retention":"24h"})");
   EXPECT_EQ(out,
@@ -38,7 +38,7 @@ TEST(ResponsesRequest, StringInputWithInstructionsAndSamplingFields) {
 }
 
 TEST(ResponsesRequest, ItemsBecomeMessagesWithPartsRolesAndImages) {
-  std::string out = translate(R"({"model":"m","input":[
+  std::string out = toChat(R"({"model":"m","input":[
     {"role":"developer","content":"Rules."},
     {"type":"message","role":"user","content":[{"type":"input_text","text":"look"},
       {"type":"input_image","image_url":"data:image/png;base64,AAAA","detail":"low"}]},
@@ -52,7 +52,7 @@ TEST(ResponsesRequest, ItemsBecomeMessagesWithPartsRolesAndImages) {
 }
 
 TEST(ResponsesRequest, FunctionCallRoundTripAndTools) {
-  std::string out = translate(R"({"model":"m","stream":true,"input":[
+  std::string out = toChat(R"({"model":"m","stream":true,"input":[
     {"role":"user","content":"weather?"},
     {"type":"reasoning","id":"rs_1","summary":[]},
     {"type":"function_call","id":"fc_1","call_id":"call_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"},
@@ -81,7 +81,7 @@ TEST(ResponsesRequest, FunctionCallRoundTripAndTools) {
 }
 
 TEST(ResponsesRequest, AssistantTextThenCallsIsOneTurn) {
-  std::string out = translate(R"({"model":"m","input":[{"role":"user","content":"q"},
+  std::string out = toChat(R"({"model":"m","input":[{"role":"user","content":"q"},
     {"role":"assistant","content":"checking"},
     {"type":"function_call","call_id":"c","name":"f","arguments":"{}"},
     {"type":"function_call_output","call_id":"c","output":"x"}]})");
@@ -90,27 +90,27 @@ TEST(ResponsesRequest, AssistantTextThenCallsIsOneTurn) {
 
 TEST(ResponsesRequest, RefusesWhatTheGatewayCannotCarryNamingTheField) {
   EXPECT_EQ(responsesRequestToChat("{not json").error().code, ErrorCode::kMalformedJson);
-  EXPECT_EQ(errorOf(R"([1])"), "request body must be a JSON object");
-  EXPECT_EQ(errorOf(R"({"input":"x"})"), "model: required non-empty string");
-  EXPECT_EQ(errorOf(R"({"model":"m"})"), "input: required (a string or an array of items)");
-  EXPECT_EQ(errorOf(R"({"model":"m","input":42})"), "input: must be a string or an array of items");
-  EXPECT_EQ(errorOf(R"({"model":"m","input":[]})"), "input: must not be empty");
-  EXPECT_EQ(errorOf(R"({"model":"m","input":"x","tools":[{"type":"web_search"}]})").rfind("tools[0].type: 'web_search' is a built-in tool", 0), 0u);
-  EXPECT_EQ(errorOf(R"({"model":"m","input":"x","tools":[{"type":"file_search","vector_store_ids":[]}]})").rfind("tools[0].type:", 0), 0u);
-  EXPECT_EQ(errorOf(R"({"model":"m","input":[{"type":"computer_call_output","call_id":"c"}]})").rfind("input[0].type: 'computer_call_output' is not supported", 0), 0u);
-  EXPECT_EQ(errorOf(R"({"model":"m","input":[{"type":"item_reference","id":"msg_1"}]})").rfind("input[0].type: item_reference", 0), 0u);
-  EXPECT_EQ(errorOf(R"({"model":"m","input":[{"role":"tool","content":"x"}]})"), "input[0].role: must be user, assistant, system or developer");
-  EXPECT_EQ(errorOf(R"({"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_id":"f"}]}]})").rfind("input[0].content[0].type: 'input_file'", 0), 0u);
-  EXPECT_EQ(errorOf(R"({"model":"m","input":[{"role":"user","content":[{"type":"input_image","file_id":"f"}]}]})").rfind("input[0].content[0].file_id:", 0), 0u);
-  EXPECT_EQ(errorOf(R"({"model":"m","input":"x","previous_response_id":"resp_1"})").rfind("previous_response_id:", 0), 0u);
-  EXPECT_EQ(errorOf(R"({"model":"m","input":"x","store":true})").rfind("store:", 0), 0u);
-  EXPECT_EQ(errorOf(R"({"model":"m","input":"x","background":true})").rfind("background:", 0), 0u);
-  EXPECT_EQ(errorOf(R"({"model":"m","input":"x","include":["file_search_call.results"]})").rfind("include:", 0), 0u);
-  EXPECT_EQ(errorOf(R"({"model":"m","input":"x","truncation":"auto"})").rfind("truncation:", 0), 0u);
-  EXPECT_EQ(errorOf(R"({"model":"m","input":"x","frobnicate":1})"), "frobnicate: unknown or unsupported parameter");
-  EXPECT_EQ(errorOf(R"({"model":"m","input":"x","max_output_tokens":0})"), "max_output_tokens: must be a positive integer");
-  EXPECT_EQ(errorOf(R"({"model":"m","input":"x","text":{"format":{"type":"json_schema"}}})"), "text.format.name: required string for json_schema");
-  EXPECT_EQ(errorOf(R"({"model":"m","input":"x","tools":[{"type":"function","name":"f"}],"tool_choice":{"type":"file_search"}})").rfind("tool_choice.type:", 0), 0u);
+  EXPECT_EQ(responsesError(R"([1])"), "request body must be a JSON object");
+  EXPECT_EQ(responsesError(R"({"input":"x"})"), "model: required non-empty string");
+  EXPECT_EQ(responsesError(R"({"model":"m"})"), "input: required (a string or an array of items)");
+  EXPECT_EQ(responsesError(R"({"model":"m","input":42})"), "input: must be a string or an array of items");
+  EXPECT_EQ(responsesError(R"({"model":"m","input":[]})"), "input: must not be empty");
+  EXPECT_EQ(responsesError(R"({"model":"m","input":"x","tools":[{"type":"web_search"}]})").rfind("tools[0].type: 'web_search' is a built-in tool", 0), 0u);
+  EXPECT_EQ(responsesError(R"({"model":"m","input":"x","tools":[{"type":"file_search","vector_store_ids":[]}]})").rfind("tools[0].type:", 0), 0u);
+  EXPECT_EQ(responsesError(R"({"model":"m","input":[{"type":"computer_call_output","call_id":"c"}]})").rfind("input[0].type: 'computer_call_output' is not supported", 0), 0u);
+  EXPECT_EQ(responsesError(R"({"model":"m","input":[{"type":"item_reference","id":"msg_1"}]})").rfind("input[0].type: item_reference", 0), 0u);
+  EXPECT_EQ(responsesError(R"({"model":"m","input":[{"role":"tool","content":"x"}]})"), "input[0].role: must be user, assistant, system or developer");
+  EXPECT_EQ(responsesError(R"({"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_id":"f"}]}]})").rfind("input[0].content[0].type: 'input_file'", 0), 0u);
+  EXPECT_EQ(responsesError(R"({"model":"m","input":[{"role":"user","content":[{"type":"input_image","file_id":"f"}]}]})").rfind("input[0].content[0].file_id:", 0), 0u);
+  EXPECT_EQ(responsesError(R"({"model":"m","input":"x","previous_response_id":"resp_1"})").rfind("previous_response_id:", 0), 0u);
+  EXPECT_EQ(responsesError(R"({"model":"m","input":"x","store":true})").rfind("store:", 0), 0u);
+  EXPECT_EQ(responsesError(R"({"model":"m","input":"x","background":true})").rfind("background:", 0), 0u);
+  EXPECT_EQ(responsesError(R"({"model":"m","input":"x","include":["file_search_call.results"]})").rfind("include:", 0), 0u);
+  EXPECT_EQ(responsesError(R"({"model":"m","input":"x","truncation":"auto"})").rfind("truncation:", 0), 0u);
+  EXPECT_EQ(responsesError(R"({"model":"m","input":"x","frobnicate":1})"), "frobnicate: unknown or unsupported parameter");
+  EXPECT_EQ(responsesError(R"({"model":"m","input":"x","max_output_tokens":0})"), "max_output_tokens: must be a positive integer");
+  EXPECT_EQ(responsesError(R"({"model":"m","input":"x","text":{"format":{"type":"json_schema"}}})"), "text.format.name: required string for json_schema");
+  EXPECT_EQ(responsesError(R"({"model":"m","input":"x","tools":[{"type":"function","name":"f"}],"tool_choice":{"type":"file_search"}})").rfind("tool_choice.type:", 0), 0u);
 }
 
 TEST(ResponsesErrors, ParamNamesTheField) {
@@ -179,7 +179,7 @@ struct Event {
   std::string data;
 };
 
-std::vector<Event> events(const std::string& sse) {
+std::vector<Event> responseEvents(const std::string& sse) {
   std::vector<Event> out;
   size_t pos = 0;
   while (pos < sse.size()) {
@@ -210,7 +210,7 @@ TEST(ResponsesStream, TextStreamBecomesResponsesEvents) {
   ASSERT_TRUE(s.onChunk(R"({"id":"c1","model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})", out));
   ASSERT_TRUE(s.onChunk(R"({"id":"c1","model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}})", out));
   s.finish(Usage{3, 2, 1, 0, 0}, out);
-  auto evs = events(out);
+  auto evs = responseEvents(out);
   EXPECT_EQ(names(evs), (std::vector<std::string>{
                             "response.created", "response.in_progress", "response.output_item.added",
                             "response.content_part.added", "response.output_text.delta", "response.output_text.delta",
@@ -254,7 +254,7 @@ TEST(ResponsesStream, ToolCallsBecomeFunctionCallItemsWithArgumentDeltas) {
   ASSERT_TRUE(s.onChunk(R"({"id":"c2","model":"m","choices":[{"delta":{"tool_calls":[{"index":1,"id":"call_b","function":{"name":"g","arguments":"{}"}}]}}]})", out));
   ASSERT_TRUE(s.onChunk(R"({"id":"c2","model":"m","choices":[{"delta":{},"finish_reason":"tool_calls"}]})", out));
   s.finish(Usage{1, 1, 0, 0, 0}, out);
-  auto evs = events(out);
+  auto evs = responseEvents(out);
   EXPECT_EQ(names(evs), (std::vector<std::string>{
                             "response.created", "response.in_progress", "response.output_item.added",
                             "response.function_call_arguments.delta", "response.function_call_arguments.delta",
@@ -278,7 +278,7 @@ TEST(ResponsesStream, EmptyStreamStillCompletesAndErrorsAreEvents) {
   ChatToResponsesStream s;
   std::string out;
   s.finish(Usage{}, out);
-  auto evs = events(out);
+  auto evs = responseEvents(out);
   EXPECT_EQ(names(evs), (std::vector<std::string>{"response.created", "response.in_progress", "response.completed"}));
 
   ChatToResponsesStream bad;
@@ -288,7 +288,7 @@ TEST(ResponsesStream, EmptyStreamStillCompletesAndErrorsAreEvents) {
   ASSERT_TRUE(bad.onChunk(R"({"id":"c","choices":[{"delta":{"tool_calls":[{"index":1,"id":"a","function":{"name":"f"}}]}}]})", o));
   ASSERT_TRUE(bad.onChunk(R"({"id":"c","choices":[{"delta":{"content":"x"}}]})", o));
   EXPECT_FALSE(bad.onChunk(R"({"id":"c","choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"1"}}]}}]})", o));
-  auto err = events(bad.errorEvent(Error{ErrorCode::kUpstreamError, "upstream stream failed", 0}));
+  auto err = responseEvents(bad.errorEvent(Error{ErrorCode::kUpstreamError, "upstream stream failed", 0}));
   ASSERT_EQ(err.size(), 1u);
   EXPECT_EQ(err[0].name, "error");
   simdjson::dom::parser p;

@@ -10,8 +10,8 @@ namespace {
 using testing::errorOf;
 using testing::kMinimalModels;
 using testing::parse;
+using testing::withRoutes;
 
-std::string withRoutes(const std::string& routes) { return std::string(kMinimalModels) + "routes:\n" + routes; }
 
 TEST(ConfigRoutingPolicies, ReadsCascadeRulesBudgetsPrivacyAndSessions) {
   auto cfg = parse(withRoutes(R"(  c:

@@ -10,8 +10,8 @@ namespace {
 using testing::errorOf;
 using testing::kMinimalModels;
 using testing::parse;
+using testing::withRoutes;
 
-std::string withRoutes(const std::string& routes) { return std::string(kMinimalModels) + "routes:\n" + routes; }
 
 TEST(ConfigShadow, ReadsAgreeAndJudgeShadowsAndTheQueueSize) {
   auto cfg = parse(std::string("server: {shadow_queue: 32}\n") + withRoutes(R"(  a:

@@ -40,4 +40,7 @@ models:
   big: {provider: up}
 )";
 
+// kMinimalModels with a `routes:` section.
+inline std::string withRoutes(const std::string& routes) { return std::string(kMinimalModels) + "routes:\n" + routes; }
+
 }  // namespace rightsize::config::testing

@@ -23,6 +23,9 @@
 
 namespace rightsize::ledger::testing {
 
+inline constexpr int64_t kNov22 = 1'795'305'600'000'000;  // 2026-11-22T00:00:00Z in epoch microseconds
+inline constexpr int64_t kHour = 3'600'000'000;
+
 inline LedgerRecord sampleRecord(int i) {
   LedgerRecord r;
   r.time = fromEpochMicros(1'700'000'000'000'000 + i * 1000 + 7);

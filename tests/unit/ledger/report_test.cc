@@ -10,12 +10,13 @@
 #include <gtest/gtest.h>
 
 #include "ledger/sqlite_sink.h"
+#include "unit/ledger/ledger_test_util.h"
 
 namespace rightsize::ledger {
 namespace {
 
-constexpr int64_t kNov22 = 1'795'305'600'000'000;  // 2026-11-22T00:00:00Z in epoch microseconds
-constexpr int64_t kHour = 3'600'000'000;
+using testing::kHour;
+using testing::kNov22;
 constexpr int64_t kDay = 24 * kHour;
 
 // A database file unique to this process and test (ctest runs tests in parallel processes),

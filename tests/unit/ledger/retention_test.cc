@@ -12,8 +12,8 @@ namespace {
 using testing::sampleRecord;
 using testing::TempDir;
 
-constexpr int64_t kNov22 = 1'795'305'600'000'000;  // 2026-11-22T00:00:00Z
-constexpr int64_t kHour = 3'600'000'000;
+using testing::kHour;
+using testing::kNov22;
 
 // One row at noon UTC on each of the 10 days from 2026-11-22, in a fresh file.
 std::string tenDaysLedger(const TempDir& dir) {

@@ -10,15 +10,6 @@ namespace {
 
 using namespace testing;
 
-struct OneRequest {
-  http::Request req;
-  FakeSink sink;
-  RequestContext ctx;
-  explicit OneRequest(const std::string& body) : req(chatRequest(body)), ctx(req, sink, nullptr) {
-    ctx.info.request_id = "req-1";
-  }
-};
-
 constexpr int64_t kSmallNanos = 10 * 1'000 + 5 * 2'000;  // 10 in @ $1/M, 5 out @ $2/M
 constexpr int64_t kBigNanos = 10 * 10'000 + 5 * 20'000;
 

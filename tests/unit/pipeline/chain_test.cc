@@ -17,18 +17,6 @@ TEST(ChatChain, RunsTheStagesInTheirRegisteredOrder) {
   EXPECT_EQ(chain.names(), expected);
 }
 
-// One request through the registered chain.
-struct OneRequest {
-  http::Request req;
-  FakeSink sink;
-  RequestContext ctx;
-  OneRequest(const std::string& body, bool with_key = true) : req(chatRequest(body, with_key)), ctx(req, sink, nullptr) {
-    ctx.info.request_id = "req-1";
-  }
-};
-
-int calls(Fixture& f) { return static_cast<int>(f.fake["remote"]->called.size() + f.fake["local"]->called.size()); }
-
 TEST(ChatChain, AnswersAndAccountsOnce) {
   Fixture f;
   Chain chain = makeChatChain(f.s);

@@ -24,8 +24,6 @@ std::string embeddingsBody(const std::string& model, const std::string& input = 
   return R"({"model":")" + model + R"(","input":)" + input + "}";
 }
 
-int calls(Fixture& f) { return static_cast<int>(f.fake["remote"]->called.size() + f.fake["local"]->called.size()); }
-
 TEST(EmbeddingsChain, RunsTheSharedStagesAroundItsOwn) {
   Fixture f;
   Chain chain = makeEmbeddingsChain(f.s);

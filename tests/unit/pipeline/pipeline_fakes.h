@@ -19,18 +19,12 @@
 #include "pipeline/dispatch.h"
 #include "pipeline/services.h"
 #include "routing/session_pins.h"
+#include "unit/fake_clock.h"
 #include "upstream/provider.h"
 
 namespace rightsize::pipeline::testing {
 
 namespace asio = boost::asio;
-
-struct FakeClock {
-  std::chrono::steady_clock::time_point now{};
-  std::function<std::chrono::steady_clock::time_point()> fn() {
-    return [this] { return now; };
-  }
-};
 
 // A chat.completion body with `text` as the answer.
 inline std::string completionBody(const std::string& text) {
@@ -323,6 +317,22 @@ inline http::Request chatRequest(const std::string& body, bool with_key = true) 
   if (with_key) req.set(http::bhttp::field::authorization, "Bearer good");
   req.body() = body;
   return req;
+}
+
+// One chat request with its own sink and context, ready for a chain.
+struct OneRequest {
+  http::Request req;
+  FakeSink sink;
+  RequestContext ctx;
+  explicit OneRequest(const std::string& body, bool with_key = true, const char* id = "req-1")
+      : req(chatRequest(body, with_key)), ctx(req, sink, nullptr) {
+    ctx.info.request_id = id;
+  }
+};
+
+// Upstream calls made so far to the fixture's two providers, "remote" and "local".
+inline int calls(Fixture& f) {
+  return static_cast<int>(f.fake["remote"]->called.size() + f.fake["local"]->called.size());
 }
 
 inline std::string chatBody(const std::string& model, const std::string& extra = "") {

@@ -131,15 +131,6 @@ std::string shadowConfig(const std::string& cap = "1") {
 )";
 }
 
-struct OneRequest {
-  http::Request req;
-  FakeSink sink;
-  RequestContext ctx;
-  OneRequest(const std::string& body, const char* id = "req-1") : req(chatRequest(body, false)), ctx(req, sink, nullptr) {
-    ctx.info.request_id = id;
-  }
-};
-
 double shadowCount(Fixture& f, const std::string& route, const std::string& model, const std::string& result) {
   return f.metrics->shadow->labels({route, model, result}).value();
 }
@@ -168,7 +159,7 @@ struct ShadowFixture {
 
 TEST(ShadowRunner, AgreeingYardstickIsGradedAfterTheClientsAnswer) {
   ShadowFixture sf;
-  OneRequest r(chatBody("shadowed"));
+  OneRequest r(chatBody("shadowed"), false);
   answerClient(sf.io, sf.chain, r);
   EXPECT_EQ(r.sink.status, 200);  // answered; the shadow (below) may or may not have run yet
   sf.io.run();
@@ -193,7 +184,7 @@ TEST(ShadowRunner, AgreeingYardstickIsGradedAfterTheClientsAnswer) {
 TEST(ShadowRunner, StreamedAnswersAreShadowedAndDisagreementsGraded) {
   ShadowFixture sf;
   sf.f.fake["remote"]->script_by_model["big-id"] = {answer("goodbye")};
-  OneRequest r(chatBody("shadowed", R"(,"stream":true)"));
+  OneRequest r(chatBody("shadowed", R"(,"stream":true)"), false);
   answerClient(sf.io, sf.chain, r);
   EXPECT_TRUE(r.sink.ended);
   sf.io.run();
@@ -204,7 +195,7 @@ TEST(ShadowRunner, StreamedAnswersAreShadowedAndDisagreementsGraded) {
 TEST(ShadowRunner, AHangingYardstickNeverHoldsTheClient) {
   ShadowFixture sf;
   sf.f.fake["remote"]->script_by_model["big-id"] = {hang()};
-  OneRequest r(chatBody("shadowed"));
+  OneRequest r(chatBody("shadowed"), false);
   answerClient(sf.io, sf.chain, r);
   EXPECT_EQ(r.sink.status, 200);
   EXPECT_EQ(sf.f.recorder.rows.size(), 1u);  // the request is accounted
@@ -219,7 +210,7 @@ TEST(ShadowRunner, AFullQueueDropsAndCounts) {
   ShadowFixture sf(shadowConfig(), /*queue=*/1, /*workers=*/1);
   sf.f.fake["remote"]->script_by_model["big-id"] = {hang(), hang(), hang()};
   for (const char* id : {"a", "b", "c", "d"}) {
-    OneRequest r(chatBody("shadowed"), id);
+    OneRequest r(chatBody("shadowed"), false, id);
     answerClient(sf.io, sf.chain, r);
     EXPECT_EQ(r.sink.status, 200);
     sf.io.poll();  // the worker takes the first job and hangs on it
@@ -236,7 +227,7 @@ TEST(ShadowRunner, AFullQueueDropsAndCounts) {
 TEST(ShadowRunner, OverTheDailyCapNothingMoreIsSent) {
   ShadowFixture sf(shadowConfig("0.00000002"));  // 20 nano-dollars: one yardstick call spends it
   for (const char* id : {"a", "b", "c"}) {
-    OneRequest r(chatBody("shadowed"), id);
+    OneRequest r(chatBody("shadowed"), false, id);
     answerClient(sf.io, sf.chain, r);
     sf.io.run();
     sf.io.restart();
@@ -250,7 +241,7 @@ TEST(ShadowRunner, OverTheDailyCapNothingMoreIsSent) {
 
 TEST(ShadowRunner, SensitiveRequestsNeverReachARemoteYardstick) {
   ShadowFixture sf;
-  OneRequest r(chatBody("private_shadow"));
+  OneRequest r(chatBody("private_shadow"), false);
   r.req.set("x-rightsize-sensitive", "1");
   answerClient(sf.io, sf.chain, r);
   sf.io.run();
@@ -264,7 +255,7 @@ TEST(ShadowRunner, JudgeScoresBothAnswersAndGarbageIsAnError) {
   ShadowFixture sf;
   sf.f.fake["local"]->script_by_model["onprem-id"] = {answer("6"), answer("9")};
   {
-    OneRequest r(chatBody("judged"), "a");
+    OneRequest r(chatBody("judged"), false, "a");
     answerClient(sf.io, sf.chain, r);
     sf.io.run();
     sf.io.restart();
@@ -275,7 +266,7 @@ TEST(ShadowRunner, JudgeScoresBothAnswersAndGarbageIsAnError) {
   EXPECT_DOUBLE_EQ(sf.f.recorder.shadows[0].yardstick_score, 0.9);
   sf.f.fake["local"]->script_by_model["onprem-id"] = {answer("good"), answer("9")};
   {
-    OneRequest r(chatBody("judged"), "b");
+    OneRequest r(chatBody("judged"), false, "b");
     answerClient(sf.io, sf.chain, r);
     sf.io.run();
   }
@@ -287,14 +278,14 @@ TEST(ShadowRunner, JudgeScoresBothAnswersAndGarbageIsAnError) {
 TEST(ShadowRunner, UnsampledRoutesAndFailedRequestsAreNotShadowed) {
   ShadowFixture sf;
   {
-    OneRequest r(chatBody("never"));
+    OneRequest r(chatBody("never"), false);
     answerClient(sf.io, sf.chain, r);
     sf.io.run();
     sf.io.restart();
   }
   sf.f.fake["remote"]->script_by_model["small-id"] = {failWith(400)};
   {
-    OneRequest r(chatBody("shadowed"), "bad");
+    OneRequest r(chatBody("shadowed"), false, "bad");
     answerClient(sf.io, sf.chain, r);
     sf.io.run();
     EXPECT_EQ(r.sink.status, 400);

@@ -133,28 +133,28 @@ CascadePlan threeStages() {
   return *CascadePlan::fromStages({agree, mid, big});
 }
 
-using Decision = PreRouteChoice::Decision;
+using PreDecision = PreRouteChoice::Decision;
 
 TEST(PreRoute, DirectWhenTheCheapestModelIsLikelyEnough) {
   const CascadePlan plan = threeStages();
   const std::vector<double> p = {0.9, 0.1, 0.1, 0.1, 0.9};
   const PreRouteChoice c = decidePreRoute(plan, PreRouteThresholds{0.85, 0.15}, p);
-  EXPECT_EQ(c.decision, Decision::kDirect);
+  EXPECT_EQ(c.decision, PreDecision::kDirect);
   EXPECT_DOUBLE_EQ(c.p, 0.9);
 }
 
 TEST(PreRoute, BoundaryValuesDirectAtTheThresholdAndEscalateOnlyBelowIt) {
   const CascadePlan plan = threeStages();
   const std::vector<double> at_direct = {0.85, 0.5, 0.5, 0.5, 0.5};
-  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{0.85, std::nullopt}, at_direct).decision, Decision::kDirect);
+  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{0.85, std::nullopt}, at_direct).decision, PreDecision::kDirect);
   const std::vector<double> just_below = {0.8499, 0.5, 0.5, 0.5, 0.5};
-  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{0.85, std::nullopt}, just_below).decision, Decision::kNormal);
+  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{0.85, std::nullopt}, just_below).decision, PreDecision::kNormal);
   // The highest non-final p equals escalate_below: not below it, the normal cascade.
   const std::vector<double> at_escalate = {0.1, 0.05, 0.15, 0.1, 0.9};
-  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{std::nullopt, 0.15}, at_escalate).decision, Decision::kNormal);
+  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{std::nullopt, 0.15}, at_escalate).decision, PreDecision::kNormal);
   const std::vector<double> below = {0.1, 0.05, 0.1499, 0.1, 0.9};
   const PreRouteChoice c = decidePreRoute(plan, PreRouteThresholds{std::nullopt, 0.15}, below);
-  EXPECT_EQ(c.decision, Decision::kEscalate);
+  EXPECT_EQ(c.decision, PreDecision::kEscalate);
   EXPECT_DOUBLE_EQ(c.p, 0.1499);
 }
 
@@ -162,32 +162,32 @@ TEST(PreRoute, EscalatesOnlyWhenEveryNonFinalModelIsUnlikely) {
   const CascadePlan plan = threeStages();
   // mid (a non-final stage) is likely: no escalation. big's p does not count.
   const std::vector<double> mid_likely = {0.1, 0.1, 0.1, 0.6, 0.01};
-  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{0.85, 0.15}, mid_likely).decision, Decision::kNormal);
+  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{0.85, 0.15}, mid_likely).decision, PreDecision::kNormal);
   const std::vector<double> all_unlikely = {0.1, 0.1, 0.1, 0.1, 0.01};
-  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{0.85, 0.15}, all_unlikely).decision, Decision::kEscalate);
+  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{0.85, 0.15}, all_unlikely).decision, PreDecision::kEscalate);
 }
 
 TEST(PreRoute, ThresholdsOffAndOneStagePlansAreTheNormalCascade) {
   const CascadePlan plan = threeStages();
   const std::vector<double> sure = {1.0, 1.0, 1.0, 1.0, 1.0};
   const std::vector<double> hopeless = {0.0, 0.0, 0.0, 0.0, 0.0};
-  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{}, sure).decision, Decision::kNormal);
-  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{}, hopeless).decision, Decision::kNormal);
-  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{std::nullopt, 0.5}, sure).decision, Decision::kNormal);
-  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{0.5, std::nullopt}, hopeless).decision, Decision::kNormal);
+  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{}, sure).decision, PreDecision::kNormal);
+  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{}, hopeless).decision, PreDecision::kNormal);
+  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{std::nullopt, 0.5}, sure).decision, PreDecision::kNormal);
+  EXPECT_EQ(decidePreRoute(plan, PreRouteThresholds{0.5, std::nullopt}, hopeless).decision, PreDecision::kNormal);
   CascadePlan::Stage only;
   only.models = {"x"};
   const CascadePlan one = *CascadePlan::fromStages({only});
   const std::vector<double> p = {1.0};
-  EXPECT_EQ(decidePreRoute(one, PreRouteThresholds{0.5, 0.1}, p).decision, Decision::kNormal);
-  CascadeRun run(one, Decision::kEscalate);  // nothing to skip: the one stage runs as usual
+  EXPECT_EQ(decidePreRoute(one, PreRouteThresholds{0.5, 0.1}, p).decision, PreDecision::kNormal);
+  CascadeRun run(one, PreDecision::kEscalate);  // nothing to skip: the one stage runs as usual
   EXPECT_EQ(run.stage(), 0u);
   EXPECT_EQ(run.models().size(), 1u);
 }
 
 TEST(CascadeRun, DirectAsksOnlyTheCheapestModelAndAcceptsItsPassingAnswer) {
   const CascadePlan plan = threeStages();
-  CascadeRun run(plan, Decision::kDirect);
+  CascadeRun run(plan, PreDecision::kDirect);
   ASSERT_EQ(run.models().size(), 1u);
   EXPECT_EQ(run.models()[0], "a");
   EXPECT_EQ(run.kind(), Kind::kModel);
@@ -201,7 +201,7 @@ TEST(CascadeRun, DirectAsksOnlyTheCheapestModelAndAcceptsItsPassingAnswer) {
 
 TEST(CascadeRun, ADirectAnswerThatFailsGoesStraightToTheLastStage) {
   const CascadePlan plan = threeStages();
-  CascadeRun run(plan, Decision::kDirect);
+  CascadeRun run(plan, PreDecision::kDirect);
   std::vector<StageAnswer> failed = {StageAnswer{true, false, std::nullopt}};
   auto step = run.feed(failed);
   EXPECT_EQ(step.verdict, Verdict::kEscalate);
@@ -213,7 +213,7 @@ TEST(CascadeRun, ADirectAnswerThatFailsGoesStraightToTheLastStage) {
   EXPECT_EQ(step.verdict, Verdict::kExhausted);
   EXPECT_EQ(step.answer, (CascadeRun::AnswerRef{2, 0}));
   // Down at the last stage: the direct answer is sent.
-  CascadeRun run2(plan, Decision::kDirect);
+  CascadeRun run2(plan, PreDecision::kDirect);
   run2.feed(failed);
   std::vector<StageAnswer> none = {down()};
   step = run2.feed(none);
@@ -223,14 +223,14 @@ TEST(CascadeRun, ADirectAnswerThatFailsGoesStraightToTheLastStage) {
 
 TEST(CascadeRun, EscalateStartsAtTheLastStageAndNormalAtTheFirst) {
   const CascadePlan plan = threeStages();
-  CascadeRun esc(plan, Decision::kEscalate);
+  CascadeRun esc(plan, PreDecision::kEscalate);
   EXPECT_EQ(esc.stage(), 2u);
   EXPECT_EQ(esc.models()[0], "big");
   std::vector<StageAnswer> ok = {StageAnswer{true, true, std::nullopt}};
   auto step = esc.feed(ok);
   EXPECT_EQ(step.verdict, Verdict::kAccept);
   EXPECT_EQ(step.answer, (CascadeRun::AnswerRef{2, 0}));
-  CascadeRun normal(plan, Decision::kNormal);
+  CascadeRun normal(plan, PreDecision::kNormal);
   EXPECT_EQ(normal.stage(), 0u);
   EXPECT_EQ(normal.models().size(), 3u);
   EXPECT_EQ(normal.kind(), Kind::kAgree);

@@ -2,17 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include "unit/fake_clock.h"
 #include "upstream/provider.h"
 
 namespace rightsize::upstream {
 namespace {
-
-struct FakeClock {
-  std::chrono::steady_clock::time_point now{};
-  CircuitBreaker::Clock fn() {
-    return [this] { return now; };
-  }
-};
 
 // Fails one call through the breaker (a permit that reports failure).
 void failOnce(CircuitBreaker& b) {

@@ -8,18 +8,12 @@
 #include <gtest/gtest.h>
 
 #include "http/asio.h"
+#include "unit/fake_clock.h"
 
 namespace rightsize::upstream {
 namespace {
 
 namespace asio = boost::asio;
-
-struct FakeClock {
-  std::chrono::steady_clock::time_point now{};
-  CircuitBreaker::Clock fn() {
-    return [this] { return now; };
-  }
-};
 
 enum class Outcome { kOk, k500, kTimeout, k429, k400, kStreamBreaks, kHang };
 
