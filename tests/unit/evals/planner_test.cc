@@ -115,11 +115,11 @@ TEST(Planner, ALowerQualityTargetAllowsTheCheapestModel) {
 // right on 4; on fold 0, cand is wrong where ref is right on 12. Trained on folds 1-3, cand's
 // mean difference is +6/~300 with a lower bound above 0 at confidence 0.8 and below at 0.9; on
 // any other training split it loses.
-OutcomeSet foldTrap() {
+// `want_wins[f]` prompts of fold f where only cand is right, then `want_losses[f]` where only ref is.
+OutcomeSet foldTrap(std::vector<int> want_wins = {0, 6, 6, 6}, std::vector<int> want_losses = {12, 4, 4, 4}) {
   OutcomeSet s;
   s.models = {"cand", "ref"};
   std::vector<int> wins(4, 0), losses(4, 0);
-  const std::vector<int> want_wins = {0, 6, 6, 6}, want_losses = {12, 4, 4, 4};
   for (size_t i = 0; i < 400; ++i) {
     const std::string id = "t" + std::to_string(i);
     const uint32_t f = routing::foldOf(id, 1, 4);
@@ -189,6 +189,30 @@ TEST(Planner, TheDefaultRaisesTheConfidenceWhenTheCrossValidatedChoiceLosesQuali
   auto easy = planRoute(synthetic(), options());
   ASSERT_TRUE(easy);
   EXPECT_DOUBLE_EQ(easy->confidence, 0.8);
+}
+
+TEST(Planner, TheLadderEndsAtItsLastLevelWhenNoLevelKeepsTheQuality) {
+  // Folds 1-3: cand wins 10 each and never loses, so fold 0's training data is sure of cand at
+  // every level, and fold 0 holds all 20 of its losses. Folds 1-3 train on those losses (20 won,
+  // 20 lost: no gain) and keep ref, so every level's held-out quality is below the reference's.
+  const OutcomeSet s = foldTrap({0, 10, 10, 10}, {20, 0, 0, 0});
+  PlanOptions o;
+  o.reference = "ref";
+  o.extract = "choice";
+  o.folds = 4;
+  o.seed = 1;
+  o.confidence = 0;
+  auto res = planRoute(s, o);
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_DOUBLE_EQ(res->confidence, 0.95);  // no level held: the surest one
+  EXPECT_EQ(res->cv_picks, (std::vector<std::string>{"cand", "ref", "ref", "ref"}));
+  EXPECT_LT(res->cv_quality, res->cv_ref_quality);
+  // Each level was tried: a fixed 0.95 gives the same result as the ladder's end.
+  o.confidence = 0.95;
+  auto fixed = planRoute(s, o);
+  ASSERT_TRUE(fixed);
+  EXPECT_EQ(fixed->cv_picks, res->cv_picks);
+  EXPECT_EQ(fixed->chosen, res->chosen);
 }
 
 TEST(Planner, AutoExtractSearchesEachKindAndDropsCascadesDearerThanTheReference) {
