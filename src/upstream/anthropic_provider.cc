@@ -15,16 +15,6 @@ namespace {
 
 namespace bhttp = http::bhttp;
 
-// The upstream answered 2xx with something that is not a message (cut short, not JSON): never
-// relayed as a success; retried like a broken connection (as the OpenAI provider does).
-CallError badAnswer(const Error& e) {
-  CallError ce;
-  ce.error = e;
-  ce.retryable = true;
-  ce.breaker_failure = true;
-  return ce;
-}
-
 int64_t unixNow() { return static_cast<int64_t>(std::time(nullptr)); }
 
 class AnthropicStream final : public ChatStream {
@@ -96,7 +86,7 @@ class AnthropicProvider final : public Provider {
       co_return tl::unexpected(upstreamRejection(cfg_, r, *answer));
     api::Usage usage;
     auto chat = api::anthropicResponseToChat(*answer, unixNow(), &usage);
-    if (!chat) co_return tl::unexpected(badAnswer(chat.error()));
+    if (!chat) co_return tl::unexpected(transportFailure(chat.error()));
     Completion c;
     c.body = std::move(*chat);
     c.usage = usage;

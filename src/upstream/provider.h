@@ -98,8 +98,9 @@ std::optional<Millis> parseRetryAfter(std::string_view value);
 // ("upstream openai returned 401: Incorrect API key provided").
 CallError statusError(std::string_view provider, int status, std::string_view body, std::optional<Millis> retry_after);
 
-// A call that failed on the way (connect, write, read, timeout, a 2xx that is not an answer):
-// retryable, and a failure for the provider's breaker.
+// A call that failed on the way (connect, write, read, timeout), or a 2xx that is not an answer
+// (cut short, not JSON: never relayed as a success): retryable, and a failure for the provider's
+// breaker.
 CallError transportFailure(const Error& e);
 
 // Replaces, in e's message, every occurrence of the provider's credentials (api_key, and the value
