@@ -51,7 +51,7 @@ struct Rewrite {
   bool force_non_stream = false;       // "stream": false and no stream_options (cascade attempts)
   bool request_logprobs = false;       // "logprobs": true (cascade logprob check)
   // minimal|low|medium|high: a higher reasoning_effort is lowered to this, an absent one is added.
-  std::string_view reasoning_effort_cap;
+  std::string_view reasoning_effort_cap{};
 };
 
 // Orders reasoning efforts: none < minimal < low < medium < high; -1 for an unknown value.

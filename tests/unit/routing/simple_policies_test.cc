@@ -8,7 +8,7 @@ namespace {
 class SimplePolicyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (auto [name, cost] : {std::pair{"big", 900.0}, {"small", 10.0}, {"mid", 100.0}}) {
+    for (auto [name, cost] : {std::pair<const char*, Nanos>{"big", 900}, {"small", 10}, {"mid", 100}}) {
       config::ModelConfig m;
       m.name = name;
       models_.push_back(m);
@@ -32,7 +32,7 @@ class SimplePolicyTest : public ::testing::Test {
   config::Config cfg_;
   config::RouteConfig route_;
   std::vector<config::ModelConfig> models_;
-  std::vector<double> costs_;
+  std::vector<Nanos> costs_;
 };
 
 TEST_F(SimplePolicyTest, FixedPicksTheFirstCandidateAndKeepsConfiguredOrder) {
