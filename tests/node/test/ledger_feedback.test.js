@@ -59,11 +59,14 @@ ledger: ${ledger}
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
+    // Request ids are the test's, not random: `train` splits its folds by id, and 30 random ids
+    // leave one of its 5 folds empty now and then.
+    let seq = 0;
     const chat = async (model, content, system) => {
       const messages = system ? [{ role: 'system', content: system }, { role: 'user', content }] : [{ role: 'user', content }];
       const res = await fetch(`${gw.baseURL}/chat/completions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', 'x-request-id': `feedback-test-${++seq}` },
         body: JSON.stringify({ model, messages }),
       });
       await res.text();
